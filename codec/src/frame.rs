@@ -1,0 +1,223 @@
+//! Frames: a checked header, a CRC-checked payload, a decoded body. One-shot decoding and the
+//! canonical encoder live here; the incremental decoders build on [`decode_prefix`].
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
+use crate::header::{
+    parse_header, put_header, seal_header, FrameHeader, HeaderStatus, MessageType, HEADER_LEN, TRAILER_LEN,
+};
+use crate::limits::Limits;
+use crate::message::Message;
+use crate::wire::Writer;
+
+/// One decoded frame: the request id and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Frame {
+    /// The request id; a response carries its request's (FRAME-6: never 0).
+    pub request_id: u64,
+    /// The message.
+    pub message: Message,
+}
+
+impl Frame {
+    /// A frame carrying `message` under `request_id`.
+    pub fn new(request_id: u64, message: Message) -> Frame {
+        Frame { request_id, message }
+    }
+
+    /// The frame's type byte.
+    pub fn message_type(&self) -> MessageType {
+        self.message.message_type()
+    }
+
+    /// Encodes the frame on its own, with default limits.
+    pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
+        let mut buf = BytesMut::new();
+        encode(self, &mut buf)?;
+        Ok(buf.freeze())
+    }
+}
+
+/// What the start of a buffer holds: a whole frame, or a valid prefix of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// A complete, valid frame of `len` bytes.
+    Frame {
+        /// The frame.
+        frame: Frame,
+        /// How many bytes it occupied.
+        len: usize,
+    },
+    /// Every byte so far is valid; at least `needed` more are required before anything can be
+    /// judged. This is never an error: a caller with more input coming must wait, not fail.
+    NeedMore {
+        /// Minimum number of further bytes.
+        needed: usize,
+    },
+}
+
+/// Checks that `frame` (exactly `header.frame_len()` bytes, starting at absolute `offset`) has a
+/// matching payload CRC and a valid body.
+pub(crate) fn decode_checked(header: &FrameHeader, frame: &Bytes, offset: u64) -> Result<Frame, DecodeError> {
+    let len = header.payload_len as usize;
+    let payload_end = HEADER_LEN + len;
+    let stored = frame
+        .get(payload_end..payload_end + TRAILER_LEN)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes);
+    let payload = frame.slice(HEADER_LEN.min(frame.len())..payload_end.min(frame.len()));
+    let Some(stored) = stored.filter(|_| payload.len() == len) else {
+        return Err(DecodeError {
+            code: ErrorCode::TruncatedFrame,
+            offset,
+            field: "frame",
+            found: frame.len() as u64,
+            expected: Expected::AtLeast(header.frame_len() as u64),
+        });
+    };
+    let computed = crc32fast::hash(&payload);
+    if computed != stored {
+        return Err(DecodeError {
+            code: ErrorCode::PayloadCrcMismatch,
+            offset: offset + payload_end as u64,
+            field: "payload_crc",
+            found: stored as u64,
+            expected: Expected::Exactly(computed as u64),
+        });
+    }
+    let message =
+        Message::decode_body(header.message_type, &payload).map_err(|e| e.locate(offset + HEADER_LEN as u64, len))?;
+    Ok(Frame {
+        request_id: header.request_id,
+        message,
+    })
+}
+
+/// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame
+/// is present, returns its header and length.
+pub(crate) fn frame_extent(
+    input: &[u8],
+    offset: u64,
+    limits: &Limits,
+) -> Result<Result<(FrameHeader, usize), usize>, DecodeError> {
+    match parse_header(input, offset, limits)? {
+        HeaderStatus::NeedMore(n) => Ok(Err(n)),
+        HeaderStatus::Complete(h) => {
+            let len = h.frame_len();
+            if input.len() < len {
+                Ok(Err(len - input.len()))
+            } else {
+                Ok(Ok((h, len)))
+            }
+        }
+    }
+}
+
+/// Decodes the frame at the start of `input`, whose first byte is at absolute stream offset
+/// `offset` (used only in error reports). Bytes after the frame are left alone.
+pub fn decode_prefix(input: &Bytes, offset: u64, limits: &Limits) -> Result<Progress, DecodeError> {
+    match frame_extent(input, offset, limits)? {
+        Err(needed) => Ok(Progress::NeedMore { needed }),
+        Ok((header, len)) => {
+            let frame = decode_checked(&header, &input.slice(..len), offset)?;
+            Ok(Progress::Frame { frame, len })
+        }
+    }
+}
+
+/// Decodes a buffer that must hold exactly one frame, with the default [`Limits`].
+pub fn decode(input: &Bytes) -> Result<Frame, DecodeError> {
+    decode_with(input, &Limits::default())
+}
+
+/// Decodes a buffer that must hold exactly one frame: a short buffer is `truncated_frame`
+/// (FRAME-10), bytes after the frame are `trailing_bytes` (FRAME-9).
+pub fn decode_with(input: &Bytes, limits: &Limits) -> Result<Frame, DecodeError> {
+    match decode_prefix(input, 0, limits)? {
+        Progress::NeedMore { needed } => Err(DecodeError {
+            code: ErrorCode::TruncatedFrame,
+            offset: 0,
+            field: "frame",
+            found: input.len() as u64,
+            expected: Expected::AtLeast((input.len() + needed) as u64),
+        }),
+        Progress::Frame { frame, len } if len == input.len() => Ok(frame),
+        Progress::Frame { len, .. } => Err(DecodeError {
+            code: ErrorCode::TrailingBytes,
+            offset: len as u64,
+            field: "frame",
+            found: (input.len() - len) as u64,
+            expected: Expected::End,
+        }),
+    }
+}
+
+/// Decodes a buffer that holds a whole number of frames (a complete one-direction stream).
+pub fn decode_all(input: &Bytes, limits: &Limits) -> Result<Vec<Frame>, DecodeError> {
+    let mut frames = Vec::new();
+    let mut at = 0usize;
+    while at < input.len() {
+        match decode_prefix(&input.slice(at..), at as u64, limits)? {
+            Progress::Frame { frame, len } => {
+                frames.push(frame);
+                at += len;
+            }
+            Progress::NeedMore { needed } => {
+                return Err(DecodeError {
+                    code: ErrorCode::TruncatedFrame,
+                    offset: at as u64,
+                    field: "frame",
+                    found: (input.len() - at) as u64,
+                    expected: Expected::AtLeast((input.len() - at + needed) as u64),
+                })
+            }
+        }
+    }
+    Ok(frames)
+}
+
+/// Appends the canonical encoding of `frame` to `dst`, with the default [`Limits`].
+pub fn encode(frame: &Frame, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    encode_with(frame, dst, &Limits::default())
+}
+
+/// Appends the canonical encoding of `frame` to `dst`.
+///
+/// Refuses, leaving `dst` exactly as it was, a frame a receiver with the same limits would
+/// reject: request id 0, a message that breaks a body rule, or a payload over the limit. So a
+/// refused frame is never half-written, and `decode(encode(f)) == f` for every frame it accepts.
+pub fn encode_with(frame: &Frame, dst: &mut BytesMut, limits: &Limits) -> Result<(), EncodeError> {
+    if frame.request_id == 0 {
+        return Err(EncodeError::Invalid(DecodeError {
+            code: ErrorCode::ZeroRequestId,
+            offset: crate::header::at::REQUEST_ID,
+            field: "request_id",
+            found: 0,
+            expected: Expected::NonZero,
+        }));
+    }
+    let start = dst.len();
+    put_header(dst, frame.message_type(), frame.request_id);
+    let body = frame.message.encode_body(&mut Writer::new(dst, start));
+    let payload_len = dst.len() - start - HEADER_LEN;
+    let checked = body.and_then(|()| match u32::try_from(payload_len) {
+        Ok(len) if len <= limits.max_payload_len => Ok(len),
+        _ => Err(EncodeError::PayloadTooLarge {
+            len: payload_len as u64,
+            max: limits.max_payload_len,
+        }),
+    });
+    let payload_len = match checked {
+        Ok(len) => len,
+        Err(e) => {
+            dst.truncate(start);
+            return Err(e);
+        }
+    };
+    let crc = crc32fast::hash(&dst[start + HEADER_LEN..]);
+    seal_header(&mut dst[start..start + HEADER_LEN], payload_len);
+    dst.put_u32(crc);
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The 24-byte frame header: parsed once, checked completely before a single payload byte is
+//! awaited, so a corrupted length can never make a receiver wait for (or allocate) a bogus payload.
+//!
+//! ```text
+//!  0      4   5   6       8               16      20      24          24+L
+//!  +------+---+---+-------+---------------+-------+-------+- - - - - -+-------+
+//!  |marker|ver|typ| flags |  request id   |  len  |hdr crc|  payload  |pl crc |
+//!  +------+---+---+-------+---------------+-------+-------+- - - - - -+-------+
+//! ```
+
+use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u16, be_u32, be_u64, u8 as byte};
+use nom::IResult;
+
+use crate::error::{DecodeError, ErrorCode, Expected};
+use crate::limits::Limits;
+
+/// The boundary marker: `C1 52 46 57` ("\xC1RFW").
+///
+/// 0xC1 is the one byte msgpack never uses, so the marker cannot be the first byte of a
+/// hashicorp/raft request (rpc type 0-4), of a response (a msgpack string, 0xA0-0xBF or
+/// 0xD9-0xDB), of any msgpack value, of a Consul/Nomad stream prefix (0x01-0x04), of a TLS record
+/// (0x16) or of any ASCII protocol (HTTP, SSH, the HTTP/2 preface).
+pub const MARKER: [u8; 4] = [0xC1, b'R', b'F', b'W'];
+/// The only version this codec speaks.
+pub const VERSION: u8 = 1;
+/// Header length in bytes.
+pub const HEADER_LEN: usize = 24;
+/// Length of the payload CRC that follows the payload.
+pub const TRAILER_LEN: usize = 4;
+/// Offsets of the header fields, used in error reports.
+pub(crate) mod at {
+    pub const VERSION: u64 = 4;
+    pub const TYPE: u64 = 5;
+    pub const FLAGS: u64 = 6;
+    pub const REQUEST_ID: u64 = 8;
+    pub const PAYLOAD_LEN: u64 = 16;
+    pub const HEADER_CRC: u64 = 20;
+}
+
+/// The message types of RFW/1. Requests have the high bit clear, responses have it set, so the
+/// direction of a frame is visible from one byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[repr(u8)]
+pub enum MessageType {
+    /// RequestVote request.
+    RequestVote = 0x01,
+    /// AppendEntries request.
+    AppendEntries = 0x02,
+    /// InstallSnapshot request (one chunk).
+    InstallSnapshot = 0x03,
+    /// TimeoutNow request.
+    TimeoutNow = 0x04,
+    /// Error response, sent instead of a typed response.
+    Error = 0x80,
+    /// RequestVote response.
+    RequestVoteResponse = 0x81,
+    /// AppendEntries response.
+    AppendEntriesResponse = 0x82,
+    /// InstallSnapshot response.
+    InstallSnapshotResponse = 0x83,
+    /// TimeoutNow response.
+    TimeoutNowResponse = 0x84,
+}
+
+/// Every defined type byte, for error reports.
+const TYPE_BYTES: &[u64] = &[0x01, 0x02, 0x03, 0x04, 0x80, 0x81, 0x82, 0x83, 0x84];
+
+impl MessageType {
+    /// All message types, in type-byte order.
+    pub const ALL: [MessageType; 9] = [
+        MessageType::RequestVote,
+        MessageType::AppendEntries,
+        MessageType::InstallSnapshot,
+        MessageType::TimeoutNow,
+        MessageType::Error,
+        MessageType::RequestVoteResponse,
+        MessageType::AppendEntriesResponse,
+        MessageType::InstallSnapshotResponse,
+        MessageType::TimeoutNowResponse,
+    ];
+
+    /// The type for a type byte, if RFW/1 defines one.
+    pub fn from_byte(b: u8) -> Option<MessageType> {
+        MessageType::ALL.iter().copied().find(|t| *t as u8 == b)
+    }
+
+    /// True for responses (including `Error`): the high bit of the type byte.
+    pub fn is_response(self) -> bool {
+        (self as u8) & 0x80 != 0
+    }
+
+    /// For a typed response, the request type it answers; `None` for requests and `Error`.
+    pub fn answers(self) -> Option<MessageType> {
+        match self {
+            MessageType::RequestVoteResponse => Some(MessageType::RequestVote),
+            MessageType::AppendEntriesResponse => Some(MessageType::AppendEntries),
+            MessageType::InstallSnapshotResponse => Some(MessageType::InstallSnapshot),
+            MessageType::TimeoutNowResponse => Some(MessageType::TimeoutNow),
+            _ => None,
+        }
+    }
+
+    /// The name used in reports and `SPEC.md`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageType::RequestVote => "RequestVote",
+            MessageType::AppendEntries => "AppendEntries",
+            MessageType::InstallSnapshot => "InstallSnapshot",
+            MessageType::TimeoutNow => "TimeoutNow",
+            MessageType::Error => "Error",
+            MessageType::RequestVoteResponse => "RequestVoteResponse",
+            MessageType::AppendEntriesResponse => "AppendEntriesResponse",
+            MessageType::InstallSnapshotResponse => "InstallSnapshotResponse",
+            MessageType::TimeoutNowResponse => "TimeoutNowResponse",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A header that passed every FRAME-1..FRAME-7 check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// The message type.
+    pub message_type: MessageType,
+    /// The request id (a response echoes its request's).
+    pub request_id: u64,
+    /// Payload length in bytes, already checked against the limit.
+    pub payload_len: u32,
+}
+
+impl FrameHeader {
+    /// Length of the whole frame: header, payload and payload CRC.
+    pub fn frame_len(&self) -> usize {
+        HEADER_LEN + self.payload_len as usize + TRAILER_LEN
+    }
+}
+
+/// Result of looking at the start of a buffer that should begin with a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderStatus {
+    /// The bytes so far are a valid header prefix; this many more are needed to judge it.
+    NeedMore(usize),
+    /// A complete, valid header.
+    Complete(FrameHeader),
+}
+
+fn error(code: ErrorCode, offset: u64, field: &'static str, found: u64, expected: Expected) -> DecodeError {
+    DecodeError {
+        code,
+        offset,
+        field,
+        found,
+        expected,
+    }
+}
+
+/// The raw header fields in wire order.
+type RawHeader<'a> = (&'a [u8], u8, u8, u16, u64, u32, u32);
+
+/// nom over the fixed 24 bytes: one bounded slice, complete-mode field parsers, so no field parser
+/// ever sees an incomplete input and nothing here can report `Incomplete`.
+fn raw_header(input: &[u8]) -> IResult<&[u8], RawHeader<'_>> {
+    let (i, marker) = take(4usize)(input)?;
+    let (i, version) = byte(i)?;
+    let (i, ty) = byte(i)?;
+    let (i, flags) = be_u16(i)?;
+    let (i, request_id) = be_u64(i)?;
+    let (i, len) = be_u32(i)?;
+    let (i, crc) = be_u32(i)?;
+    Ok((i, (marker, version, ty, flags, request_id, len, crc)))
+}
+
+/// Checks the marker bytes present in `buf` (any prefix of a header), FRAME-1.
+pub(crate) fn check_marker(buf: &[u8], base: u64) -> Result<(), DecodeError> {
+    for (i, (&got, &want)) in buf.iter().zip(MARKER.iter()).enumerate() {
+        if got != want {
+            return Err(error(
+                ErrorCode::BadMarker,
+                base + i as u64,
+                "marker",
+                got as u64,
+                Expected::Exactly(want as u64),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Judges the header at the start of `buf`, whose first byte is at absolute offset `base`.
+///
+/// Checks run in the order `SPEC.md` fixes (marker, version, header CRC, type, flags, request id,
+/// length), each as soon as the bytes it needs are present, so a prefix of a stream gets the same
+/// verdict as the whole stream and a bad marker is reported on its first byte.
+pub(crate) fn parse_header(buf: &[u8], base: u64, limits: &Limits) -> Result<HeaderStatus, DecodeError> {
+    check_marker(buf, base)?;
+    if let Some(&version) = buf.get(at::VERSION as usize) {
+        if version != VERSION {
+            return Err(error(
+                ErrorCode::UnsupportedVersion,
+                base + at::VERSION,
+                "version",
+                version as u64,
+                Expected::Exactly(VERSION as u64),
+            ));
+        }
+    }
+    let Some(head) = buf.get(..HEADER_LEN) else {
+        return Ok(HeaderStatus::NeedMore(HEADER_LEN - buf.len()));
+    };
+    // A 24-byte slice always holds every field: the Err arm is unreachable, but handled as a
+    // truncated frame rather than a panic.
+    let Ok((_, (_, _, ty, flags, request_id, len, crc))) = raw_header(head) else {
+        return Err(error(
+            ErrorCode::TruncatedFrame,
+            base,
+            "header",
+            buf.len() as u64,
+            Expected::AtLeast(HEADER_LEN as u64),
+        ));
+    };
+    let computed = crc32fast::hash(head.get(..at::HEADER_CRC as usize).unwrap_or_default());
+    if computed != crc {
+        return Err(error(
+            ErrorCode::HeaderCrcMismatch,
+            base + at::HEADER_CRC,
+            "header_crc",
+            crc as u64,
+            Expected::Exactly(computed as u64),
+        ));
+    }
+    let Some(message_type) = MessageType::from_byte(ty) else {
+        return Err(error(
+            ErrorCode::UnknownType,
+            base + at::TYPE,
+            "type",
+            ty as u64,
+            Expected::OneOf(TYPE_BYTES),
+        ));
+    };
+    if flags != 0 {
+        return Err(error(
+            ErrorCode::ReservedFlags,
+            base + at::FLAGS,
+            "flags",
+            flags as u64,
+            Expected::Exactly(0),
+        ));
+    }
+    if request_id == 0 {
+        return Err(error(
+            ErrorCode::ZeroRequestId,
+            base + at::REQUEST_ID,
+            "request_id",
+            0,
+            Expected::NonZero,
+        ));
+    }
+    if len > limits.max_payload_len {
+        return Err(error(
+            ErrorCode::LengthOverLimit,
+            base + at::PAYLOAD_LEN,
+            "payload_len",
+            len as u64,
+            Expected::AtMost(limits.max_payload_len as u64),
+        ));
+    }
+    Ok(HeaderStatus::Complete(FrameHeader {
+        message_type,
+        request_id,
+        payload_len: len,
+    }))
+}
+
+/// Appends a header for `message_type`/`request_id` with a zero length and CRC; the frame encoder
+/// calls [`seal_header`] once the payload length is known.
+pub(crate) fn put_header(dst: &mut BytesMut, message_type: MessageType, request_id: u64) {
+    dst.put_slice(&MARKER);
+    dst.put_u8(VERSION);
+    dst.put_u8(message_type as u8);
+    dst.put_u16(0);
+    dst.put_u64(request_id);
+    dst.put_u32(0);
+    dst.put_u32(0);
+}
+
+/// Writes the payload length and the header CRC into a header written by [`put_header`].
+pub(crate) fn seal_header(header: &mut [u8], payload_len: u32) {
+    if let Some(len) = header.get_mut(at::PAYLOAD_LEN as usize..at::HEADER_CRC as usize) {
+        len.copy_from_slice(&payload_len.to_be_bytes());
+    }
+    let crc = crc32fast::hash(header.get(..at::HEADER_CRC as usize).unwrap_or_default());
+    if let Some(slot) = header.get_mut(at::HEADER_CRC as usize..HEADER_LEN) {
+        slot.copy_from_slice(&crc.to_be_bytes());
+    }
+}

@@ -1,0 +1,84 @@
+//! The Error response: what a server sends instead of a typed response when it cannot answer
+//! (`SPEC.md` §5.5). It echoes the request id, so the client knows which RPC failed.
+
+use crate::error::{EncodeError, ErrorCode, Expected};
+use crate::wire::{text_field, u16_field, PResult, Violation, Writer};
+
+/// Longest error message, in bytes (FIELD-6).
+pub const MAX_ERROR_MESSAGE_LEN: u16 = 4096;
+
+/// Why a server could not answer (a closed enumeration, FIELD-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[repr(u16)]
+pub enum ErrorResponseCode {
+    /// This server is not the leader (or not a member) and cannot serve the request.
+    NotLeader = 1,
+    /// Shutting down or not yet started.
+    Unavailable = 2,
+    /// Too many requests in flight.
+    Overloaded = 3,
+    /// The request broke a rule of the format (the server drops the connection after sending this).
+    Malformed = 4,
+    /// The request is valid but this server does not support it.
+    Unsupported = 5,
+    /// The server failed while handling the request.
+    Internal = 6,
+}
+
+const CODES: &[u64] = &[1, 2, 3, 4, 5, 6];
+
+impl ErrorResponseCode {
+    fn from_u16(v: u16) -> Option<Self> {
+        use ErrorResponseCode::*;
+        [NotLeader, Unavailable, Overloaded, Malformed, Unsupported, Internal]
+            .into_iter()
+            .find(|c| *c as u16 == v)
+    }
+}
+
+/// A server's refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// Why.
+    pub code: ErrorResponseCode,
+    /// Human-readable detail, UTF-8, at most [`MAX_ERROR_MESSAGE_LEN`] bytes.
+    pub message: String,
+}
+
+impl ErrorResponse {
+    pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
+        let at = i;
+        let (i, raw) = u16_field("error_code")(i)?;
+        let code = ErrorResponseCode::from_u16(raw).ok_or_else(|| {
+            Violation::new(ErrorCode::UnknownEnum, raw as u64, Expected::OneOf(CODES)).at(at, "error_code")
+        })?;
+        let (i, message) = text_field("message", MAX_ERROR_MESSAGE_LEN)(i)?;
+        Ok((
+            i,
+            ErrorResponse {
+                code,
+                message: message.to_owned(),
+            },
+        ))
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u16(self.code as u16);
+        w.text("message", &self.message, MAX_ERROR_MESSAGE_LEN)
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for ErrorResponse {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let mut message: String = u.arbitrary()?;
+        while message.len() > MAX_ERROR_MESSAGE_LEN as usize {
+            message.pop();
+        }
+        Ok(ErrorResponse {
+            code: u.arbitrary()?,
+            message,
+        })
+    }
+}

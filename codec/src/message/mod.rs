@@ -1,0 +1,154 @@
+//! The message bodies of RFW/1: one module per RPC family, one type per body layout.
+
+mod append_entries;
+mod configuration;
+mod error_response;
+mod id;
+mod install_snapshot;
+mod request_vote;
+mod timeout_now;
+
+pub use append_entries::{AppendEntriesRequest, AppendEntriesResponse, Entry, EntryKind};
+pub use configuration::{Configuration, Server, Suffrage};
+pub use error_response::{ErrorResponse, ErrorResponseCode, MAX_ERROR_MESSAGE_LEN};
+pub use id::{Id, InvalidId};
+pub use install_snapshot::{InstallSnapshotRequest, InstallSnapshotResponse};
+pub use request_vote::{RequestVoteRequest, RequestVoteResponse};
+pub use timeout_now::{TimeoutNowRequest, TimeoutNowResponse};
+
+use bytes::Bytes;
+
+use crate::error::EncodeError;
+use crate::header::MessageType;
+use crate::wire::{end, PResult, WireError, Writer};
+
+/// Any RFW/1 message body. The variant fixes the frame's type byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Message {
+    /// RequestVote request.
+    RequestVote(RequestVoteRequest),
+    /// RequestVote response.
+    RequestVoteResponse(RequestVoteResponse),
+    /// AppendEntries request.
+    AppendEntries(AppendEntriesRequest),
+    /// AppendEntries response.
+    AppendEntriesResponse(AppendEntriesResponse),
+    /// One InstallSnapshot chunk.
+    InstallSnapshot(InstallSnapshotRequest),
+    /// InstallSnapshot response.
+    InstallSnapshotResponse(InstallSnapshotResponse),
+    /// TimeoutNow request.
+    TimeoutNow(TimeoutNowRequest),
+    /// TimeoutNow response.
+    TimeoutNowResponse(TimeoutNowResponse),
+    /// Error response, in place of any typed response.
+    Error(ErrorResponse),
+}
+
+impl Message {
+    /// The frame type this message is sent as.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Message::RequestVote(_) => MessageType::RequestVote,
+            Message::RequestVoteResponse(_) => MessageType::RequestVoteResponse,
+            Message::AppendEntries(_) => MessageType::AppendEntries,
+            Message::AppendEntriesResponse(_) => MessageType::AppendEntriesResponse,
+            Message::InstallSnapshot(_) => MessageType::InstallSnapshot,
+            Message::InstallSnapshotResponse(_) => MessageType::InstallSnapshotResponse,
+            Message::TimeoutNow(_) => MessageType::TimeoutNow,
+            Message::TimeoutNowResponse(_) => MessageType::TimeoutNowResponse,
+            Message::Error(_) => MessageType::Error,
+        }
+    }
+
+    /// The sender's term, for every message but `Error`.
+    pub fn term(&self) -> Option<u64> {
+        match self {
+            Message::RequestVote(m) => Some(m.term),
+            Message::RequestVoteResponse(m) => Some(m.term),
+            Message::AppendEntries(m) => Some(m.term),
+            Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
+            Message::InstallSnapshotResponse(m) => Some(m.term),
+            Message::TimeoutNow(m) => Some(m.term),
+            Message::TimeoutNowResponse(m) => Some(m.term),
+            Message::Error(_) => None,
+        }
+    }
+
+    /// Decodes a whole payload as the body of `ty`: every byte must belong to the body (FRAME-9).
+    pub(crate) fn decode_body(ty: MessageType, payload: &Bytes) -> Result<Message, WireError> {
+        fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
+            let (rest, value) = r.map_err(unwrap_nom)?;
+            end(rest).map_err(unwrap_nom)?;
+            Ok(value)
+        }
+        let p: &[u8] = payload;
+        Ok(match ty {
+            MessageType::RequestVote => Message::RequestVote(whole(RequestVoteRequest::decode(p, payload))?),
+            MessageType::RequestVoteResponse => Message::RequestVoteResponse(whole(RequestVoteResponse::decode(p))?),
+            MessageType::AppendEntries => Message::AppendEntries(whole(AppendEntriesRequest::decode(p, payload))?),
+            MessageType::AppendEntriesResponse => {
+                Message::AppendEntriesResponse(whole(AppendEntriesResponse::decode(p))?)
+            }
+            MessageType::InstallSnapshot => {
+                Message::InstallSnapshot(whole(InstallSnapshotRequest::decode(p, payload))?)
+            }
+            MessageType::InstallSnapshotResponse => {
+                Message::InstallSnapshotResponse(whole(InstallSnapshotResponse::decode(p))?)
+            }
+            MessageType::TimeoutNow => Message::TimeoutNow(whole(TimeoutNowRequest::decode(p, payload))?),
+            MessageType::TimeoutNowResponse => Message::TimeoutNowResponse(whole(TimeoutNowResponse::decode(p))?),
+            MessageType::Error => Message::Error(whole(ErrorResponse::decode(p))?),
+        })
+    }
+
+    pub(crate) fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        match self {
+            Message::RequestVote(m) => m.encode(w),
+            Message::RequestVoteResponse(m) => m.encode(w),
+            Message::AppendEntries(m) => m.encode(w),
+            Message::AppendEntriesResponse(m) => m.encode(w),
+            Message::InstallSnapshot(m) => m.encode(w),
+            Message::InstallSnapshotResponse(m) => m.encode(w),
+            Message::TimeoutNow(m) => m.encode(w),
+            Message::TimeoutNowResponse(m) => m.encode(w),
+            Message::Error(m) => m.encode(w),
+        }
+    }
+}
+
+/// Complete-mode parsers never return `Incomplete`; if one ever did, it is still a short body.
+fn unwrap_nom(e: nom::Err<WireError>) -> WireError {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => WireError {
+            remaining: 0,
+            code: crate::error::ErrorCode::TruncatedBody,
+            field: "body",
+            found: 0,
+            expected: crate::error::Expected::AtLeast(1),
+        },
+    }
+}
+
+impl Configuration {
+    /// The configuration encoded as a configuration log entry's data (AE-5).
+    pub fn to_entry_data(&self) -> Result<Bytes, EncodeError> {
+        let mut buf = bytes::BytesMut::new();
+        let mut w = Writer::new(&mut buf, 0);
+        if self.is_empty() {
+            w.check(
+                Err(crate::wire::Violation::new(
+                    crate::error::ErrorCode::NoVoter,
+                    0,
+                    crate::error::Expected::AtLeast(1),
+                )),
+                "server_count",
+            )?;
+        }
+        self.encode(&mut w)?;
+        Ok(buf.freeze())
+    }
+}

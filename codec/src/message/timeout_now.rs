@@ -1,0 +1,86 @@
+//! TimeoutNow and its response: a leader hands over leadership by telling a follower to start an
+//! election now (`SPEC.md` §5.4).
+
+use bytes::Bytes;
+
+use super::id::Id;
+use crate::error::EncodeError;
+use crate::wire::{bool_field, id_field, nonzero_term, share, u64_field, PResult, Writer};
+
+/// Tells the target to time out and campaign immediately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutNowRequest {
+    /// The leader's term (MSG-1).
+    pub term: u64,
+    /// The leader's server id.
+    pub leader_id: Id,
+}
+
+impl TimeoutNowRequest {
+    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
+        let at = i;
+        let (i, term) = u64_field("term")(i)?;
+        nonzero_term(term).map_err(|v| v.at(at, "term"))?;
+        let (i, leader) = id_field("leader_id")(i)?;
+        Ok((
+            i,
+            TimeoutNowRequest {
+                term,
+                leader_id: Id::from_checked(share(payload, leader)),
+            },
+        ))
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.check(nonzero_term(self.term), "term")?;
+        w.u64(self.term);
+        w.id(self.leader_id.as_bytes());
+        Ok(())
+    }
+}
+
+/// The target's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutNowResponse {
+    /// The target's term (MSG-1).
+    pub term: u64,
+    /// Whether it started an election.
+    pub success: bool,
+}
+
+impl TimeoutNowResponse {
+    pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
+        let at = i;
+        let (i, term) = u64_field("term")(i)?;
+        nonzero_term(term).map_err(|v| v.at(at, "term"))?;
+        let (i, success) = bool_field("success")(i)?;
+        Ok((i, TimeoutNowResponse { term, success }))
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.check(nonzero_term(self.term), "term")?;
+        w.u64(self.term);
+        w.bool(self.success);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for TimeoutNowRequest {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(TimeoutNowRequest {
+            term: u.int_in_range(1..=u64::MAX)?,
+            leader_id: u.arbitrary()?,
+        })
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for TimeoutNowResponse {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(TimeoutNowResponse {
+            term: u.int_in_range(1..=u64::MAX)?,
+            success: u.arbitrary()?,
+        })
+    }
+}

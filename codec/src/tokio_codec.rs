@@ -1,0 +1,96 @@
+//! tokio-util `Decoder`/`Encoder`, so a transport gets RFW/1 framing with `Framed::new(io, RfwCodec::default())`.
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
+use crate::frame::{decode_checked, encode_with, frame_extent, Frame};
+use crate::limits::Limits;
+
+/// The error a `Framed<_, RfwCodec>` stream or sink yields: typed, so a transport matches on the
+/// code and offset instead of downcasting an `io::Error` (the pain of h2#624 with
+/// `LengthDelimitedCodec`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The socket failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer sent bytes that break the format; drop the connection (SPEC.md §7).
+    #[error("malformed input: {0}")]
+    Decode(#[from] DecodeError),
+    /// The frame was refused before anything was written.
+    #[error("frame refused: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+/// RFW/1 framing for tokio-util. `limits.max_payload_len` bounds both directions; `offset` counts
+/// the bytes decoded so far so errors carry absolute stream offsets.
+#[derive(Debug, Clone, Default)]
+pub struct RfwCodec {
+    limits: Limits,
+    offset: u64,
+}
+
+impl RfwCodec {
+    /// A codec enforcing `limits` in both directions.
+    pub fn new(limits: Limits) -> Self {
+        RfwCodec { limits, offset: 0 }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+impl Decoder for RfwCodec {
+    type Item = Frame;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        match frame_extent(src, self.offset, &self.limits)? {
+            Err(needed) => {
+                // The header has been checked (or is still arriving), so `needed` is bounded by one frame.
+                src.reserve(needed);
+                Ok(None)
+            }
+            Ok((header, len)) => {
+                let bytes = src.split_to(len).freeze();
+                let frame = decode_checked(&header, &bytes, self.offset)?;
+                self.offset += len as u64;
+                Ok(Some(frame))
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => Err(CodecError::Decode(DecodeError {
+                code: ErrorCode::TruncatedFrame,
+                offset: self.offset,
+                field: "frame",
+                found: src.len() as u64,
+                expected: Expected::AtLeast(src.len() as u64 + 1),
+            })),
+        }
+    }
+}
+
+impl Encoder<&Frame> for RfwCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        Ok(encode_with(frame, dst, &self.limits)?)
+    }
+}
+
+impl Encoder<Frame> for RfwCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        Ok(encode_with(&frame, dst, &self.limits)?)
+    }
+}
