@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod craft;
 mod error;
 mod frame;
 mod header;
@@ -44,7 +45,7 @@ pub use limits::{Limits, DEFAULT_MAX_PAYLOAD_LEN};
 pub use message::{
     AppendEntriesRequest, AppendEntriesResponse, Configuration, Entry, EntryKind, ErrorResponse, ErrorResponseCode, Id,
     InstallSnapshotRequest, InstallSnapshotResponse, Message, RequestVoteRequest, RequestVoteResponse, Server,
-    Suffrage, TimeoutNowRequest, TimeoutNowResponse,
+    Suffrage, TimeoutNowRequest, TimeoutNowResponse, MAX_ERROR_MESSAGE_LEN,
 };
 pub use stream::StreamDecoder;
 #[cfg(feature = "tokio")]

@@ -220,12 +220,15 @@ pub(crate) fn end(i: &[u8]) -> PResult<'_, ()> {
     }
 }
 
-/// Turns a checked sub-slice of the payload back into a zero-copy `Bytes` handle.
+/// Turns a sub-slice of the payload back into a zero-copy `Bytes` handle. A slice from anywhere
+/// else is copied rather than panicking as `Bytes::slice_ref` would: a wrong caller costs a copy,
+/// never a crash.
 pub(crate) fn share(payload: &Bytes, part: &[u8]) -> Bytes {
-    if part.is_empty() {
-        return Bytes::new();
+    let start = (part.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if !part.is_empty() && end <= payload.len() => payload.slice(start..end),
+        _ => Bytes::copy_from_slice(part),
     }
-    payload.slice_ref(part)
 }
 
 /// The encoder's mirror of the field parsers. It writes into the frame being built and knows

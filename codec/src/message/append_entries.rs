@@ -123,7 +123,7 @@ fn term_in_order(entry_term: u64, previous: u64, term: u64) -> Rule {
 }
 
 /// AE-4 and AE-5, as a positioned error relative to `data` (and the bytes after it).
-fn data_fits_kind(kind: EntryKind, data: &[u8]) -> Result<(), WireError> {
+fn data_fits_kind(kind: EntryKind, data: &[u8], payload: &Bytes) -> Result<(), WireError> {
     match kind {
         EntryKind::Noop | EntryKind::Barrier if !data.is_empty() => {
             Err(
@@ -131,7 +131,7 @@ fn data_fits_kind(kind: EntryKind, data: &[u8]) -> Result<(), WireError> {
                     .wire(data, "entry.data"),
             )
         }
-        EntryKind::Configuration => Configuration::check_entry_data(data),
+        EntryKind::Configuration => Configuration::check_entry_data(data, payload),
         _ => Ok(()),
     }
 }
@@ -169,7 +169,7 @@ impl AppendEntriesRequest {
                 Violation::new(ErrorCode::UnknownEnum, kind as u64, Expected::OneOf(&[0, 1, 2, 3])).at(at, "entry.kind")
             })?;
             let (r, data) = blob_field("entry.data")(r)?;
-            data_fits_kind(kind, data).map_err(|mut e| {
+            data_fits_kind(kind, data, payload).map_err(|mut e| {
                 // Positions inside `data` become positions in the payload.
                 e.remaining += r.len();
                 nom::Err::Failure(e)
@@ -217,7 +217,7 @@ impl AppendEntriesRequest {
             w.check(term_in_order(e.term, previous_term, self.term), "entry.term")?;
             w.u64(e.term);
             w.u8(e.kind as u8);
-            if let Err(err) = data_fits_kind(e.kind, &e.data) {
+            if let Err(err) = data_fits_kind(e.kind, &e.data, &e.data) {
                 // Reported at the data length prefix: where the encoder stands.
                 w.check(Err(Violation::new(err.code, err.found, err.expected)), err.field)?;
             }

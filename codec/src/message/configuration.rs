@@ -125,8 +125,8 @@ impl Configuration {
     }
 
     /// Checks that `data` is exactly one present configuration (a configuration log entry's data).
-    pub(crate) fn check_entry_data(data: &[u8]) -> Result<(), crate::wire::WireError> {
-        let (rest, conf) = match Configuration::decode(data, &Bytes::new()) {
+    pub(crate) fn check_entry_data(data: &[u8], payload: &Bytes) -> Result<(), crate::wire::WireError> {
+        let (rest, conf) = match Configuration::decode(data, payload) {
             Ok(ok) => ok,
             Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(e),
             Err(nom::Err::Incomplete(_)) => {
