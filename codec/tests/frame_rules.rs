@@ -38,7 +38,7 @@ fn frame_1_marker_is_not_a_hashicorp_stream_start() {
 }
 
 #[test]
-fn frame_2_version_1_accepted_other_versions_rejected() {
+fn frame_2_ver_1_version_1_accepted_other_versions_rejected() {
     accept(&timeout_now());
     let mut f = RawFrame::parse(&timeout_now()).unwrap().reseal();
     f.version = 2;
@@ -249,4 +249,38 @@ fn errors_display_code_requirement_offset_and_advice() {
     for code in ErrorCode::ALL {
         assert_eq!(ErrorCode::from_name(code.as_str()), Some(*code));
     }
+}
+
+#[test]
+fn enc_1_spec_appendix_a_example_is_byte_exact() {
+    let frame = Frame::new(
+        7,
+        Message::TimeoutNow(TimeoutNowRequest {
+            term: 5,
+            leader_id: id("n1"),
+        }),
+    );
+    let expected: Vec<u8> = "c1524657 01 04 0000 0000000000000007 0000000b c1d72c6f 0000000000000005 026e31 f57dd3a3"
+        .split_whitespace()
+        .flat_map(|h| {
+            (0..h.len())
+                .step_by(2)
+                .map(move |i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        })
+        .collect();
+    assert_eq!(frame.to_bytes().unwrap().to_vec(), expected);
+    assert_eq!(accept(&expected), frame);
+}
+
+#[test]
+fn recv_2_no_partial_acceptance_of_a_frame_with_a_bad_later_entry() {
+    // Entries 1 and 2 are fine; entry 3's index breaks AE-2. Nothing of the frame is delivered.
+    let mut b = encoded(Message::AppendEntries(append_entries()));
+    b[HEADER_LEN + 88..HEADER_LEN + 96].copy_from_slice(&99u64.to_be_bytes());
+    raftwire_codec::craft::reseal_in_place(&mut b);
+    let mut d = StreamDecoder::default();
+    let mut delivered = Vec::new();
+    let e = d.feed(&b, |f| delivered.push(f)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::EntryIndexGap);
+    assert!(delivered.is_empty());
 }

@@ -39,7 +39,7 @@ fn generated_frames(count: usize, seed: u64) -> Vec<Frame> {
 }
 
 #[test]
-fn every_generated_message_round_trips_canonically() {
+fn enc_1_every_generated_message_round_trips_canonically() {
     for (i, frame) in generated_frames(3000, 0x5eed).into_iter().enumerate() {
         let bytes = frame
             .to_bytes()
@@ -147,7 +147,7 @@ fn stream_decoder_never_buffers_more_than_one_maximal_frame() {
 }
 
 #[test]
-fn stream_decoder_reports_absolute_offsets_and_stays_failed() {
+fn recv_1_stream_decoder_reports_absolute_offsets_and_stays_failed() {
     let good = encoded(every_message().remove(0));
     let mut stream = good.clone();
     stream.extend_from_slice(&good);
