@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
 use crate::header::{
-    parse_header, put_header, seal_header, FrameHeader, HeaderStatus, MessageType, HEADER_LEN, TRAILER_LEN,
+    decode_header, put_header, seal_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, TRAILER_LEN,
 };
 use crate::limits::Limits;
 use crate::message::Message;
@@ -102,9 +102,9 @@ pub(crate) fn frame_extent(
     offset: u64,
     limits: &Limits,
 ) -> Result<Result<(FrameHeader, usize), usize>, DecodeError> {
-    match parse_header(input, offset, limits)? {
-        HeaderStatus::NeedMore(n) => Ok(Err(n)),
-        HeaderStatus::Complete(h) => {
+    match decode_header(input, offset, limits)? {
+        HeaderProgress::NeedMore(n) => Ok(Err(n)),
+        HeaderProgress::Complete(h) => {
             let len = h.frame_len();
             if input.len() < len {
                 Ok(Err(len - input.len()))

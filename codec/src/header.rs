@@ -143,12 +143,12 @@ impl FrameHeader {
     }
 }
 
-/// Result of looking at the start of a buffer that should begin with a header.
+/// What the start of a buffer holds, judged from the header alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HeaderStatus {
+pub enum HeaderProgress {
     /// The bytes so far are a valid header prefix; this many more are needed to judge it.
     NeedMore(usize),
-    /// A complete, valid header.
+    /// A complete header that passed FRAME-1 to FRAME-7.
     Complete(FrameHeader),
 }
 
@@ -199,7 +199,10 @@ pub(crate) fn check_marker(buf: &[u8], base: u64) -> Result<(), DecodeError> {
 /// Checks run in the order `SPEC.md` fixes (marker, version, header CRC, type, flags, request id,
 /// length), each as soon as the bytes it needs are present, so a prefix of a stream gets the same
 /// verdict as the whole stream and a bad marker is reported on its first byte.
-pub(crate) fn parse_header(buf: &[u8], base: u64, limits: &Limits) -> Result<HeaderStatus, DecodeError> {
+///
+/// Validators use it to resynchronise: a marker followed by a header whose CRC verifies is, with
+/// odds of 2^-32 against, a real frame start.
+pub fn decode_header(buf: &[u8], base: u64, limits: &Limits) -> Result<HeaderProgress, DecodeError> {
     check_marker(buf, base)?;
     if let Some(&version) = buf.get(at::VERSION as usize) {
         if version != VERSION {
@@ -213,7 +216,7 @@ pub(crate) fn parse_header(buf: &[u8], base: u64, limits: &Limits) -> Result<Hea
         }
     }
     let Some(head) = buf.get(..HEADER_LEN) else {
-        return Ok(HeaderStatus::NeedMore(HEADER_LEN - buf.len()));
+        return Ok(HeaderProgress::NeedMore(HEADER_LEN - buf.len()));
     };
     // A 24-byte slice always holds every field: the Err arm is unreachable, but handled as a
     // truncated frame rather than a panic.
@@ -272,7 +275,7 @@ pub(crate) fn parse_header(buf: &[u8], base: u64, limits: &Limits) -> Result<Hea
             Expected::AtMost(limits.max_payload_len as u64),
         ));
     }
-    Ok(HeaderStatus::Complete(FrameHeader {
+    Ok(HeaderProgress::Complete(FrameHeader {
         message_type,
         request_id,
         payload_len: len,

@@ -1,1 +1,14 @@
-pub fn placeholder() {}
+//! # raftwire-conformance
+//!
+//! The RFW/1 specification (`SPEC.md`), the resynchronising [`scan::Scanner`] a validator reads
+//! each direction with, and the [`checker`] for the stream rules of `SPEC.md` §6.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod checker;
+pub mod rules;
+pub mod scan;
+
+pub use checker::{check_untimed, ConnectionChecker, Direction, FrameInfo, StreamViolation};
+pub use rules::{Level, StreamCode};
+pub use scan::{scan_all, Event, Scanner};
