@@ -162,13 +162,19 @@ fn field_6_text_length_limit() {
 #[test]
 fn msg_1_zero_term_rejected_in_every_message_with_a_term() {
     for m in every_message() {
-        if m.term().is_none() {
+        if m.term().is_none() || m.message_type() == MessageType::RequestVoteResponse {
             continue;
         }
         let b = encoded(m.clone());
         accept(&b);
         body_rejected(&patched(m, 0, &0u64.to_be_bytes()), ErrorCode::ZeroTerm, "MSG-1", 0);
     }
+}
+
+#[test]
+fn msg_1_a_fresh_node_may_answer_a_pre_vote_with_term_zero() {
+    let m = Message::RequestVoteResponse(RequestVoteResponse { term: 0, granted: true });
+    assert_eq!(accept(&encoded(m.clone())).message, m);
 }
 
 #[test]

@@ -115,12 +115,23 @@ pub struct ConnectionChecker {
     last_request_term: Option<u64>,
     last_response_term: Option<u64>,
     violations: Vec<StreamViolation>,
+    /// Only one direction was captured: rules that pair requests with responses cannot be judged.
+    one_sided: bool,
 }
 
 impl ConnectionChecker {
     /// A checker for a fresh connection.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A checker for a connection of which only one direction was captured: it checks direction,
+    /// chunk order and terms, and leaves alone every rule that needs the other direction.
+    pub fn one_sided() -> Self {
+        ConnectionChecker {
+            one_sided: true,
+            ..Self::default()
+        }
     }
 
     /// True if a request with this id is outstanding.
@@ -154,6 +165,12 @@ impl ConnectionChecker {
                 self.flag(dir, offset, StreamCode::RequestTermRegressed, msg);
             }
             self.last_request_term = Some(self.last_request_term.map_or(term, |l| l.max(term)));
+        }
+        if self.one_sided {
+            if let Some(chunk) = &f.chunk {
+                self.check_chunk_order(offset, chunk);
+            }
+            return;
         }
         if self.outstanding.contains_key(&f.request_id) {
             let msg = format!("request id {} is already outstanding", f.request_id);
@@ -244,6 +261,10 @@ impl ConnectionChecker {
             self.flag(dir, offset, StreamCode::WrongDirection, msg);
             return;
         }
+        if self.one_sided {
+            self.check_response_term(offset, f);
+            return;
+        }
         let Some(req) = self.outstanding.remove(&f.request_id) else {
             let msg = format!(
                 "{} for request id {}, which is not outstanding",
@@ -264,10 +285,19 @@ impl ConnectionChecker {
                 self.flag(dir, offset, StreamCode::ResponseTypeMismatch, msg);
             }
         }
+        self.check_response_term(offset, f);
+    }
+
+    fn check_response_term(&mut self, offset: u64, f: &FrameInfo) {
         if let Some(term) = f.term {
             if let Some(last) = self.last_response_term.filter(|&last| term < last) {
                 let msg = format!("{} has term {term} after a response with term {last}", f.message_type);
-                self.flag(dir, offset, StreamCode::ResponseTermRegressed, msg);
+                self.flag(
+                    Direction::ServerToClient,
+                    offset,
+                    StreamCode::ResponseTermRegressed,
+                    msg,
+                );
             }
             self.last_response_term = Some(self.last_response_term.map_or(term, |l| l.max(term)));
         }
@@ -317,4 +347,16 @@ pub fn check_untimed(
     let mut v = checker.finish(client_end);
     v.sort_by_key(|v| (v.direction, v.offset));
     v
+}
+
+/// Checks a single captured direction with [`ConnectionChecker::one_sided`].
+pub fn check_one_direction(direction: Direction, frames: &[(u64, FrameInfo)]) -> Vec<StreamViolation> {
+    let mut checker = ConnectionChecker::one_sided();
+    for (offset, f) in frames {
+        match direction {
+            Direction::ClientToServer => checker.client_frame(*offset, f),
+            Direction::ServerToClient => checker.server_frame(*offset, f),
+        }
+    }
+    checker.finish(0)
 }

@@ -9,6 +9,6 @@ pub mod checker;
 pub mod rules;
 pub mod scan;
 
-pub use checker::{check_untimed, ConnectionChecker, Direction, FrameInfo, StreamViolation};
+pub use checker::{check_one_direction, check_untimed, ConnectionChecker, Direction, FrameInfo, StreamViolation};
 pub use rules::{Level, StreamCode};
 pub use scan::{scan_all, Event, Scanner};

@@ -102,7 +102,8 @@ impl RequestVoteRequest {
 /// A voter's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestVoteResponse {
-    /// The voter's term (MSG-1).
+    /// The voter's term. The one term allowed to be 0 (MSG-1): a node that has never seen an
+    /// election answers a pre-vote without adopting the candidate's term.
     pub term: u64,
     /// Whether the vote (or pre-vote) was granted.
     pub granted: bool,
@@ -110,15 +111,12 @@ pub struct RequestVoteResponse {
 
 impl RequestVoteResponse {
     pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
-        let at = i;
         let (i, term) = u64_field("term")(i)?;
-        nonzero_term(term).map_err(|v| v.at(at, "term"))?;
         let (i, granted) = bool_field("granted")(i)?;
         Ok((i, RequestVoteResponse { term, granted }))
     }
 
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.check(nonzero_term(self.term), "term")?;
         w.u64(self.term);
         w.bool(self.granted);
         Ok(())
@@ -151,7 +149,7 @@ impl<'a> arbitrary::Arbitrary<'a> for RequestVoteRequest {
 impl<'a> arbitrary::Arbitrary<'a> for RequestVoteResponse {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(RequestVoteResponse {
-            term: u.int_in_range(1..=u64::MAX)?,
+            term: u.arbitrary()?,
             granted: u.arbitrary()?,
         })
     }

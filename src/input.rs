@@ -1,0 +1,86 @@
+//! Turning command-line inputs into connections: raw one-direction stream files, pairs of them,
+//! and directories of them.
+//!
+//! Pairing convention: `NAME.c2s.bin` (client to server) and `NAME.s2c.bin` (server to client)
+//! are the two directions of connection `NAME`; any other file is one direction on its own, its
+//! role read from its first frame.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One connection's worth of raw input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawConnection {
+    pub name: String,
+    pub client: Option<PathBuf>,
+    pub server: Option<PathBuf>,
+    /// A single file whose direction must be read from its content.
+    pub unknown: Option<PathBuf>,
+}
+
+fn role(path: &Path) -> Option<(String, bool)> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".bin").unwrap_or(name);
+    if let Some(n) = stem.strip_suffix(".c2s") {
+        return Some((n.to_string(), true));
+    }
+    stem.strip_suffix(".s2c").map(|n| (n.to_string(), false))
+}
+
+/// Expands inputs (files and directories, one level deep) into connections, in a stable order.
+pub fn connections(inputs: &[PathBuf]) -> Result<Vec<RawConnection>, String> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| format!("{}: {e}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "bin"))
+                .collect();
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no stream files (*.bin) in this directory",
+                    input.display()
+                ));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    let mut by_name: BTreeMap<String, RawConnection> = BTreeMap::new();
+    let mut singles = Vec::new();
+    for f in files {
+        match role(&f) {
+            Some((name, is_client)) => {
+                let key = f
+                    .parent()
+                    .map(|p| p.join(&name))
+                    .unwrap_or_else(|| PathBuf::from(&name));
+                let c = by_name
+                    .entry(key.display().to_string())
+                    .or_insert_with(|| RawConnection {
+                        name: name.clone(),
+                        client: None,
+                        server: None,
+                        unknown: None,
+                    });
+                let slot = if is_client { &mut c.client } else { &mut c.server };
+                if slot.replace(f.clone()).is_some_and(|old| old != f) {
+                    return Err(format!("{}: given twice for connection {name}", f.display()));
+                }
+            }
+            None => singles.push(RawConnection {
+                name: f.display().to_string(),
+                client: None,
+                server: None,
+                unknown: Some(f),
+            }),
+        }
+    }
+    let mut all: Vec<RawConnection> = by_name.into_values().collect();
+    all.extend(singles);
+    Ok(all)
+}

@@ -1,0 +1,97 @@
+//! Rendering a [`Report`] for a person (text) or a program (JSON).
+
+use std::fmt::Write;
+
+use crate::report::{DirectionReport, Excerpt, Report};
+
+/// Classic 16-bytes-per-line hex dump, the offending byte in brackets.
+fn hexdump(out: &mut String, x: &Excerpt, mark: u64) {
+    for (row, chunk) in x.bytes.chunks(16).enumerate() {
+        let at = x.start + row as u64 * 16;
+        let _ = write!(out, "      {at:08x} ");
+        for (i, b) in chunk.iter().enumerate() {
+            if at + i as u64 == mark {
+                let _ = write!(out, "[{b:02x}]");
+            } else {
+                let _ = write!(out, " {b:02x} ");
+            }
+        }
+        out.push_str("  |");
+        out.extend(
+            chunk
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }),
+        );
+        out.push_str("|\n");
+    }
+}
+
+fn direction(out: &mut String, name: &str, d: &DirectionReport, strict: bool) {
+    let types: Vec<String> = d.frames_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let _ = writeln!(
+        out,
+        "  {name}: {} bytes, {} frames{}{}",
+        d.bytes,
+        d.frames,
+        if types.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", types.join(", "))
+        },
+        if d.bytes_skipped > 0 {
+            format!(", {} bytes skipped", d.bytes_skipped)
+        } else {
+            String::new()
+        }
+    );
+    for v in &d.violations {
+        let grade = match (v.level.as_str(), v.fails(strict)) {
+            (_, true) => "FAIL",
+            ("SHOULD", false) => "NON-STRICT",
+            _ => "INFO",
+        };
+        let _ = writeln!(
+            out,
+            "    {grade} offset {} {} [{}]: {}",
+            v.offset, v.code, v.requirement, v.message
+        );
+        if let Some(x) = &v.excerpt {
+            hexdump(out, x, v.offset);
+        }
+    }
+}
+
+/// The human-readable report.
+pub fn text(report: &Report, strict: bool) -> String {
+    let mut out = String::new();
+    for (i, c) in report.connections.iter().enumerate() {
+        let arrow = match (c.client.is_empty(), c.server.is_empty()) {
+            (false, false) => format!("{} -> {}", c.client, c.server),
+            (false, true) => format!("{} (client->server only)", c.client),
+            _ => format!("{} (server->client only)", c.server),
+        };
+        let _ = writeln!(out, "connection {}: {arrow} [{}]", i + 1, c.dialect);
+        if !c.client.is_empty() {
+            direction(&mut out, "client_to_server", &c.directions.client_to_server, strict);
+        }
+        if !c.server.is_empty() {
+            direction(&mut out, "server_to_client", &c.directions.server_to_client, strict);
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{}: {} connection(s), {} frames, {} violation(s), {} bytes skipped",
+        if s.conforming { "CONFORMING" } else { "NOT CONFORMING" },
+        s.connections,
+        s.frames,
+        s.violations,
+        s.bytes_skipped
+    );
+    out
+}
+
+/// The JSON report (schema in the README).
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
