@@ -1,0 +1,183 @@
+//! End-to-end: the `raftwire` binary as an operator uses it.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn raftwire() -> Command {
+    Command::cargo_bin("raftwire").unwrap()
+}
+
+fn gen(dir: &Path, seed: u64, fault: Option<&str>) {
+    let mut cmd = raftwire();
+    cmd.args(["gen", "--seed", &seed.to_string(), "--out"]).arg(dir);
+    if let Some(f) = fault {
+        cmd.args(["--fault", f]);
+    }
+    cmd.assert().success();
+}
+
+fn validate_json(args: &[&std::ffi::OsStr]) -> (i32, Value) {
+    let out = raftwire()
+        .arg("validate")
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    (code, serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+}
+
+#[test]
+fn bundled_sample_conforms() {
+    let out = raftwire().args(["validate", "samples/cluster"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("CONFORMING: 9 connection(s)"), "{text}");
+    assert!(text.contains("InstallSnapshot 4"), "{text}");
+}
+
+#[test]
+fn bundled_sample_is_what_gen_seed_1_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), 1, None);
+    let mut names: Vec<_> = std::fs::read_dir("samples/cluster")
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for n in names {
+        let committed = std::fs::read(Path::new("samples/cluster").join(&n)).unwrap();
+        let fresh = std::fs::read(dir.path().join(&n)).unwrap();
+        assert!(committed == fresh, "{n:?} differs from `raftwire gen --seed 1`");
+    }
+}
+
+#[test]
+fn json_report_follows_the_documented_schema() {
+    let (code, r) = validate_json(&["samples/cluster".as_ref()]);
+    assert_eq!(code, 0);
+    let s = &r["summary"];
+    assert_eq!(
+        (
+            s["conforming"].as_bool(),
+            s["connections"].as_u64(),
+            s["violations"].as_u64()
+        ),
+        (Some(true), Some(9), Some(0))
+    );
+    let frames: u64 = r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["dialect"], "rfw");
+            assert!(c["client"].as_str().unwrap().ends_with(".c2s.bin"));
+            let d = &c["directions"];
+            ["client_to_server", "server_to_client"]
+                .iter()
+                .map(|k| {
+                    let dir = &d[k];
+                    for key in ["bytes", "frames", "frames_by_type", "bytes_skipped", "violations"] {
+                        assert!(!dir[key].is_null(), "{k}.{key} missing");
+                    }
+                    let by_type: u64 = dir["frames_by_type"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .map(|v| v.as_u64().unwrap())
+                        .sum();
+                    assert_eq!(by_type, dir["frames"].as_u64().unwrap());
+                    by_type
+                })
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(frames, s["frames"].as_u64().unwrap());
+}
+
+/// For every injected fault: the first violation in the faulty direction is the recorded code at
+/// the recorded offset, and every frame after it is still checked and counted.
+#[test]
+fn each_injected_fault_is_reported_at_its_offset_and_checking_continues() {
+    let clean = tempfile::tempdir().unwrap();
+    gen(clean.path(), 5, None);
+    let (_, clean_report) = validate_json(&[clean.path().as_os_str()]);
+    for fault in ["bit-flip", "unknown-type", "interleave"] {
+        let dir = tempfile::tempdir().unwrap();
+        gen(dir.path(), 5, Some(fault));
+        let faults: Value = serde_json::from_slice(&std::fs::read(dir.path().join("faults.json")).unwrap()).unwrap();
+        let f = &faults[0];
+        let (code, r) = validate_json(&[dir.path().as_os_str()]);
+        assert_eq!(code, 1, "{fault}");
+        let conn = r["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| {
+                c["client"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{}.c2s.bin", f["connection"].as_str().unwrap()))
+            })
+            .unwrap();
+        let dir_report = &r["connections"][conn]["directions"][f["direction"].as_str().unwrap()];
+        let first = dir_report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .min_by_key(|v| v["offset"].as_u64())
+            .unwrap()
+            .clone();
+        assert_eq!(first["code"], f["code"], "{fault}: {first}");
+        assert_eq!(first["offset"], f["reported_at"], "{fault}: {first}");
+        // Only the damaged frame is lost: the rest of the connection is still decoded.
+        let clean_frames = clean_report["connections"][conn]["directions"]["client_to_server"]["frames"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(dir_report["frames"].as_u64().unwrap(), clean_frames - 1, "{fault}");
+        assert!(dir_report["bytes_skipped"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn a_single_response_stream_is_read_as_server_to_client() {
+    let (code, r) = validate_json(&["samples/cluster/n1-n2.s2c.bin".as_ref()]);
+    assert_eq!(code, 0, "{r}");
+    let c = &r["connections"][0];
+    assert_eq!(c["client"], "");
+    assert!(c["directions"]["server_to_client"]["frames"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn unreadable_inputs_exit_2_with_a_message() {
+    let empty = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["validate", "/no/such/file"],
+        vec!["validate", empty.path().to_str().unwrap()],
+        vec!["validate"],
+    ] {
+        let out = raftwire().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn garbage_and_empty_files_are_violations_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (code, r) = validate_json(&[junk.as_os_str()]);
+    assert_eq!(code, 1);
+    let v = &r["connections"][0]["directions"]["client_to_server"]["violations"][0];
+    assert_eq!(
+        (v["code"].as_str(), v["offset"].as_u64()),
+        (Some("bad_marker"), Some(0))
+    );
+    let empty = dir.path().join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let (code, _) = validate_json(&[empty.as_os_str()]);
+    assert_eq!(code, 0, "an empty stream holds no frames and breaks no rule");
+}
