@@ -37,6 +37,7 @@ fn frame_1_marker_is_not_a_hashicorp_stream_start() {
     assert_rejected(&[0xA0, 0x85, 0xA4, b'A'], ErrorCode::BadMarker, "FRAME-1", 0);
 }
 
+/// FRAME-2 and VER-1: only version 1 is spoken; the version byte is judged on arrival.
 #[test]
 fn frame_2_ver_1_version_1_accepted_other_versions_rejected() {
     accept(&timeout_now());
@@ -251,6 +252,7 @@ fn errors_display_code_requirement_offset_and_advice() {
     }
 }
 
+/// ENC-1: the encoding is canonical, down to SPEC.md's worked example.
 #[test]
 fn enc_1_spec_appendix_a_example_is_byte_exact() {
     let frame = Frame::new(
@@ -272,6 +274,7 @@ fn enc_1_spec_appendix_a_example_is_byte_exact() {
     assert_eq!(accept(&expected), frame);
 }
 
+/// RECV-2: a frame is delivered whole or not at all.
 #[test]
 fn recv_2_no_partial_acceptance_of_a_frame_with_a_bad_later_entry() {
     // Entries 1 and 2 are fine; entry 3's index breaks AE-2. Nothing of the frame is delivered.

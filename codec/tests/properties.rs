@@ -38,6 +38,7 @@ fn generated_frames(count: usize, seed: u64) -> Vec<Frame> {
     frames
 }
 
+/// ENC-1: decode(encode(m)) == m and encode(decode(b)) == b.
 #[test]
 fn enc_1_every_generated_message_round_trips_canonically() {
     for (i, frame) in generated_frames(3000, 0x5eed).into_iter().enumerate() {
@@ -146,6 +147,7 @@ fn stream_decoder_never_buffers_more_than_one_maximal_frame() {
     assert_eq!(d.next_frame().unwrap_err().code, ErrorCode::PayloadCrcMismatch);
 }
 
+/// RECV-1: after an error the decoder stops; it never guesses where the next frame starts.
 #[test]
 fn recv_1_stream_decoder_reports_absolute_offsets_and_stays_failed() {
     let good = encoded(every_message().remove(0));
