@@ -1,5 +1,6 @@
 //! `raftwire`: validate, inspect and generate Raft wire traffic (RFW/1).
 
+mod corpus;
 mod gen;
 mod input;
 mod render;
@@ -61,6 +62,12 @@ enum Command {
         #[arg(long, value_enum)]
         fault: Option<gen::Fault>,
     },
+    /// Write the fuzz targets' seed corpora (deterministic) under DIR/<target>/.
+    Corpus {
+        /// Output directory (the repository keeps them in `corpus/`).
+        #[arg(long, default_value = "corpus")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -102,6 +109,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Gen { seed, out, fault } => {
             let written = gen::write_raw(seed, fault, &out)?;
             eprintln!("wrote {written} connection(s) to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Corpus { out } => {
+            let n = corpus::write(&out)?;
+            eprintln!("wrote {n} seed files under {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -30,6 +30,8 @@
 pub mod craft;
 mod error;
 mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod header;
 mod limits;
 pub mod message;

@@ -5,7 +5,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cases;
 pub mod checker;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod rules;
 pub mod scan;
 

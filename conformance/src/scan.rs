@@ -63,6 +63,11 @@ impl Scanner {
         }
     }
 
+    /// Bytes held while waiting for the rest of a frame (at most one maximal frame).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Total bytes consumed so far (offset of the next unread byte).
     pub fn offset(&self) -> u64 {
         self.base + self.buf.len() as u64
