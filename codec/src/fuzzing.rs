@@ -173,10 +173,8 @@ pub fn interleave(input: &Interleaving) {
         };
         let (src, pos) = if from_a { (&a, &mut ai) } else { (&b, &mut bi) };
         let end = pos.saturating_add(run).min(src.len());
-        for i in *pos..end {
-            stream.push(src[i]);
-            origin.push((from_a, i));
-        }
+        stream.extend_from_slice(&src[*pos..end]);
+        origin.extend((*pos..end).map(|i| (from_a, i)));
         *pos = end;
         from_a = !from_a;
     }
