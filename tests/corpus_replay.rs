@@ -9,7 +9,10 @@ use raftwire_codec::Frame;
 
 /// The targets, as `fuzz/fuzz_targets/*.rs` define them. Typed targets decode their input the way
 /// libfuzzer-sys does (`arbitrary_take_rest`) and skip inputs it cannot build.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's body over raw fuzzer input.
+type Target = fn(&[u8]);
+
+const TARGETS: &[(&str, Target)] = &[
     ("decode_frame", fuzzing::decode_frame),
     ("decode_stream", fuzzing::decode_stream),
     ("roundtrip", |d| {
