@@ -37,6 +37,17 @@ impl DirectionScan {
                 message: e.to_string(),
                 excerpt: None,
             }),
+            Event::Interleaved { frame, at } => r.violations.push(Violation {
+                offset: at,
+                code: "interleaved_writers".to_string(),
+                requirement: "RECV-1".to_string(),
+                level: "INFO".to_string(),
+                message: format!(
+                    "the frame at offset {frame} is cut at offset {at} by another frame whose header verifies: \
+                     two writers are sharing this connection without a lock and their bytes interleave"
+                ),
+                excerpt: None,
+            }),
             Event::Skipped { len, .. } => r.bytes_skipped += len,
         }
     }

@@ -127,6 +127,7 @@ fn each_injected_fault_is_reported_at_its_offset_and_checking_continues() {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|v| v["level"] == "MUST")
             .min_by_key(|v| v["offset"].as_u64())
             .unwrap()
             .clone();
@@ -138,6 +139,19 @@ fn each_injected_fault_is_reported_at_its_offset_and_checking_continues() {
             .unwrap();
         assert_eq!(dir_report["frames"].as_u64().unwrap(), clean_frames - 1, "{fault}");
         assert!(dir_report["bytes_skipped"].as_u64().unwrap() > 0);
+        if fault == "interleave" {
+            let diagnosis = dir_report["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["code"] == "interleaved_writers");
+            let diagnosis = diagnosis.unwrap_or_else(|| panic!("no interleave diagnosis: {dir_report}"));
+            assert_eq!(
+                diagnosis["offset"], f["injected_at"],
+                "the diagnosis names where the other writer's bytes begin"
+            );
+            assert_eq!(diagnosis["level"], "INFO");
+        }
     }
 }
 

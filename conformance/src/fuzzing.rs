@@ -47,6 +47,9 @@ pub fn scan_stream(data: &[u8]) {
                 assert!(*len > 0);
                 covered += len;
             }
+            Event::Interleaved { frame, at } => {
+                assert!(*frame == covered && at > frame, "diagnosis {frame}/{at} at {covered}")
+            }
             Event::Error(e) => assert!(
                 e.offset >= covered && e.offset < stream.len() as u64,
                 "error at {} ({covered} covered)",

@@ -22,6 +22,15 @@ pub enum Event {
     },
     /// A frame-level error; scanning resumes at the next verified header.
     Error(DecodeError),
+    /// Diagnosis: the frame that failed at `frame` claimed to run past `at`, where another frame's
+    /// verified header begins. Its bytes were cut by a whole other frame: two writers are sharing
+    /// the connection without a lock (the failure this project exists for).
+    Interleaved {
+        /// Offset of the frame that was cut.
+        frame: u64,
+        /// Offset where the other writer's frame begins, inside the first one.
+        at: u64,
+    },
     /// Bytes passed over while resynchronising: from the start of the bad frame (or garbage) to
     /// the next verified header or the end of the stream.
     Skipped {
@@ -36,8 +45,9 @@ pub enum Event {
 enum Mode {
     /// At a frame boundary.
     InSync,
-    /// Looking for the next marker; skipping started at this offset.
-    Hunting { since: u64 },
+    /// Looking for the next marker; skipping started at this offset. `claimed_end` is where the
+    /// frame that failed said it would end, if its header was intact.
+    Hunting { since: u64, claimed_end: Option<u64> },
 }
 
 /// Scans one direction of a stream in chunks of any size, holding at most one maximal frame.
@@ -101,9 +111,13 @@ impl Scanner {
 
     /// Gives up on the frame at `buf[0]` after `error`: skipping starts there, hunting from the
     /// next byte.
-    fn lose_sync(&mut self, error: DecodeError, on_event: &mut impl FnMut(Event)) {
+    fn lose_sync(&mut self, error: DecodeError, claimed_len: Option<usize>, on_event: &mut impl FnMut(Event)) {
         on_event(Event::Error(error));
-        self.mode = Mode::Hunting { since: self.base };
+        let claimed_end = claimed_len.map(|len| self.base + len as u64);
+        self.mode = Mode::Hunting {
+            since: self.base,
+            claimed_end,
+        };
         self.advance(1);
     }
 
@@ -115,7 +129,7 @@ impl Scanner {
                         return;
                     }
                     match decode_header(&self.buf, self.base, &self.limits) {
-                        Err(e) => self.lose_sync(e, on_event),
+                        Err(e) => self.lose_sync(e, None, on_event),
                         Ok(progress) => {
                             let (needed, len) = match progress {
                                 HeaderProgress::NeedMore(n) => (n, 0),
@@ -134,14 +148,14 @@ impl Scanner {
                                     found: self.buf.len() as u64,
                                     expected: Expected::AtLeast((self.buf.len() + needed) as u64),
                                 };
-                                self.lose_sync(error, on_event);
+                                self.lose_sync(error, (len > 0).then_some(len), on_event);
                                 continue;
                             }
                             self.take_frame(len, on_event);
                         }
                     }
                 }
-                Mode::Hunting { since } => {
+                Mode::Hunting { since, claimed_end } => {
                     if !self.hunt(eof) {
                         if eof {
                             self.advance(self.buf.len());
@@ -152,6 +166,12 @@ impl Scanner {
                             self.mode = Mode::InSync;
                         }
                         return;
+                    }
+                    if claimed_end.is_some_and(|end| self.base < end) {
+                        on_event(Event::Interleaved {
+                            frame: since,
+                            at: self.base,
+                        });
                     }
                     on_event(Event::Skipped {
                         offset: since,
@@ -195,7 +215,7 @@ impl Scanner {
                         expected: Expected::AtLeast(bytes.len() as u64 + 1),
                     },
                 };
-                self.lose_sync(error, on_event);
+                self.lose_sync(error, Some(len), on_event);
             }
         }
     }

@@ -25,6 +25,7 @@ fn summary(events: &[Event]) -> (Vec<u64>, Vec<(ErrorCode, u64)>, u64) {
             Event::Frame { frame, .. } => ids.push(frame.request_id),
             Event::Error(e) => errors.push((e.code, e.offset)),
             Event::Skipped { len, .. } => skipped += len,
+            Event::Interleaved { .. } => {}
         }
     }
     (ids, errors, skipped)
@@ -77,6 +78,13 @@ fn interleaved_writers_are_detected_and_both_frames_around_them_recovered() {
     assert_eq!(ids, vec![2, 3], "B and C recovered; A's bytes never accepted");
     assert_eq!(errors[0], (ErrorCode::PayloadCrcMismatch, (a.len() - 4) as u64));
     assert_eq!(skipped, a.len() as u64, "exactly A's bytes were skipped");
+    assert!(
+        events.contains(&Event::Interleaved {
+            frame: 0,
+            at: cut as u64
+        }),
+        "diagnosis names the cut: {events:?}"
+    );
 }
 
 #[test]
