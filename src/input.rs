@@ -27,8 +27,18 @@ fn role(path: &Path) -> Option<(String, bool)> {
     stem.strip_suffix(".s2c").map(|n| (n.to_string(), false))
 }
 
-/// Expands inputs (files and directories, one level deep) into connections, in a stable order.
-pub fn connections(inputs: &[PathBuf]) -> Result<Vec<RawConnection>, String> {
+/// What the command line named, sorted out.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// pcap / pcapng files.
+    pub captures: Vec<PathBuf>,
+    /// Raw stream files, grouped into connections.
+    pub raw: Vec<RawConnection>,
+}
+
+/// Expands inputs (files and directories, one level deep): captures by their magic number, the
+/// rest as raw stream files grouped into connections, in a stable order.
+pub fn collect(inputs: &[PathBuf]) -> Result<Inputs, String> {
     let mut files = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
@@ -52,7 +62,12 @@ pub fn connections(inputs: &[PathBuf]) -> Result<Vec<RawConnection>, String> {
     }
     let mut by_name: BTreeMap<String, RawConnection> = BTreeMap::new();
     let mut singles = Vec::new();
+    let mut captures = Vec::new();
     for f in files {
+        if crate::capture::is_capture(&f) {
+            captures.push(f);
+            continue;
+        }
         match role(&f) {
             Some((name, is_client)) => {
                 let key = f
@@ -80,7 +95,7 @@ pub fn connections(inputs: &[PathBuf]) -> Result<Vec<RawConnection>, String> {
             }),
         }
     }
-    let mut all: Vec<RawConnection> = by_name.into_values().collect();
-    all.extend(singles);
-    Ok(all)
+    let mut raw: Vec<RawConnection> = by_name.into_values().collect();
+    raw.extend(singles);
+    Ok(Inputs { captures, raw })
 }

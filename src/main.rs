@@ -1,6 +1,8 @@
 //! `raftwire`: validate, inspect and generate Raft wire traffic (RFW/1).
 
+mod capture;
 mod corpus;
+mod direction;
 mod gen;
 mod input;
 mod render;
@@ -34,8 +36,8 @@ enum Format {
 enum Command {
     /// Check captured streams against the RFW/1 spec: every frame, every stream rule.
     ///
-    /// INPUT is a raw one-direction stream file, a pair NAME.c2s.bin + NAME.s2c.bin (the two
-    /// directions of one connection), or a directory of such files.
+    /// INPUT is a pcap or pcapng capture, a raw one-direction stream file, a pair NAME.c2s.bin +
+    /// NAME.s2c.bin (the two directions of one connection), or a directory of such files.
     /// Exit status: 0 conforming, 1 violations found, 2 unreadable input or usage error.
     Validate {
         #[arg(required = true)]
@@ -49,15 +51,22 @@ enum Command {
         /// Largest accepted payload in bytes (FRAME-7).
         #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
         max_payload: u32,
+        /// In captures, only TCP connections with an end on this port (repeatable, or comma-separated).
+        #[arg(long = "port", value_delimiter = ',')]
+        ports: Vec<u16>,
     },
     /// Write synthetic but realistic cluster traffic as raw stream files (deterministic per seed).
     Gen {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Directory for the NAME.c2s.bin / NAME.s2c.bin files (created if missing).
+        /// FILE.pcap for a capture (Ethernet/IPv4/TCP), or a directory for NAME.c2s.bin /
+        /// NAME.s2c.bin raw streams (created if missing).
         #[arg(long)]
         out: PathBuf,
+        /// Replication rounds to simulate (scales the traffic; ~10 KiB per round by default).
+        #[arg(long, default_value_t = gen::ROUNDS)]
+        rounds: usize,
         /// Inject a fault into one connection; its location is written to faults.json.
         #[arg(long, value_enum)]
         fault: Option<gen::Fault>,
@@ -88,13 +97,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             strict,
             max_payload,
+            ports,
         } => {
             let limits = Limits::with_max_payload_len(max_payload);
-            let mut report = report::Report::default();
-            for conn in input::connections(&inputs)? {
-                report.connections.push(validate::validate_raw(&conn, limits)?);
-            }
-            report.summarise(strict);
+            let report = validate::run(&inputs, limits, &ports, strict)?;
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),
@@ -106,8 +112,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::from(1)
             })
         }
-        Command::Gen { seed, out, fault } => {
-            let written = gen::write_raw(seed, fault, &out)?;
+        Command::Gen {
+            seed,
+            out,
+            rounds,
+            fault,
+        } => {
+            let written = gen::write(seed, rounds, fault, &out)?;
             eprintln!("wrote {written} connection(s) to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

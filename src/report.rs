@@ -10,6 +10,26 @@ use serde::Serialize;
 pub struct Report {
     pub summary: Summary,
     pub connections: Vec<ConnectionReport>,
+    /// One entry per pcap/pcapng input: what it held besides the connections reported.
+    pub captures: Vec<CaptureReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CaptureReport {
+    pub file: String,
+    pub packets: u64,
+    /// Packets that are not TCP (or not IP), ignored.
+    pub not_tcp: u64,
+    /// IP fragments, ignored (no IP defragmentation).
+    pub fragments: u64,
+    /// Packets too short for the headers they claim.
+    pub malformed: u64,
+    /// Packets cut by the capture's snap length (their missing bytes show up as gaps).
+    pub truncated_packets: u64,
+    /// TCP packets on ports other than `--port`.
+    pub other_ports: u64,
+    /// TCP connections that carried data but no RFW/1 frame (other protocols), not reported.
+    pub ignored_connections: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -30,6 +50,8 @@ pub struct ConnectionReport {
     pub server: String,
     /// `rfw` (RFW/1).
     pub dialect: String,
+    /// Facts about the capture of this connection (not the protocol): late start, gaps, retransmissions.
+    pub notes: Vec<String>,
     pub directions: Directions,
 }
 
@@ -46,6 +68,8 @@ pub struct DirectionReport {
     pub frames_by_type: BTreeMap<String, u64>,
     pub bytes_skipped: u64,
     pub violations: Vec<Violation>,
+    /// Violations beyond the per-direction cap, counted but not listed.
+    pub violations_omitted: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

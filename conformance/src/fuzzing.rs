@@ -50,7 +50,7 @@ pub fn scan_stream(data: &[u8]) {
             Event::Interleaved { frame, at } => {
                 assert!(*frame == covered && at > frame, "diagnosis {frame}/{at} at {covered}")
             }
-            Event::Error(e) => assert!(
+            Event::Error { error: e, .. } => assert!(
                 e.offset >= covered && e.offset < stream.len() as u64,
                 "error at {} ({covered} covered)",
                 e.offset

@@ -14,4 +14,4 @@ pub mod scan;
 
 pub use checker::{check_one_direction, check_untimed, ConnectionChecker, Direction, FrameInfo, StreamViolation};
 pub use rules::{Level, StreamCode};
-pub use scan::{scan_all, Event, Scanner};
+pub use scan::{scan_all, Context, Event, Scanner};

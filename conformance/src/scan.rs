@@ -21,7 +21,12 @@ pub enum Event {
         frame: Frame,
     },
     /// A frame-level error; scanning resumes at the next verified header.
-    Error(DecodeError),
+    Error {
+        /// What was wrong, and where.
+        error: DecodeError,
+        /// The bytes around the error, as far as the scanner held them.
+        context: Context,
+    },
     /// Diagnosis: the frame that failed at `frame` claimed to run past `at`, where another frame's
     /// verified header begins. Its bytes were cut by a whole other frame: two writers are sharing
     /// the connection without a lock (the failure this project exists for).
@@ -39,6 +44,15 @@ pub enum Event {
         /// How many bytes were skipped.
         len: u64,
     },
+}
+
+/// Bytes around an error, for hex excerpts in reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    /// Stream offset of `bytes[0]`.
+    pub offset: u64,
+    /// Up to 16 bytes before the error's offset and 16 from it.
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +108,29 @@ impl Scanner {
         }
     }
 
+    /// Declares `len` bytes missing from the capture at the current offset (a TCP gap). A partial
+    /// frame before the gap cannot be judged: its bytes are reported skipped, not as a protocol
+    /// error. Scanning resumes by hunting for the next verified header after the gap.
+    pub fn gap(&mut self, len: u64, on_event: &mut impl FnMut(Event)) {
+        let since = match self.mode {
+            Mode::Hunting { since, .. } => since,
+            Mode::InSync => self.base,
+        };
+        let held = self.buf.len();
+        self.advance(held);
+        if self.base > since {
+            on_event(Event::Skipped {
+                offset: since,
+                len: self.base - since,
+            });
+        }
+        self.base += len;
+        self.mode = Mode::Hunting {
+            since: self.base,
+            claimed_end: None,
+        };
+    }
+
     /// Declares the end of the stream: a partial frame is `truncated_frame` (FRAME-10), and the
     /// bytes after it are still scanned for frames.
     pub fn finish(&mut self, on_event: &mut impl FnMut(Event)) {
@@ -112,7 +149,17 @@ impl Scanner {
     /// Gives up on the frame at `buf[0]` after `error`: skipping starts there, hunting from the
     /// next byte.
     fn lose_sync(&mut self, error: DecodeError, claimed_len: Option<usize>, on_event: &mut impl FnMut(Event)) {
-        on_event(Event::Error(error));
+        let at = error.offset.saturating_sub(self.base) as usize;
+        let from = at.saturating_sub(16);
+        let context = Context {
+            offset: self.base + from as u64,
+            bytes: self
+                .buf
+                .get(from..(at + 16).min(self.buf.len()))
+                .unwrap_or_default()
+                .to_vec(),
+        };
+        on_event(Event::Error { error, context });
         let claimed_end = claimed_len.map(|len| self.base + len as u64);
         self.mode = Mode::Hunting {
             since: self.base,
@@ -159,10 +206,12 @@ impl Scanner {
                     if !self.hunt(eof) {
                         if eof {
                             self.advance(self.buf.len());
-                            on_event(Event::Skipped {
-                                offset: since,
-                                len: self.base - since,
-                            });
+                            if self.base > since {
+                                on_event(Event::Skipped {
+                                    offset: since,
+                                    len: self.base - since,
+                                });
+                            }
                             self.mode = Mode::InSync;
                         }
                         return;

@@ -23,7 +23,7 @@ fn summary(events: &[Event]) -> (Vec<u64>, Vec<(ErrorCode, u64)>, u64) {
     for e in events {
         match e {
             Event::Frame { frame, .. } => ids.push(frame.request_id),
-            Event::Error(e) => errors.push((e.code, e.offset)),
+            Event::Error { error: e, .. } => errors.push((e.code, e.offset)),
             Event::Skipped { len, .. } => skipped += len,
             Event::Interleaved { .. } => {}
         }

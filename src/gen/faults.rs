@@ -25,6 +25,9 @@ pub enum Fault {
 pub struct FaultRecord {
     pub fault: String,
     pub connection: String,
+    /// The connection's endpoints as they appear in a generated pcap.
+    pub client: String,
+    pub server: String,
     pub direction: String,
     /// Offset of the first byte the fault changed.
     pub injected_at: u64,
@@ -60,6 +63,8 @@ pub fn inject(traffic: &mut Traffic, fault: Fault, seed: u64) -> Result<FaultRec
     let record = |code: &str, injected: u64, reported: u64| FaultRecord {
         fault: format!("{fault:?}"),
         connection: conn.name.clone(),
+        client: conn.client.clone(),
+        server: conn.server.clone(),
         direction: Direction::ClientToServer.as_str().to_string(),
         injected_at: injected,
         frame_offset,

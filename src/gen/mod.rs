@@ -2,6 +2,7 @@
 
 mod cluster;
 mod faults;
+mod pcap;
 mod traffic;
 
 use std::path::Path;
@@ -9,14 +10,32 @@ use std::path::Path;
 pub use faults::Fault;
 use raftwire_conformance::Direction;
 
-/// How many replication rounds the generated cluster runs.
-const ROUNDS: usize = 24;
+/// How many replication rounds the generated cluster runs by default.
+pub const ROUNDS: usize = 24;
 
-/// Writes `NAME.c2s.bin` / `NAME.s2c.bin` per connection (and `faults.json` when a fault was
-/// injected) into `out`. Returns the number of connections written.
-pub fn write_raw(seed: u64, fault: Option<Fault>, out: &Path) -> Result<usize, String> {
-    let mut traffic = cluster::simulate(seed, ROUNDS);
+/// Generates the traffic and writes it: as a pcap file when `out` ends in `.pcap` (with
+/// `OUT.faults.json` beside it), otherwise as raw streams in the directory `out`. Returns the
+/// number of connections.
+pub fn write(seed: u64, rounds: usize, fault: Option<Fault>, out: &Path) -> Result<usize, String> {
+    let mut traffic = cluster::simulate(seed, rounds);
     let injected = fault.map(|f| faults::inject(&mut traffic, f, seed)).transpose()?;
+    let faults_text = |record: &faults::FaultRecord| {
+        serde_json::to_string_pretty(&[record])
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string())
+    };
+    if out.extension().is_some_and(|e| e == "pcap") {
+        let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        pcap::write(&traffic, &mut w)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        if let Some(record) = injected {
+            let path = out.with_extension("faults.json");
+            std::fs::write(&path, faults_text(&record)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        return Ok(traffic.connections.len());
+    }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for c in &traffic.connections {
         eprintln!(
@@ -33,8 +52,7 @@ pub fn write_raw(seed: u64, fault: Option<Fault>, out: &Path) -> Result<usize, S
     }
     if let Some(record) = injected {
         let path = out.join("faults.json");
-        let text = serde_json::to_string_pretty(&[record]).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, faults_text(&record)?).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(traffic.connections.len())
 }

@@ -1,0 +1,238 @@
+//! Reading pcap and pcapng captures: packets to TCP segments to per-connection byte streams,
+//! each validated like a pair of raw stream files, but in capture order.
+
+mod connection;
+mod packet;
+pub mod reassembly;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pcap_parser::pcapng::Block;
+use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
+use raftwire_codec::Limits;
+
+use connection::Connection;
+use packet::{supported_link_type, tcp_segment, Skip};
+
+use crate::report::ConnectionReport;
+
+/// What to read and how.
+pub struct Options {
+    pub limits: Limits,
+    /// Only TCP connections with one end on these ports (all, if empty).
+    pub ports: Vec<u16>,
+    pub progress: bool,
+}
+
+/// Counts of what the capture held besides the connections reported.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub packets: u64,
+    pub not_tcp: u64,
+    pub fragments: u64,
+    pub malformed: u64,
+    pub truncated_packets: u64,
+    pub other_ports: u64,
+    /// TCP connections without a single RFW/1 frame (other traffic), left out of the report.
+    pub ignored_connections: u64,
+}
+
+/// True if the file starts like a pcap or pcapng capture.
+pub fn is_capture(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    let Ok(mut f) = File::open(path) else { return false };
+    if std::io::Read::read_exact(&mut f, &mut magic).is_err() {
+        return false;
+    }
+    matches!(
+        u32::from_le_bytes(magic),
+        0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | 0x0A0D_0D0A
+    )
+}
+
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+struct Tracker {
+    opts: Options,
+    open: HashMap<(SocketAddr, SocketAddr), Connection>,
+    order: Vec<(SocketAddr, SocketAddr)>,
+    done: Vec<ConnectionReport>,
+    stats: Stats,
+}
+
+impl Tracker {
+    fn close(&mut self, k: (SocketAddr, SocketAddr)) {
+        if let Some(c) = self.open.remove(&k) {
+            if c.saw_frames() || (!self.opts.ports.is_empty() && c.data_packets > 0) {
+                self.done.push(c.finish());
+            } else {
+                self.stats.ignored_connections += u64::from(c.data_packets > 0);
+            }
+        }
+    }
+
+    fn packet(&mut self, link_type: i32, data: &[u8], cut: bool) {
+        self.stats.packets += 1;
+        self.stats.truncated_packets += u64::from(cut);
+        let seg = match tcp_segment(link_type, data) {
+            Ok(s) => s,
+            Err(Skip::NotTcp) => return self.stats.not_tcp += 1,
+            Err(Skip::Fragment) => return self.stats.fragments += 1,
+            Err(Skip::Malformed) => return self.stats.malformed += 1,
+        };
+        if !self.opts.ports.is_empty()
+            && !self
+                .opts
+                .ports
+                .iter()
+                .any(|p| *p == seg.src.port() || *p == seg.dst.port())
+        {
+            self.stats.other_ports += 1;
+            return;
+        }
+        let k = key(seg.src, seg.dst);
+        let opening = seg.syn && !seg.ack;
+        if opening && self.open.get(&k).is_some_and(|c| c.data_packets > 0 || c.is_closed()) {
+            // The 4-tuple is reused by a new connection.
+            self.close(k);
+        }
+        if !self.open.contains_key(&k) {
+            let (client, server) = if seg.syn {
+                if seg.ack {
+                    (seg.dst, seg.src)
+                } else {
+                    (seg.src, seg.dst)
+                }
+            } else if self.opts.ports.contains(&seg.dst.port()) {
+                (seg.src, seg.dst)
+            } else if self.opts.ports.contains(&seg.src.port()) {
+                (seg.dst, seg.src)
+            } else if seg.src.port() >= seg.dst.port() {
+                // No handshake seen: the ephemeral (higher) port is the client's.
+                (seg.src, seg.dst)
+            } else {
+                (seg.dst, seg.src)
+            };
+            self.open.insert(k, Connection::new(client, server, self.opts.limits));
+            self.order.push(k);
+        }
+        let Some(c) = self.open.get_mut(&k) else { return };
+        let dir = c.direction_from(seg.src);
+        c.segment(dir, seg.seq, seg.syn, seg.fin, seg.payload);
+        if seg.rst {
+            c.reset = true;
+        }
+        if c.is_closed() {
+            self.close(k);
+        }
+    }
+}
+
+/// Validates every RFW/1 connection in a pcap or pcapng file.
+pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, Stats), String> {
+    let fail = |what: String| format!("{}: {what}", path.display());
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader =
+        create_reader(1 << 20, file).map_err(|e| fail(format!("not a readable pcap or pcapng capture ({e})")))?;
+    let bar = if opts.progress && size > 64 << 20 {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut t = Tracker {
+        opts,
+        open: HashMap::new(),
+        order: Vec::new(),
+        done: Vec::new(),
+        stats: Stats::default(),
+    };
+    // Link type per pcapng interface (or the single one of a legacy pcap).
+    let mut interfaces: Vec<i32> = Vec::new();
+    let mut stalled = 0u32;
+    loop {
+        match reader.next() {
+            Ok((consumed, block)) => {
+                stalled = 0;
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => interfaces = vec![h.network.0],
+                    PcapBlockOwned::Legacy(b) => {
+                        let lt = interfaces.first().copied().unwrap_or(1);
+                        t.packet(lt, b.data, b.origlen > b.caplen);
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => interfaces.push(idb.linktype.0),
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let lt = interfaces
+                            .get(epb.if_id as usize)
+                            .copied()
+                            .ok_or_else(|| fail(format!("packet on undeclared interface {}", epb.if_id)))?;
+                        let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
+                        t.packet(lt, data, epb.origlen > epb.caplen);
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        let lt = interfaces.first().copied().unwrap_or(1);
+                        t.packet(lt, spb.data, false);
+                    }
+                    PcapBlockOwned::NG(_) => {}
+                }
+                if let Some(lt) = interfaces.iter().find(|lt| !supported_link_type(**lt)) {
+                    return Err(fail(format!(
+                        "unsupported link type {lt} (supported: Ethernet, Linux cooked v1/v2, raw IP, BSD loopback)"
+                    )));
+                }
+                reader.consume(consumed);
+                bar.set_position(reader.consumed() as u64);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                // Every refill must make progress, or the record can never complete: never loop.
+                stalled += 1;
+                if stalled > 2 || reader.reader_exhausted() {
+                    return Err(fail(format!(
+                        "capture truncated inside a record at byte {}",
+                        reader.consumed()
+                    )));
+                }
+                reader.refill().map_err(|e| fail(format!("read error: {e}")))?;
+            }
+            Err(PcapError::UnexpectedEof) => {
+                return Err(fail(format!(
+                    "capture truncated inside a record at byte {}",
+                    reader.consumed()
+                )))
+            }
+            Err(PcapError::BufferTooSmall) => {
+                return Err(fail(format!(
+                    "record at byte {} is larger than 1 MiB: not a plausible packet (corrupt capture?)",
+                    reader.consumed()
+                )))
+            }
+            Err(e) => {
+                let what = e.to_string();
+                return Err(fail(format!("malformed capture at byte {}: {what}", reader.consumed())));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let order = std::mem::take(&mut t.order);
+    for k in order {
+        t.close(k);
+    }
+    Ok((t.done, t.stats))
+}

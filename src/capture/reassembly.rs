@@ -1,0 +1,226 @@
+//! One direction of a TCP connection put back in sequence order. No crate does this strictly
+//! enough for a validator (we must report gaps and out-of-window data as such, never guess), so
+//! it is small and hand-written: in-order bytes are delivered, retransmitted bytes dropped,
+//! early segments held (bounded) until the hole before them fills or is declared a gap.
+
+use std::collections::BTreeMap;
+
+/// What reassembly hands on, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Bytes at stream offset `offset`.
+    Data { offset: u64, bytes: Vec<u8> },
+    /// Bytes the capture does not have: `len` bytes from `offset`.
+    Gap { offset: u64, len: u64 },
+}
+
+/// How far ahead of the expected sequence number a segment may start before it is treated as
+/// out-of-window garbage rather than held.
+const WINDOW: u64 = 1 << 30;
+
+/// Reassembles one direction.
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    /// Sequence number of the next expected byte, and its stream offset.
+    next: Option<(u32, u64)>,
+    /// True if the first segment seen was not a SYN: the capture started mid-stream.
+    pub joined_late: bool,
+    held: BTreeMap<u64, Vec<u8>>,
+    held_bytes: usize,
+    /// Bytes dropped as retransmissions.
+    pub retransmitted: u64,
+    /// Segments dropped as out of window.
+    pub out_of_window: u64,
+    /// Most bytes held out of order at once before a gap is declared.
+    hold_limit: usize,
+}
+
+impl Reassembler {
+    pub fn new(hold_limit: usize) -> Self {
+        Reassembler {
+            hold_limit,
+            ..Self::default()
+        }
+    }
+
+    /// Stream offset of the next expected byte.
+    pub fn offset(&self) -> u64 {
+        self.next.map_or(0, |(_, o)| o)
+    }
+
+    /// Takes one segment; returns what can be delivered now.
+    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8]) -> Vec<Piece> {
+        let (next_seq, next_off) = match self.next {
+            Some(n) => n,
+            None if syn => {
+                self.next = Some((seq.wrapping_add(1), 0));
+                (seq.wrapping_add(1), 0)
+            }
+            None => {
+                self.joined_late = true;
+                self.next = Some((seq, 0));
+                (seq, 0)
+            }
+        };
+        if payload.is_empty() {
+            return Vec::new();
+        }
+        let start_seq = if syn { seq.wrapping_add(1) } else { seq };
+        let delta = start_seq.wrapping_sub(next_seq) as i32 as i64;
+        let start = next_off as i64 + delta;
+        let end = start + payload.len() as i64;
+        if end <= next_off as i64 {
+            self.retransmitted += payload.len() as u64;
+            return Vec::new();
+        }
+        if delta > WINDOW as i64 {
+            self.out_of_window += 1;
+            return Vec::new();
+        }
+        let (start, bytes) = if start < next_off as i64 {
+            let skip = (next_off as i64 - start) as usize;
+            self.retransmitted += skip as u64;
+            (next_off, payload.get(skip..).unwrap_or_default())
+        } else {
+            (start as u64, payload)
+        };
+        let mut out = Vec::new();
+        if start == next_off {
+            self.deliver(start, bytes.to_vec(), &mut out);
+        } else {
+            let slot = self.held.entry(start).or_default();
+            if bytes.len() > slot.len() {
+                self.held_bytes += bytes.len() - slot.len();
+                *slot = bytes.to_vec();
+            }
+            while self.held_bytes > self.hold_limit {
+                self.declare_gap(&mut out);
+            }
+        }
+        out
+    }
+
+    fn deliver(&mut self, start: u64, bytes: Vec<u8>, out: &mut Vec<Piece>) {
+        let end = start + bytes.len() as u64;
+        let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
+        self.next = Some((seq, end));
+        out.push(Piece::Data { offset: start, bytes });
+        self.drain(out);
+    }
+
+    /// Delivers held segments that now continue the stream.
+    fn drain(&mut self, out: &mut Vec<Piece>) {
+        while let Some((&start, _)) = self.held.first_key_value() {
+            let next_off = self.offset();
+            if start > next_off {
+                return;
+            }
+            let Some((start, bytes)) = self.held.pop_first() else {
+                return;
+            };
+            self.held_bytes -= bytes.len();
+            let end = start + bytes.len() as u64;
+            if end <= next_off {
+                self.retransmitted += bytes.len() as u64;
+                continue;
+            }
+            let skip = (next_off - start) as usize;
+            self.retransmitted += skip as u64;
+            self.deliver(next_off, bytes.get(skip..).unwrap_or_default().to_vec(), out);
+        }
+    }
+
+    /// Gives up on the hole before the first held segment.
+    fn declare_gap(&mut self, out: &mut Vec<Piece>) {
+        let Some((&start, _)) = self.held.first_key_value() else {
+            return;
+        };
+        let next_off = self.offset();
+        if start > next_off {
+            out.push(Piece::Gap {
+                offset: next_off,
+                len: start - next_off,
+            });
+            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((start - o) as u32));
+            self.next = Some((seq, start));
+        }
+        self.drain(out);
+    }
+
+    /// End of capture: every remaining hole is a gap.
+    pub fn finish(&mut self) -> Vec<Piece> {
+        let mut out = Vec::new();
+        while !self.held.is_empty() {
+            self.declare_gap(&mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pieces: &[Piece]) -> Vec<(u64, Vec<u8>)> {
+        pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Data { offset, bytes } => Some((*offset, bytes.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_out_of_order_and_retransmitted_segments() {
+        let mut r = Reassembler::new(1 << 20);
+        assert!(r.segment(1000, true, b"").is_empty());
+        assert_eq!(data(&r.segment(1001, false, b"abc")), vec![(0, b"abc".to_vec())]);
+        assert!(r.segment(1007, false, b"ghi").is_empty(), "held until the hole fills");
+        assert_eq!(
+            data(&r.segment(1004, false, b"def")),
+            vec![(3, b"def".to_vec()), (6, b"ghi".to_vec())]
+        );
+        assert!(r.segment(1001, false, b"abc").is_empty());
+        assert_eq!(
+            data(&r.segment(1008, false, b"hijk")),
+            vec![(9, b"k".to_vec())],
+            "overlap trimmed"
+        );
+        assert_eq!(r.retransmitted, 6);
+    }
+
+    #[test]
+    fn holes_become_gaps_when_the_hold_limit_or_the_end_is_reached() {
+        let mut r = Reassembler::new(4);
+        r.segment(0, true, b"");
+        r.segment(1, false, b"ab");
+        let out = r.segment(10, false, b"xyzw!");
+        assert_eq!(out[0], Piece::Gap { offset: 2, len: 7 });
+        assert_eq!(data(&out), vec![(9, b"xyzw!".to_vec())]);
+        r.segment(30, false, b"q");
+        assert_eq!(
+            r.finish(),
+            vec![
+                Piece::Gap { offset: 14, len: 15 },
+                Piece::Data {
+                    offset: 29,
+                    bytes: b"q".to_vec()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_and_late_joins_are_noted() {
+        let mut r = Reassembler::new(1 << 20);
+        assert_eq!(
+            data(&r.segment(u32::MAX - 1, false, b"abcd")),
+            vec![(0, b"abcd".to_vec())]
+        );
+        assert!(r.joined_late);
+        assert_eq!(data(&r.segment(2, false, b"ef")), vec![(4, b"ef".to_vec())]);
+        assert!(r.segment(6 + (1 << 30) + 100, false, b"zz").is_empty());
+        assert_eq!(r.out_of_window, 1);
+    }
+}
