@@ -71,6 +71,17 @@ enum Command {
         #[arg(long, value_enum)]
         fault: Option<gen::Fault>,
     },
+    /// Write each TCP connection of a pcap/pcapng capture as raw per-direction stream files.
+    Streams {
+        /// The capture.
+        capture: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only connections with an end on this port (repeatable, or comma-separated).
+        #[arg(long = "port", value_delimiter = ',')]
+        ports: Vec<u16>,
+    },
     /// Write the fuzz targets' seed corpora (deterministic) under DIR/<target>/.
     Corpus {
         /// Output directory (the repository keeps them in `corpus/`).
@@ -120,6 +131,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let written = gen::write(seed, rounds, fault, &out)?;
             eprintln!("wrote {written} connection(s) to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Streams { capture, out, ports } => {
+            let n = capture::extract::extract(&capture, &ports, &out)?;
+            eprintln!("wrote {n} connection(s) to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Corpus { out } => {

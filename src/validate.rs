@@ -23,6 +23,21 @@ pub fn run(inputs: &[PathBuf], limits: Limits, ports: &[u16], strict: bool) -> R
             progress: true,
         };
         let (connections, stats) = crate::capture::validate(path, opts)?;
+        if connections.is_empty() {
+            // Nothing was checked: say so and fail, rather than report a vacuous "conforming".
+            return Err(format!(
+                "{}: no RFW/1 connections found ({} packets, {} TCP connections of other traffic{}{})",
+                path.display(),
+                stats.packets,
+                stats.ignored_connections,
+                if stats.other_ports > 0 {
+                    format!(", {} packets on other ports", stats.other_ports)
+                } else {
+                    String::new()
+                },
+                if ports.is_empty() { "" } else { "; check --port" }
+            ));
+        }
         report.connections.extend(connections);
         report.captures.push(CaptureReport {
             file: path.display().to_string(),

@@ -2,6 +2,7 @@
 //! each validated like a pair of raw stream files, but in capture order.
 
 mod connection;
+pub mod extract;
 mod packet;
 pub mod reassembly;
 
@@ -62,6 +63,24 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
     }
 }
 
+/// Which end opened the connection: the SYN's sender; without a handshake in the capture, the end
+/// not on a `--port`, or else the one on the higher (ephemeral) port.
+fn roles(seg: &packet::TcpSegment<'_>, ports: &[u16]) -> (SocketAddr, SocketAddr) {
+    if seg.syn {
+        if seg.ack {
+            (seg.dst, seg.src)
+        } else {
+            (seg.src, seg.dst)
+        }
+    } else if ports.contains(&seg.dst.port()) {
+        (seg.src, seg.dst)
+    } else if ports.contains(&seg.src.port()) || seg.src.port() < seg.dst.port() {
+        (seg.dst, seg.src)
+    } else {
+        (seg.src, seg.dst)
+    }
+}
+
 struct Tracker {
     opts: Options,
     open: HashMap<(SocketAddr, SocketAddr), Connection>,
@@ -107,22 +126,7 @@ impl Tracker {
             self.close(k);
         }
         if !self.open.contains_key(&k) {
-            let (client, server) = if seg.syn {
-                if seg.ack {
-                    (seg.dst, seg.src)
-                } else {
-                    (seg.src, seg.dst)
-                }
-            } else if self.opts.ports.contains(&seg.dst.port()) {
-                (seg.src, seg.dst)
-            } else if self.opts.ports.contains(&seg.src.port()) {
-                (seg.dst, seg.src)
-            } else if seg.src.port() >= seg.dst.port() {
-                // No handshake seen: the ephemeral (higher) port is the client's.
-                (seg.src, seg.dst)
-            } else {
-                (seg.dst, seg.src)
-            };
+            let (client, server) = roles(&seg, &self.opts.ports);
             self.open.insert(k, Connection::new(client, server, self.opts.limits));
             self.order.push(k);
         }
@@ -138,29 +142,23 @@ impl Tracker {
     }
 }
 
-/// Validates every RFW/1 connection in a pcap or pcapng file.
-pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, Stats), String> {
+/// Reads every packet of a pcap or pcapng file, handing each to `on_packet` with its link type and
+/// whether the snap length cut it. Every reader error advances or ends the read: a truncated last
+/// record, a record longer than any plausible packet or an unknown link type is an error, never a
+/// loop (pcap readers have had exactly these bugs: rusticata/pcap-parser#3, #20, #29).
+pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, &[u8], bool)) -> Result<(), String> {
     let fail = |what: String| format!("{}: {what}", path.display());
     let file = File::open(path).map_err(|e| fail(e.to_string()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader =
         create_reader(1 << 20, file).map_err(|e| fail(format!("not a readable pcap or pcapng capture ({e})")))?;
-    let bar = if opts.progress && size > 64 << 20 {
+    let bar = if progress && size > 64 << 20 {
         let bar = ProgressBar::new(size);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
+        let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}");
+        bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
         bar
     } else {
         ProgressBar::hidden()
-    };
-    let mut t = Tracker {
-        opts,
-        open: HashMap::new(),
-        order: Vec::new(),
-        done: Vec::new(),
-        stats: Stats::default(),
     };
     // Link type per pcapng interface (or the single one of a legacy pcap).
     let mut interfaces: Vec<i32> = Vec::new();
@@ -173,21 +171,20 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
                     PcapBlockOwned::LegacyHeader(h) => interfaces = vec![h.network.0],
                     PcapBlockOwned::Legacy(b) => {
                         let lt = interfaces.first().copied().unwrap_or(1);
-                        t.packet(lt, b.data, b.origlen > b.caplen);
+                        on_packet(lt, b.data, b.origlen > b.caplen);
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => interfaces.push(idb.linktype.0),
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let lt = interfaces
-                            .get(epb.if_id as usize)
-                            .copied()
-                            .ok_or_else(|| fail(format!("packet on undeclared interface {}", epb.if_id)))?;
+                        let Some(lt) = interfaces.get(epb.if_id as usize).copied() else {
+                            return Err(fail(format!("packet on undeclared interface {}", epb.if_id)));
+                        };
                         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
-                        t.packet(lt, data, epb.origlen > epb.caplen);
+                        on_packet(lt, data, epb.origlen > epb.caplen);
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                         let lt = interfaces.first().copied().unwrap_or(1);
-                        t.packet(lt, spb.data, false);
+                        on_packet(lt, spb.data, false);
                     }
                     PcapBlockOwned::NG(_) => {}
                 }
@@ -201,7 +198,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
-                // Every refill must make progress, or the record can never complete: never loop.
+                // Every refill must make progress, or the record can never complete.
                 stalled += 1;
                 if stalled > 2 || reader.reader_exhausted() {
                     return Err(fail(format!(
@@ -230,6 +227,20 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
         }
     }
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// Validates every RFW/1 connection in a pcap or pcapng file.
+pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, Stats), String> {
+    let progress = opts.progress;
+    let mut t = Tracker {
+        opts,
+        open: HashMap::new(),
+        order: Vec::new(),
+        done: Vec::new(),
+        stats: Stats::default(),
+    };
+    read_packets(path, progress, |lt, data, cut| t.packet(lt, data, cut))?;
     let order = std::mem::take(&mut t.order);
     for k in order {
         t.close(k);
