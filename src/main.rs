@@ -7,6 +7,7 @@ mod gen;
 mod input;
 mod render;
 mod report;
+mod suite;
 mod validate;
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ struct Cli {
 enum Format {
     Text,
     Json,
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +84,47 @@ enum Command {
         #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
     },
+    /// Run the conformance vectors against the built-in codec or an external decoder.
+    ///
+    /// Exit status: 0 all selected vectors pass (or, with --baseline, no regression), 1 failures,
+    /// 2 unusable input, including a filter that selects no vector.
+    Conformance {
+        /// Directory of vectors.
+        #[arg(long, default_value = "conformance/vectors")]
+        vectors: PathBuf,
+        /// External decoder: a shell command that reads a frame vector's bytes on stdin and prints
+        /// its verdict as JSON (see conformance/README.md). Stream vectors are skipped.
+        #[arg(long)]
+        decoder_cmd: Option<String>,
+        /// Only vectors whose id starts with, or whose requirement is, this (repeatable):
+        /// `FRAME-8`, `AE`, `stream_5`.
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        /// Count SHOULD-level (non-strict) failures as failures.
+        #[arg(long)]
+        strict: bool,
+        /// Gate on regressions only: failures recorded in this baseline (from --write-baseline) are tolerated.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Record this run's results as a baseline file.
+        #[arg(long)]
+        write_baseline: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Seconds an external decoder may take per vector.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Decode one direction's bytes from stdin and print the verdict as JSON: the reference for the
+    /// `--decoder-cmd` contract (`raftwire conformance --decoder-cmd "raftwire decode"`).
+    Decode,
+    /// Regenerate the conformance vectors.
+    Vectors {
+        /// Output directory.
+        #[arg(long, default_value = "conformance/vectors")]
+        out: PathBuf,
+    },
     /// Write the fuzz targets' seed corpora (deterministic) under DIR/<target>/.
     Corpus {
         /// Output directory (the repository keeps them in `corpus/`).
@@ -115,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),
+                Format::Junit => render::junit(&report, strict),
             };
             print!("{out}");
             Ok(if report.summary.conforming {
@@ -136,6 +180,48 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Streams { capture, out, ports } => {
             let n = capture::extract::extract(&capture, &ports, &out)?;
             eprintln!("wrote {n} connection(s) to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Conformance {
+            vectors,
+            decoder_cmd,
+            filters,
+            strict,
+            baseline,
+            write_baseline,
+            format,
+            timeout,
+        } => {
+            let opts = suite::Options {
+                vectors,
+                decoder_cmd,
+                filters,
+                strict,
+                baseline,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let (report, ok) = suite::run(&opts)?;
+            if let Some(path) = write_baseline {
+                suite::write_baseline(&report, &path)?;
+            }
+            let out = match format {
+                Format::Text => suite::text(&report),
+                Format::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
+                Format::Junit => suite::junit(&report),
+            };
+            println!("{out}");
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Decode => {
+            let mut input = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut input).map_err(|e| format!("stdin: {e}"))?;
+            let verdict = raftwire_conformance::vectors::decode_verdict(&input);
+            println!("{}", serde_json::to_string(&verdict).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vectors { out } => {
+            let n = raftwire_conformance::vectors::write(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            eprintln!("wrote {n} files under {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Corpus { out } => {

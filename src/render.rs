@@ -95,3 +95,42 @@ pub fn text(report: &Report, strict: bool) -> String {
 pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+/// JUnit XML for CI systems: one suite per connection, one case per direction, failing when the
+/// direction has a violation that fails at this strictness.
+pub fn junit(report: &Report, strict: bool) -> String {
+    use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+    let mut out = Junit::new("raftwire validate");
+    for c in &report.connections {
+        let mut suite = TestSuite::new(format!("{} -> {}", c.client, c.server));
+        for (name, d) in [
+            ("client_to_server", &c.directions.client_to_server),
+            ("server_to_client", &c.directions.server_to_client),
+        ] {
+            let failing: Vec<_> = d.violations.iter().filter(|v| v.fails(strict)).collect();
+            let status = match failing.first() {
+                None => TestCaseStatus::success(),
+                Some(first) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!(
+                        "{} violation(s); first: offset {} {} [{}]",
+                        failing.len(),
+                        first.offset,
+                        first.code,
+                        first.requirement
+                    ));
+                    s.set_type(first.code.clone());
+                    let all: Vec<String> = failing
+                        .iter()
+                        .map(|v| format!("offset {} {} [{}]: {}", v.offset, v.code, v.requirement, v.message))
+                        .collect();
+                    s.set_description(all.join("\n"));
+                    s
+                }
+            };
+            suite.add_test_case(TestCase::new(name, status));
+        }
+        out.add_test_suite(suite);
+    }
+    out.to_string().unwrap_or_default()
+}

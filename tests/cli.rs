@@ -195,3 +195,23 @@ fn garbage_and_empty_files_are_violations_not_crashes() {
     let (code, _) = validate_json(&[empty.as_os_str()]);
     assert_eq!(code, 0, "an empty stream holds no frames and breaks no rule");
 }
+
+#[test]
+fn junit_report_has_a_case_per_direction_failing_where_violations_are() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), 2, Some("bit-flip"));
+    let out = raftwire()
+        .args(["validate", "--format", "junit"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(xml.matches("<testcase name=\"client_to_server\"").count(), 9, "{xml}");
+    assert_eq!(
+        xml.matches("<failure").count(),
+        2,
+        "the corrupt request and its now-unsolicited response: {xml}"
+    );
+    assert!(xml.contains("payload_crc_mismatch"), "{xml}");
+}

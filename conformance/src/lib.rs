@@ -9,8 +9,10 @@ pub mod cases;
 pub mod checker;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod requirements;
 pub mod rules;
 pub mod scan;
+pub mod vectors;
 
 pub use checker::{check_one_direction, check_untimed, ConnectionChecker, Direction, FrameInfo, StreamViolation};
 pub use rules::{Level, StreamCode};

@@ -252,3 +252,27 @@ fn every_stream_code_names_a_stream_requirement_and_a_sentence() {
         );
     }
 }
+
+#[test]
+fn spec_requirements_are_parsed_with_their_levels() {
+    let all = raftwire_conformance::requirements::all();
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    for id in [
+        "FRAME-1", "FRAME-10", "FIELD-6", "ENC-1", "MSG-1", "AE-5", "CONF-2", "STREAM-9", "RECV-2", "VER-1",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let level = |id| raftwire_conformance::requirements::get(id).unwrap().level;
+    assert_eq!(
+        (level("FRAME-8"), level("STREAM-8"), level("STREAM-9")),
+        (Level::Must, Level::Should, Level::Info)
+    );
+    assert!(raftwire_conformance::requirements::get("FRAME-8")
+        .unwrap()
+        .text
+        .contains("CRC32 of the payload"));
+    // Every stream code's requirement exists in the spec.
+    for c in StreamCode::ALL {
+        assert!(ids.contains(&c.requirement()), "{c:?}");
+    }
+}

@@ -1,0 +1,143 @@
+//! `raftwire conformance` as an implementer runs it, against the built-in codec and against
+//! external decoders through the `--decoder-cmd` contract.
+
+use assert_cmd::Command;
+
+fn raftwire() -> Command {
+    Command::cargo_bin("raftwire").unwrap()
+}
+
+fn bin() -> String {
+    assert_cmd::cargo::cargo_bin("raftwire").display().to_string()
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = raftwire().arg("conformance").args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn built_in_codec_passes_every_vector_grouped_by_requirement() {
+    let (code, out) = run(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("FRAME-8 [MUST]") && out.contains("STREAM-8 [SHOULD]"),
+        "{out}"
+    );
+    assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn the_reference_external_decoder_passes_all_frame_vectors_and_skips_stream_vectors() {
+    let cmd = format!("{} decode", bin());
+    let (code, out) = run(&["--decoder-cmd", &cmd]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("SKIP stream_1_accept"), "{out}");
+    assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn a_decoder_that_accepts_everything_fails_the_reject_vectors() {
+    let (code, out) = run(&[
+        "--decoder-cmd",
+        r#"cat >/dev/null; echo '{"verdict":"accept","frames":[]}'"#,
+        "--filter",
+        "FRAME-8",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL frame_8_reject_payload_crc: expected reject payload_crc_mismatch"),
+        "{out}"
+    );
+}
+
+#[test]
+fn broken_decoders_are_failures_with_a_reason() {
+    for (cmd, reason) in [
+        ("cat >/dev/null; echo not json", "unreadable verdict"),
+        ("cat >/dev/null; exit 3", "printed no verdict"),
+        ("sleep 5", "did not finish"),
+    ] {
+        let (code, out) = run(&[
+            "--decoder-cmd",
+            cmd,
+            "--filter",
+            "frame_8_reject_payload_crc",
+            "--timeout",
+            "1",
+        ]);
+        assert_eq!(code, 1, "{cmd}: {out}");
+        assert!(out.contains(reason), "{cmd}: {out}");
+    }
+}
+
+#[test]
+fn a_filter_that_matches_nothing_or_runs_nothing_exits_2() {
+    let (code, out) = run(&["--filter", "NOPE-1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no vector matched"), "{out}");
+    let cmd = format!("{} decode", bin());
+    let (code, out) = run(&["--decoder-cmd", &cmd, "--filter", "STREAM"]);
+    assert_eq!(code, 2, "all selected vectors skipped: {out}");
+}
+
+#[test]
+fn a_baseline_tolerates_known_failures_but_not_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let lax = r#"cat >/dev/null; echo '{"verdict":"accept","frames":[]}'"#;
+    let (code, _) = run(&[
+        "--decoder-cmd",
+        lax,
+        "--filter",
+        "FRAME-8",
+        "--write-baseline",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let (code, out) = run(&[
+        "--decoder-cmd",
+        lax,
+        "--filter",
+        "FRAME-8",
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "known failures only: {out}");
+    let (code, out) = run(&[
+        "--decoder-cmd",
+        lax,
+        "--filter",
+        "FRAME-8",
+        "--filter",
+        "FRAME-3",
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "FRAME-3 failures are new: {out}");
+    assert!(out.contains("(regression)"), "{out}");
+}
+
+#[test]
+fn json_and_junit_reports() {
+    let out = raftwire()
+        .args(["conformance", "--format", "json", "--filter", "AE-2"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["results"].as_array().unwrap().len() >= 2);
+    assert_eq!(v["results"][0]["requirement"], "AE-2");
+    assert_eq!(v["results"][0]["grade"], "pass");
+    let out = raftwire()
+        .args(["conformance", "--format", "junit", "--filter", "AE-2"])
+        .output()
+        .unwrap();
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"AE-2\"") && xml.contains("<testcase name=\"ae_2_reject_entry_index_gap\""),
+        "{xml}"
+    );
+}
