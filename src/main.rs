@@ -5,6 +5,7 @@ mod corpus;
 mod direction;
 mod gen;
 mod input;
+mod inspect;
 mod render;
 mod report;
 mod suite;
@@ -54,6 +55,19 @@ enum Command {
         #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
         max_payload: u32,
         /// In captures, only TCP connections with an end on this port (repeatable, or comma-separated).
+        #[arg(long = "port", value_delimiter = ',')]
+        ports: Vec<u16>,
+    },
+    /// Dissect a raw stream file or a capture: one line per frame, errors inline.
+    Inspect {
+        input: PathBuf,
+        /// Show the bytes around each error.
+        #[arg(long)]
+        hex: bool,
+        /// Largest accepted payload in bytes (FRAME-7).
+        #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
+        max_payload: u32,
+        /// In captures, only TCP connections with an end on this port.
         #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
     },
@@ -211,6 +225,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             println!("{out}");
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Inspect {
+            input,
+            hex,
+            max_payload,
+            ports,
+        } => {
+            print!(
+                "{}",
+                inspect::run(&input, Limits::with_max_payload_len(max_payload), &ports, hex)?
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Decode => {
             let mut input = Vec::new();

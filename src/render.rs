@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::report::{DirectionReport, Excerpt, Report};
 
 /// Classic 16-bytes-per-line hex dump, the offending byte in brackets.
-fn hexdump(out: &mut String, x: &Excerpt, mark: u64) {
+pub fn hexdump(out: &mut String, x: &Excerpt, mark: u64) {
     for (row, chunk) in x.bytes.chunks(16).enumerate() {
         let at = x.start + row as u64 * 16;
         let _ = write!(out, "      {at:08x} ");

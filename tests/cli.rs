@@ -215,3 +215,36 @@ fn junit_report_has_a_case_per_direction_failing_where_violations_are() {
     );
     assert!(xml.contains("payload_crc_mismatch"), "{xml}");
 }
+
+#[test]
+fn inspect_dissects_frames_and_shows_errors_with_hex() {
+    let out = raftwire()
+        .args(["inspect", "samples/cluster/n1-n4-snapshot.c2s.bin"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].contains("InstallSnapshot") && lines[0].contains("chunk=0+") && lines[3].ends_with("done"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("i.pcap");
+    raftwire()
+        .args(["gen", "--seed", "3", "--fault", "interleave", "--out"])
+        .arg(&pcap)
+        .assert()
+        .success();
+    let out = raftwire().args(["inspect", "--hex"]).arg(&pcap).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("connection ").count(), 9);
+    assert!(
+        text.contains("ERROR byte") && text.contains("payload_crc_mismatch") && text.contains("interleaved writers"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains('[') && l.contains('|')),
+        "hex excerpt: {text}"
+    );
+}

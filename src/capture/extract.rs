@@ -30,8 +30,18 @@ fn name(a: &SocketAddr) -> String {
     a.to_string().replace([':', '[', ']'], "_")
 }
 
-/// Writes every TCP connection with data (on `ports`, if given) into `out`; returns how many.
-pub fn extract(path: &Path, ports: &[u16], out: &Path) -> Result<usize, String> {
+/// One connection's reassembled directions.
+pub struct Extracted {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Client->server and server->client bytes, as captured.
+    pub bytes: [Vec<u8>; 2],
+    /// Holes in the capture (their bytes are simply absent from `bytes`).
+    pub gaps: u64,
+}
+
+/// Reassembles every TCP connection with data (on `ports`, if given), in order of first packet.
+pub fn streams(path: &Path, ports: &[u16]) -> Result<Vec<Extracted>, String> {
     let mut conns: HashMap<(SocketAddr, SocketAddr), Streams> = HashMap::new();
     let mut order = Vec::new();
     read_packets(path, true, |lt, data, _| {
@@ -57,17 +67,31 @@ pub fn extract(path: &Path, ports: &[u16], out: &Path) -> Result<usize, String> 
         let pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload);
         take(pieces, &mut c.bytes[i], &mut c.gaps);
     })?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut written = 0;
+    let mut out = Vec::new();
     for k in order {
         let Some(mut c) = conns.remove(&k) else { continue };
         for i in 0..2 {
             let pieces = c.reasm[i].finish();
             take(pieces, &mut c.bytes[i], &mut c.gaps);
         }
-        if c.bytes.iter().all(|b| b.is_empty()) {
-            continue;
+        if c.bytes.iter().any(|b| !b.is_empty()) {
+            out.push(Extracted {
+                client: c.client,
+                server: c.server,
+                bytes: c.bytes,
+                gaps: c.gaps,
+            });
         }
+    }
+    Ok(out)
+}
+
+/// Writes every TCP connection with data (on `ports`, if given) into `out`; returns how many.
+pub fn extract(path: &Path, ports: &[u16], out: &Path) -> Result<usize, String> {
+    let all = streams(path, ports)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut written = 0;
+    for c in all {
         let stem = format!("{}-{}", name(&c.client), name(&c.server));
         for (i, dir) in ["c2s", "s2c"].iter().enumerate() {
             let p = out.join(format!("{stem}.{dir}.bin"));
