@@ -141,3 +141,12 @@ fn json_and_junit_reports() {
         "{xml}"
     );
 }
+
+/// A second implementation written from SPEC.md alone (Python, standard library only) passes every
+/// frame vector: the spec is precise enough to build a byte-compatible decoder from.
+#[test]
+fn an_independent_python_decoder_written_from_the_spec_passes_every_frame_vector() {
+    let (code, out) = run(&["--decoder-cmd", "python3 conformance/examples/rfw_decode.py"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 0 failed") && !out.contains("FAIL"), "{out}");
+}
