@@ -42,6 +42,12 @@ impl RfwCodec {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// Bytes decoded so far: the stream offset where the next frame starts (error offsets are
+    /// absolute in the same numbering).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
 }
 
 impl Decoder for RfwCodec {

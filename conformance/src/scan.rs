@@ -5,7 +5,8 @@
 use bytes::{Buf, BytesMut};
 use memchr::memmem;
 use raftwire_codec::{
-    decode_header, decode_prefix, DecodeError, ErrorCode, Expected, Frame, HeaderProgress, Limits, Progress, MARKER,
+    decode_header, decode_prefix, DecodeError, ErrorCode, Expected, Frame, HeaderProgress, Limits, Progress,
+    HEADER_LEN, MARKER,
 };
 
 /// What the scanner found, in stream order.
@@ -27,9 +28,10 @@ pub enum Event {
         /// The bytes around the error, as far as the scanner held them.
         context: Context,
     },
-    /// Diagnosis: the frame that failed at `frame` claimed to run past `at`, where another frame's
-    /// verified header begins. Its bytes were cut by a whole other frame: two writers are sharing
-    /// the connection without a lock (the failure this project exists for).
+    /// Diagnosis: the frame that failed at `frame` holds a boundary marker at `at`, inside its
+    /// claimed extent (or inside its header, when the header itself is broken): another writer's
+    /// frame began there. Two writers are sharing the connection without a lock (the failure this
+    /// project exists for).
     Interleaved {
         /// Offset of the frame that was cut.
         frame: u64,
@@ -59,9 +61,8 @@ pub struct Context {
 enum Mode {
     /// At a frame boundary.
     InSync,
-    /// Looking for the next marker; skipping started at this offset. `claimed_end` is where the
-    /// frame that failed said it would end, if its header was intact.
-    Hunting { since: u64, claimed_end: Option<u64> },
+    /// Looking for the next marker; skipping started at this offset.
+    Hunting { since: u64 },
 }
 
 /// Scans one direction of a stream in chunks of any size, holding at most one maximal frame.
@@ -113,7 +114,7 @@ impl Scanner {
     /// error. Scanning resumes by hunting for the next verified header after the gap.
     pub fn gap(&mut self, len: u64, on_event: &mut impl FnMut(Event)) {
         let since = match self.mode {
-            Mode::Hunting { since, .. } => since,
+            Mode::Hunting { since } => since,
             Mode::InSync => self.base,
         };
         let held = self.buf.len();
@@ -125,10 +126,7 @@ impl Scanner {
             });
         }
         self.base += len;
-        self.mode = Mode::Hunting {
-            since: self.base,
-            claimed_end: None,
-        };
+        self.mode = Mode::Hunting { since: self.base };
     }
 
     /// Declares the end of the stream: a partial frame is `truncated_frame` (FRAME-10), and the
@@ -160,11 +158,16 @@ impl Scanner {
                 .to_vec(),
         };
         on_event(Event::Error { error, context });
-        let claimed_end = claimed_len.map(|len| self.base + len as u64);
-        self.mode = Mode::Hunting {
-            since: self.base,
-            claimed_end,
-        };
+        // A marker inside the failed frame's extent (its claimed length, or the header when that
+        // is unreadable) is where another writer's frame began: name the interleaving there.
+        let extent = claimed_len.unwrap_or(HEADER_LEN).min(self.buf.len());
+        if let Some(q) = self.buf.get(1..extent).and_then(|inside| memmem::find(inside, &MARKER)) {
+            on_event(Event::Interleaved {
+                frame: self.base,
+                at: self.base + 1 + q as u64,
+            });
+        }
+        self.mode = Mode::Hunting { since: self.base };
         self.advance(1);
     }
 
@@ -202,7 +205,7 @@ impl Scanner {
                         }
                     }
                 }
-                Mode::Hunting { since, claimed_end } => {
+                Mode::Hunting { since } => {
                     if !self.hunt(eof) {
                         if eof {
                             self.advance(self.buf.len());
@@ -215,12 +218,6 @@ impl Scanner {
                             self.mode = Mode::InSync;
                         }
                         return;
-                    }
-                    if claimed_end.is_some_and(|end| self.base < end) {
-                        on_event(Event::Interleaved {
-                            frame: since,
-                            at: self.base,
-                        });
                     }
                     on_event(Event::Skipped {
                         offset: since,

@@ -1,0 +1,347 @@
+//! The client side: RPCs over a connection per RPC or one multiplexed connection, responses
+//! matched by request id, and recovery by retrying on a fresh connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use raftwire_codec::{encode, CodecError, Frame, Message, MessageType, RfwCodec};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+/// How RPCs share connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// A new connection for every RPC, closed after its response.
+    PerRpc,
+    /// One connection for all RPCs in flight; responses matched by request id.
+    Multiplexed,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Connection policy for first attempts.
+    pub policy: Policy,
+    /// Attempts per RPC, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// The fault: on the multiplexed connection, write each frame in pieces of
+    /// `interleave_chunk` bytes without holding a lock across them, so concurrent RPCs interleave.
+    pub interleave_writes: bool,
+    /// Piece size for `interleave_writes`.
+    pub interleave_chunk: usize,
+    /// How long one attempt may wait for its response.
+    pub timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            policy: Policy::Multiplexed,
+            max_attempts: 6,
+            backoff: Duration::from_millis(5),
+            interleave_writes: false,
+            interleave_chunk: 7,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why an attempt or an RPC failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// The socket failed or closed.
+    #[error("connection failed: {0}")]
+    Io(String),
+    /// The peer's bytes broke the format (code and offset in the message).
+    #[error("malformed response stream: {0}")]
+    Decode(String),
+    /// The peer broke a stream rule (a response for no request, of the wrong type, ...).
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// No response in time.
+    #[error("timed out")]
+    Timeout,
+    /// Every attempt failed; the last error.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: Box<TransportError>,
+    },
+}
+
+/// The multiplexed connection's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// No connection open.
+    None,
+    /// Open, nothing in flight.
+    Idle,
+    /// Open, this many RPCs awaiting responses.
+    InFlight(usize),
+    /// Failed; the next RPC opens a new one.
+    Broken,
+}
+
+/// Where the fault made writes interleave, per multiplexed connection (in open order).
+#[derive(Debug, Default)]
+pub struct WriteLog {
+    /// Bytes written so far.
+    pub written: u64,
+    /// The writer and remaining length of the frame being written, if one is unfinished.
+    in_progress: Option<(u64, usize)>,
+    /// Offset of the first piece written while another frame was unfinished.
+    pub first_interleave: Option<u64>,
+}
+
+/// What the client did, for logs and tests.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// Every failed attempt, with its error.
+    pub failures: Mutex<Vec<String>>,
+    /// Attempts made, in all.
+    pub attempts: AtomicU64,
+    /// One write log per multiplexed connection opened.
+    pub write_logs: Mutex<Vec<Arc<Mutex<WriteLog>>>>,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Frame, TransportError>>>>>;
+
+struct Mux {
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    pending: Pending,
+    broken: Arc<Mutex<Option<TransportError>>>,
+    log: Arc<Mutex<WriteLog>>,
+}
+
+/// A Raft RPC client for one server.
+pub struct Client {
+    addr: SocketAddr,
+    config: ClientConfig,
+    next_id: AtomicU64,
+    mux: tokio::sync::Mutex<Option<Arc<Mux>>>,
+    /// What happened.
+    pub stats: Arc<ClientStats>,
+}
+
+fn answers(request: MessageType, response: &Frame) -> bool {
+    response.message_type() == MessageType::Error || response.message_type().answers() == Some(request)
+}
+
+fn decode_error(e: CodecError) -> TransportError {
+    match e {
+        CodecError::Decode(d) => TransportError::Decode(d.to_string()),
+        other => TransportError::Io(other.to_string()),
+    }
+}
+
+impl Client {
+    /// A client for the server at `addr`. Request ids start from a per-client value derived from
+    /// the clock, so ids stay unique across clients and restarts (the server remembers answered
+    /// ids to answer retries without re-executing them).
+    pub fn new(addr: SocketAddr, config: ClientConfig) -> Client {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Client {
+            addr,
+            config,
+            next_id: AtomicU64::new((seed << 16).max(1)),
+            mux: tokio::sync::Mutex::new(None),
+            stats: Arc::new(ClientStats::default()),
+        }
+    }
+
+    /// The multiplexed connection's state.
+    pub async fn state(&self) -> ConnState {
+        match self.mux.lock().await.as_ref() {
+            None => ConnState::None,
+            Some(m) if m.broken.lock().map(|b| b.is_some()).unwrap_or(true) => ConnState::Broken,
+            Some(m) => match m.pending.lock().map(|p| p.len()).unwrap_or(0) {
+                0 => ConnState::Idle,
+                n => ConnState::InFlight(n),
+            },
+        }
+    }
+
+    /// Sends `message` and returns the response frame. Retries, with the same request id, on a
+    /// fresh dedicated connection after any failure: a response is never lost, and the server's
+    /// memory of answered ids means it is never executed twice.
+    pub async fn call(&self, message: Message) -> Result<Frame, TransportError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = Frame::new(id, message);
+        let mut last = TransportError::Timeout;
+        for attempt in 0..self.config.max_attempts {
+            if attempt > 0 {
+                tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
+            }
+            self.stats.attempts.fetch_add(1, Ordering::Relaxed);
+            let multiplexed = attempt == 0 && self.config.policy == Policy::Multiplexed;
+            let result = tokio::time::timeout(self.config.timeout, async {
+                if multiplexed {
+                    self.call_multiplexed(&frame).await
+                } else {
+                    self.call_dedicated(&frame).await
+                }
+            })
+            .await
+            .unwrap_or(Err(TransportError::Timeout));
+            match result {
+                Ok(response) if response.request_id == id && answers(frame.message_type(), &response) => {
+                    return Ok(response)
+                }
+                Ok(response) => {
+                    last = TransportError::Protocol(format!(
+                        "{} does not answer {} {id}",
+                        response.message_type(),
+                        frame.message_type()
+                    ));
+                }
+                Err(e) => last = e,
+            }
+            if let Ok(mut f) = self.stats.failures.lock() {
+                f.push(format!("request {id} attempt {}: {last}", attempt + 1));
+            }
+        }
+        Err(TransportError::Exhausted {
+            attempts: self.config.max_attempts,
+            last: Box::new(last),
+        })
+    }
+
+    /// One RPC on its own connection.
+    async fn call_dedicated(&self, frame: &Frame) -> Result<Frame, TransportError> {
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let mut w = FramedWrite::new(wr, RfwCodec::default());
+        w.send(frame).await.map_err(decode_error)?;
+        let mut r = FramedRead::new(rd, RfwCodec::default());
+        match r.next().await {
+            Some(Ok(f)) => Ok(f),
+            Some(Err(e)) => Err(decode_error(e)),
+            None => Err(TransportError::Io("closed before the response".into())),
+        }
+    }
+
+    /// The multiplexed connection, opened (or reopened after a failure) on demand.
+    async fn connection(&self) -> Result<Arc<Mux>, TransportError> {
+        let mut slot = self.mux.lock().await;
+        if let Some(m) = slot.as_ref() {
+            if m.broken.lock().map(|b| b.is_none()).unwrap_or(false) {
+                return Ok(m.clone());
+            }
+        }
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let log = Arc::new(Mutex::new(WriteLog::default()));
+        if let Ok(mut l) = self.stats.write_logs.lock() {
+            l.push(log.clone());
+        }
+        let mux = Arc::new(Mux {
+            writer: tokio::sync::Mutex::new(wr),
+            pending: Arc::default(),
+            broken: Arc::default(),
+            log,
+        });
+        let (pending, broken) = (mux.pending.clone(), mux.broken.clone());
+        tokio::spawn(async move {
+            let mut r = FramedRead::new(rd, RfwCodec::default());
+            let failure = loop {
+                match r.next().await {
+                    Some(Ok(f)) => {
+                        let waiter = pending.lock().ok().and_then(|mut p| p.remove(&f.request_id));
+                        match waiter {
+                            Some(tx) => {
+                                let _ = tx.send(Ok(f));
+                            }
+                            None => {
+                                break TransportError::Protocol(format!(
+                                    "response for request {}, which is not outstanding (STREAM-3)",
+                                    f.request_id
+                                ))
+                            }
+                        }
+                    }
+                    Some(Err(e)) => break decode_error(e),
+                    None => break TransportError::Io("connection closed by the server".into()),
+                }
+            };
+            // Every RPC still waiting on this connection fails now and is retried by its caller.
+            if let Ok(mut b) = broken.lock() {
+                *b = Some(failure.clone());
+            }
+            let waiting: Vec<_> = pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
+            for (_, tx) in waiting {
+                let _ = tx.send(Err(failure.clone()));
+            }
+        });
+        *slot = Some(mux.clone());
+        Ok(mux)
+    }
+
+    async fn call_multiplexed(&self, frame: &Frame) -> Result<Frame, TransportError> {
+        let mux = self.connection().await?;
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = mux.pending.lock() {
+            p.insert(frame.request_id, tx);
+        }
+        let mut bytes = BytesMut::new();
+        encode(frame, &mut bytes).map_err(|e| TransportError::Protocol(e.to_string()))?;
+        let written = if self.config.interleave_writes {
+            self.write_interleaving(&mux, frame.request_id, &bytes).await
+        } else {
+            // One lock for the whole frame: frames can never interleave.
+            let mut w = mux.writer.lock().await;
+            w.write_all(&bytes).await
+        };
+        if let Err(e) = written {
+            if let Ok(mut p) = mux.pending.lock() {
+                p.remove(&frame.request_id);
+            }
+            return Err(TransportError::Io(e.to_string()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(TransportError::Io("connection dropped".into())))
+    }
+
+    /// The fault: the frame goes out in pieces, the lock taken per piece and other tasks let run
+    /// in between, as two writers sharing a socket without coordination would do.
+    async fn write_interleaving(&self, mux: &Mux, id: u64, bytes: &[u8]) -> std::io::Result<()> {
+        let chunk = self.config.interleave_chunk.max(1);
+        let total = bytes.len();
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
+            {
+                let mut w = mux.writer.lock().await;
+                if let Ok(mut log) = mux.log.lock() {
+                    let cuts_another = log.in_progress.is_some_and(|(other, _)| other != id);
+                    if cuts_another && log.first_interleave.is_none() {
+                        log.first_interleave = Some(log.written);
+                    }
+                    let remaining = total - (i * chunk + piece.len());
+                    log.in_progress = if remaining > 0 { Some((id, remaining)) } else { None };
+                    log.written += piece.len() as u64;
+                }
+                w.write_all(piece).await?;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+}
