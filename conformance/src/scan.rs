@@ -160,8 +160,9 @@ impl Scanner {
         on_event(Event::Error { error, context });
         // A marker inside the failed frame's extent (its claimed length, or the header when that
         // is unreadable) is where another writer's frame began: name the interleaving there.
-        let extent = claimed_len.unwrap_or(HEADER_LEN).min(self.buf.len());
-        if let Some(q) = self.buf.get(1..extent).and_then(|inside| memmem::find(inside, &MARKER)) {
+        // Markers that start inside the extent, even if they end past it.
+        let window = (claimed_len.unwrap_or(HEADER_LEN) + MARKER.len() - 1).min(self.buf.len());
+        if let Some(q) = self.buf.get(1..window).and_then(|inside| memmem::find(inside, &MARKER)) {
             on_event(Event::Interleaved {
                 frame: self.base,
                 at: self.base + 1 + q as u64,

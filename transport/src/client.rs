@@ -71,6 +71,9 @@ pub enum TransportError {
     /// No response in time.
     #[error("timed out")]
     Timeout,
+    /// The message itself is invalid (the encoder refused it): a caller bug, never retried.
+    #[error("message refused: {0}")]
+    Refused(String),
     /// Every attempt failed; the last error.
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
@@ -181,6 +184,8 @@ impl Client {
     pub async fn call(&self, message: Message) -> Result<Frame, TransportError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = Frame::new(id, message);
+        // A message a receiver would reject is the caller's bug: refuse it once, never retry it.
+        frame.to_bytes().map_err(|e| TransportError::Refused(e.to_string()))?;
         let mut last = TransportError::Timeout;
         for attempt in 0..self.config.max_attempts {
             if attempt > 0 {
