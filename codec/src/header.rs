@@ -9,9 +9,7 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u16, be_u32, be_u64, u8 as byte};
-use nom::IResult;
+use nom::Parser;
 
 use crate::error::{DecodeError, ErrorCode, Expected};
 use crate::limits::Limits;
@@ -162,20 +160,23 @@ fn error(code: ErrorCode, offset: u64, field: &'static str, found: u64, expected
     }
 }
 
-/// The raw header fields in wire order.
-type RawHeader<'a> = (&'a [u8], u8, u8, u16, u64, u32, u32);
+/// The raw header fields in wire order (the marker as one word; it was checked byte by byte).
+type RawHeader = (u32, u8, u8, u16, u64, u32, u32);
 
-/// nom over the fixed 24 bytes: one bounded slice, complete-mode field parsers, so no field parser
-/// ever sees an incomplete input and nothing here can report `Incomplete`.
-fn raw_header(input: &[u8]) -> IResult<&[u8], RawHeader<'_>> {
-    let (i, marker) = take(4usize)(input)?;
-    let (i, version) = byte(i)?;
-    let (i, ty) = byte(i)?;
-    let (i, flags) = be_u16(i)?;
-    let (i, request_id) = be_u64(i)?;
-    let (i, len) = be_u32(i)?;
-    let (i, crc) = be_u32(i)?;
-    Ok((i, (marker, version, ty, flags, request_id, len, crc)))
+/// nom over the fixed 24 bytes: one bounded slice, the field parsers composed as a nom tuple, so
+/// no field parser ever sees an incomplete input and nothing here can report `Incomplete`.
+fn raw_header(input: &[u8]) -> crate::wire::PResult<'_, RawHeader> {
+    use crate::wire::{u16_field, u32_field, u64_field, u8_field};
+    (
+        u32_field("marker"),
+        u8_field("version"),
+        u8_field("type"),
+        u16_field("flags"),
+        u64_field("request_id"),
+        u32_field("payload_len"),
+        u32_field("header_crc"),
+    )
+        .parse_complete(input)
 }
 
 /// Checks the marker bytes present in `buf` (any prefix of a header), FRAME-1.

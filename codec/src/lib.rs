@@ -41,7 +41,7 @@ mod tokio_codec;
 mod wire;
 
 pub use error::{DecodeError, EncodeError, ErrorCode, Expected};
-pub use frame::{decode, decode_all, decode_prefix, decode_with, encode, encode_with, Frame, Progress};
+pub use frame::{decode, decode_all, decode_at, decode_prefix, decode_with, encode, encode_with, Frame, Progress};
 pub use header::{decode_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, MARKER, TRAILER_LEN, VERSION};
 pub use limits::{Limits, DEFAULT_MAX_PAYLOAD_LEN};
 pub use message::{

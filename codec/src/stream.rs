@@ -72,7 +72,7 @@ impl StreamDecoder {
             Ok(Err(needed)) => return Ok(Progress::NeedMore { needed }),
             Ok(Ok((header, len))) => {
                 let bytes = self.buf.split_to(len).freeze();
-                let frame = decode_checked(&header, &bytes, self.offset);
+                let frame = decode_checked(&header, &bytes, 0, self.offset);
                 self.offset += len as u64;
                 frame.map(|frame| Progress::Frame { frame, len })
             }

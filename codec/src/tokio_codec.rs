@@ -63,7 +63,7 @@ impl Decoder for RfwCodec {
             }
             Ok((header, len)) => {
                 let bytes = src.split_to(len).freeze();
-                let frame = decode_checked(&header, &bytes, self.offset)?;
+                let frame = decode_checked(&header, &bytes, 0, self.offset)?;
                 self.offset += len as u64;
                 Ok(Some(frame))
             }

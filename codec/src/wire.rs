@@ -8,7 +8,6 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::error::{ErrorKind, ParseError};
-use nom::number::complete::{be_u16, be_u32, be_u64, u8 as byte};
 use nom::IResult;
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
@@ -104,25 +103,27 @@ fn short(at: &[u8], field: &'static str, width: u64) -> nom::Err<WireError> {
     Violation::new(ErrorCode::TruncatedBody, at.len() as u64, Expected::AtLeast(width)).at(at, field)
 }
 
-/// A big-endian u64 field.
-pub(crate) fn u64_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, u64> {
-    move |i| be_u64::<_, WireError>(i).map_err(|_| short(i, field, 8))
+/// Fixed-width big-endian fields, as nom parsers (`fn(&[u8]) -> IResult`), written out rather than
+/// taken from `nom::number`: nom 8's `be_u64` accumulates byte by byte in a closure that is not
+/// inlined, and measured here it cost a third of the decode time of a small frame. A single
+/// `from_be_bytes` load is the same parser, strictly, at a fraction of the cost.
+macro_rules! be_field {
+    ($name:ident, $t:ty, $n:literal) => {
+        #[doc = concat!("A big-endian `", stringify!($t), "` field.")]
+        #[inline]
+        pub(crate) fn $name(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, $t> {
+            move |i: &[u8]| match i.split_first_chunk::<$n>() {
+                Some((head, rest)) => Ok((rest, <$t>::from_be_bytes(*head))),
+                None => Err(short(i, field, $n)),
+            }
+        }
+    };
 }
 
-/// A big-endian u32 field.
-pub(crate) fn u32_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, u32> {
-    move |i| be_u32::<_, WireError>(i).map_err(|_| short(i, field, 4))
-}
-
-/// A big-endian u16 field.
-pub(crate) fn u16_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, u16> {
-    move |i| be_u16::<_, WireError>(i).map_err(|_| short(i, field, 2))
-}
-
-/// A one-byte field.
-pub(crate) fn u8_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, u8> {
-    move |i| byte::<_, WireError>(i).map_err(|_| short(i, field, 1))
-}
+be_field!(u64_field, u64, 8);
+be_field!(u32_field, u32, 4);
+be_field!(u16_field, u16, 2);
+be_field!(u8_field, u8, 1);
 
 /// A boolean: exactly 0 or 1 (FIELD-2); any other byte would give a second encoding of a value.
 pub(crate) fn bool_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, bool> {

@@ -78,13 +78,13 @@ impl Message {
     }
 
     /// Decodes a whole payload as the body of `ty`: every byte must belong to the body (FRAME-9).
-    pub(crate) fn decode_body(ty: MessageType, payload: &Bytes) -> Result<Message, WireError> {
+    /// `p` is the payload, a slice of `payload` (the buffer zero-copy fields are sliced from).
+    pub(crate) fn decode_body(ty: MessageType, p: &[u8], payload: &Bytes) -> Result<Message, WireError> {
         fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
             let (rest, value) = r.map_err(unwrap_nom)?;
             end(rest).map_err(unwrap_nom)?;
             Ok(value)
         }
-        let p: &[u8] = payload;
         Ok(match ty {
             MessageType::RequestVote => Message::RequestVote(whole(RequestVoteRequest::decode(p, payload))?),
             MessageType::RequestVoteResponse => Message::RequestVoteResponse(whole(RequestVoteResponse::decode(p))?),

@@ -1,0 +1,178 @@
+//! Criterion benchmarks. Each group measures raftwire next to its ceiling (or the encoding it is
+//! compared with) over the same bytes, in the same run; `bench/report.py` turns the medians into
+//! the ratios of BENCHMARKS.md. `cargo bench -p raftwire-bench -- --quick` runs them briefly (CI).
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use raftwire_bench::*;
+use raftwire_codec::{encode, Frame, Limits, Progress, StreamDecoder, HEADER_LEN, TRAILER_LEN};
+use tokio_util::codec::Decoder;
+
+/// About 8 MiB of frames per decode workload: past L2, inside L3.
+const WORKLOAD: usize = 8 << 20;
+
+/// Records each group's bytes and frames per iteration for the report.
+fn note(group: &str, bytes: usize, frames: usize) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("raftwire-workloads.tsv");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text = text
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{group}\t")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(&format!("{group}\t{bytes}\t{frames}\n"));
+    let _ = std::fs::write(path, text);
+}
+
+fn decode(c: &mut Criterion) {
+    for (name, payload) in [("16B", 16), ("64B", 64), ("4KiB", 4096), ("1MiB", 1 << 20)] {
+        let frame_len = payload + HEADER_LEN + TRAILER_LEN;
+        let count = (WORKLOAD / frame_len).max(8);
+        let buf = stream(payload, count);
+        let group_name = format!("decode/{name}");
+        note(&group_name, buf.len(), count);
+        let mut g = c.benchmark_group(&group_name);
+        g.throughput(Throughput::Bytes(buf.len() as u64));
+        g.bench_function("crc32fast_ceiling", |b| {
+            b.iter(|| crc_each_frame(black_box(&buf), frame_len))
+        });
+        g.bench_function("raftwire", |b| b.iter(|| decode_stream(black_box(&buf))));
+        g.finish();
+    }
+}
+
+fn versus_length_delimited(c: &mut Criterion) {
+    let payload = 64;
+    let count = WORKLOAD / (payload + 28);
+    let ours = stream(payload, count);
+    // The same payloads, merely length-delimited (u32 big-endian prefix), no checks at all.
+    let mut naive = BytesMut::new();
+    for i in 0..count {
+        let body = frame_with_payload(payload, i as u64 + 1).to_bytes().unwrap_or_default();
+        let p = &body[HEADER_LEN..body.len() - TRAILER_LEN];
+        naive.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        naive.extend_from_slice(p);
+    }
+    let naive = naive.freeze();
+    note("vs_length_delimited/64B", ours.len(), count);
+    let mut g = c.benchmark_group("vs_length_delimited/64B");
+    g.throughput(Throughput::Elements(count as u64));
+    g.bench_function("length_delimited_codec", |b| {
+        b.iter(|| {
+            let mut codec = tokio_util::codec::LengthDelimitedCodec::new();
+            let mut src = BytesMut::from(&naive[..]);
+            let mut n = 0;
+            while let Ok(Some(f)) = codec.decode(&mut src) {
+                n += f.len();
+            }
+            n
+        })
+    });
+    g.bench_function("raftwire", |b| {
+        b.iter(|| {
+            let mut codec = raftwire_codec::RfwCodec::default();
+            let mut src = BytesMut::from(&ours[..]);
+            let mut n = 0;
+            while let Ok(Some(f)) = codec.decode(&mut src) {
+                n += f.request_id as usize;
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+fn versus_encodings(c: &mut Criterion) {
+    for n in [1usize, 16, 256] {
+        let (ours, pb, mp) = append_entries_three_ways(n, 128);
+        let group_name = format!("vs_encodings/{n}x128B");
+        note(&group_name, ours.len(), 1);
+        let mut g = c.benchmark_group(&group_name);
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("raftwire", |b| {
+            b.iter(|| raftwire_codec::decode(black_box(&ours)).map(|f| f.request_id))
+        });
+        g.bench_function("prost", |b| {
+            b.iter(|| <eraftpb::Message as prost::Message>::decode(black_box(pb.clone())).map(|m| m.entries.len()))
+        });
+        g.bench_function("rmp_serde", |b| {
+            b.iter(|| rmp_serde::from_slice::<hashicorp::AppendEntriesRequest>(black_box(&mp)).map(|m| m.entries.len()))
+        });
+        g.finish();
+    }
+}
+
+fn encode_frames(c: &mut Criterion) {
+    for (name, payload) in [("16B", 16), ("64B", 64), ("4KiB", 4096), ("1MiB", 1 << 20)] {
+        let frame_len = payload + HEADER_LEN + TRAILER_LEN;
+        let count = (WORKLOAD / frame_len).max(8);
+        let frames: Vec<Frame> = (0..count).map(|i| frame_with_payload(payload, i as u64 + 1)).collect();
+        let wire = stream(payload, count);
+        let group_name = format!("encode/{name}");
+        note(&group_name, wire.len(), count);
+        let mut g = c.benchmark_group(&group_name);
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        let mut out = BytesMut::with_capacity(wire.len());
+        g.bench_function("memcpy_crc32fast_ceiling", |b| {
+            b.iter(|| {
+                out.clear();
+                let mut acc = 0;
+                for f in wire.chunks(frame_len) {
+                    out.extend_from_slice(f);
+                    acc ^= crc32fast::hash(&out[out.len() - f.len()..]);
+                }
+                acc
+            })
+        });
+        g.bench_function("raftwire", |b| {
+            b.iter(|| {
+                out.clear();
+                for f in &frames {
+                    let _ = encode(black_box(f), &mut out);
+                }
+                out.len()
+            })
+        });
+        g.finish();
+    }
+}
+
+fn incremental(c: &mut Criterion) {
+    let buf = stream(4096, WORKLOAD / 4124);
+    note("incremental/4KiB", buf.len(), WORKLOAD / 4124);
+    let mut g = c.benchmark_group("incremental/4KiB");
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.bench_function("one_shot", |b| b.iter(|| decode_stream(black_box(&buf))));
+    g.bench_function("chunked_1460", |b| {
+        b.iter(|| {
+            let mut d = StreamDecoder::new(Limits::default());
+            let mut n = 0;
+            for chunk in buf.chunks(1460) {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let took = d.push(rest);
+                    rest = &rest[took..];
+                    while let Ok(Progress::Frame { .. }) = d.next_frame() {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = decode, versus_length_delimited, versus_encodings, encode_frames, incremental }
+criterion_main!(benches);

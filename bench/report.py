@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Turns criterion's medians (target/criterion/**/new/estimates.json) into BENCHMARKS.md tables:
+each raftwire figure next to the ceiling or alternative measured in the same run, as a ratio.
+
+usage: python3 bench/report.py [OUT.md]   (after `cargo bench -p raftwire-bench`)
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "criterion")
+
+
+def median_ns(group, function):
+    path = os.path.join(ROOT, group.replace("/", "_"), function, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def workloads():
+    out = {}
+    with open(os.path.join(ROOT, "raftwire-workloads.tsv")) as f:
+        for line in f:
+            group, nbytes, frames = line.rstrip("\n").split("\t")
+            out[group] = (int(nbytes), int(frames))
+    return out
+
+
+def cpu():
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main():
+    w = workloads()
+    lines = []
+    add = lines.append
+    add("| benchmark | raftwire | reference | ratio (raftwire / reference speed) | target |")
+    add("|---|---|---|---|---|")
+
+    def row(group, ours, ref, label, target, unit="GB/s"):
+        nbytes, frames = w[group]
+        a, b = median_ns(group, ours), median_ns(group, ref)
+        if unit == "GB/s":
+            fa = f"{nbytes / a:.2f} GB/s, {frames / a * 1e3:.2f} M frames/s"
+            fb = f"{nbytes / b:.2f} GB/s ({label})"
+        else:
+            fa = f"{a:.0f} ns/msg"
+            fb = f"{b:.0f} ns/msg ({label})"
+        add(f"| {group} | {fa} | {fb} | {b / a:.2f}x | {target} |")
+
+    for size, target in [("16B", "-"), ("64B", ">= 10 M frames/s"), ("4KiB", ">= 0.85x"), ("1MiB", ">= 0.85x")]:
+        row(f"decode/{size}", "raftwire", "crc32fast_ceiling", "crc32fast per frame", target)
+    g = "vs_length_delimited/64B"
+    nbytes, frames = w[g]
+    a, b = median_ns(g, "raftwire"), median_ns(g, "length_delimited_codec")
+    add(f"| {g} | {frames / a * 1e3:.2f} M frames/s | {frames / b * 1e3:.2f} M frames/s (LengthDelimitedCodec, no checks) | {b / a:.2f}x | >= 1.0x |")
+    for n in ["1x128B", "16x128B", "256x128B"]:
+        row(f"vs_encodings/{n}", "raftwire", "prost", "prost, eraftpb", ">= 3x", unit="ns")
+        row(f"vs_encodings/{n}", "raftwire", "rmp_serde", "rmp-serde, hashicorp shape", ">= 10x", unit="ns")
+    for size in ["16B", "64B", "4KiB", "1MiB"]:
+        row(f"encode/{size}", "raftwire", "memcpy_crc32fast_ceiling", "memcpy + crc32fast", "-")
+    row("incremental/4KiB", "chunked_1460", "one_shot", "one-shot decode", ">= 0.9x")
+    text = "\n".join(lines) + "\n"
+    header = f"Machine: {cpu()}, {os.cpu_count()} cores. Medians of criterion samples.\n\n"
+    if len(sys.argv) > 1:
+        with open(sys.argv[1], "w") as f:
+            f.write(header + text)
+    print(header + text)
+
+
+main()
