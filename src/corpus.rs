@@ -74,6 +74,33 @@ pub fn build() -> Corpus {
         "http_on_raft_port".into(),
         [&b"\x01GET / HTTP/1.1\r\nHost: raft\r\n\r\n"[..], &first_valid].concat(),
     );
+    // hashicorp/raft: the RequestVote and its response from research/hashicorp-raft-wire.md §3
+    // (byte-exact, raft >= 1.3.7), whole and with the response written into the request stream.
+    let rv_request: &[u8] = b"\x01\x88\xa4Addr\xa3a:1\xa9Candidate\xa3a:1\xa2ID\xa2n1\xacLastLogIndex\x05\xabLastLogTerm\x01\xb2LeadershipTransfer\xc2\xafProtocolVersion\x03\xa4Term\x02";
+    let rv_response: &[u8] =
+        b"\xa0\x86\xa4Addr\xa3b:1\xa7Granted\xc3\xa2ID\xa2n2\xa5Peers\xc0\xafProtocolVersion\x03\xa4Term\x02";
+    let split = |c2s: &[u8], s2c: &[u8]| {
+        let total = (c2s.len() + s2c.len()).max(1);
+        let mut v = vec![((c2s.len() * 256).div_ceil(total)).min(255) as u8];
+        v.extend_from_slice(c2s);
+        v.extend_from_slice(s2c);
+        v
+    };
+    put(
+        "hashicorp_stream",
+        "request_vote_exchange".into(),
+        split(&[rv_request, rv_request].concat(), &[rv_response, rv_response].concat()),
+    );
+    put(
+        "hashicorp_stream",
+        "response_in_request_direction".into(),
+        split(&[rv_request, rv_response, rv_request].concat(), rv_response),
+    );
+    put(
+        "hashicorp_stream",
+        "http_on_raft_port".into(),
+        split(b"GET / HTTP/1.1\r\n\r\n", b""),
+    );
     for (target, sizes) in [
         ("roundtrip", [64, 256, 1024]),
         ("interleave", [128, 512, 2048]),

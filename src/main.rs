@@ -2,6 +2,7 @@
 
 mod capture;
 mod corpus;
+mod dialect;
 mod direction;
 mod gen;
 mod input;
@@ -57,6 +58,9 @@ enum Command {
         /// In captures, only TCP connections with an end on this port (repeatable, or comma-separated).
         #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
+        /// The wire: RFW/1, hashicorp/raft NetworkTransport, or decided per connection.
+        #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
+        dialect: dialect::Dialect,
     },
     /// Dissect a raw stream file or a capture: one line per frame, errors inline.
     Inspect {
@@ -166,9 +170,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             strict,
             max_payload,
             ports,
+            dialect,
         } => {
             let limits = Limits::with_max_payload_len(max_payload);
-            let report = validate::run(&inputs, limits, &ports, strict)?;
+            let report = validate::run(&inputs, limits, &ports, dialect, strict)?;
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),

@@ -71,6 +71,9 @@ pub fn text(report: &Report, strict: bool) -> String {
             _ => format!("{} (server->client only)", c.server),
         };
         let _ = writeln!(out, "connection {}: {arrow} [{}]", i + 1, c.dialect);
+        for n in &c.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
         if !c.client.is_empty() {
             direction(&mut out, "client_to_server", &c.directions.client_to_server, strict);
         }

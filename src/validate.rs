@@ -8,12 +8,19 @@ use std::path::{Path, PathBuf};
 use raftwire_codec::Limits;
 use raftwire_conformance::{check_one_direction, check_untimed, Direction, FrameInfo, Scanner};
 
+use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::input::RawConnection;
 use crate::report::{CaptureReport, ConnectionReport, Directions, Report};
 
 /// Validates every input: captures connection by connection, raw files as connections.
-pub fn run(inputs: &[PathBuf], limits: Limits, ports: &[u16], strict: bool) -> Result<Report, String> {
+pub fn run(
+    inputs: &[PathBuf],
+    limits: Limits,
+    ports: &[u16],
+    dialect: Dialect,
+    strict: bool,
+) -> Result<Report, String> {
     let inputs = crate::input::collect(inputs)?;
     let mut report = Report::default();
     for path in &inputs.captures {
@@ -21,6 +28,7 @@ pub fn run(inputs: &[PathBuf], limits: Limits, ports: &[u16], strict: bool) -> R
             limits,
             ports: ports.to_vec(),
             progress: true,
+            dialect,
         };
         let (connections, stats) = crate::capture::validate(path, opts)?;
         if connections.is_empty() {
@@ -51,7 +59,7 @@ pub fn run(inputs: &[PathBuf], limits: Limits, ports: &[u16], strict: bool) -> R
         });
     }
     for conn in &inputs.raw {
-        report.connections.push(validate_raw(conn, limits)?);
+        report.connections.push(validate_raw(conn, limits, dialect)?);
     }
     report.summarise(strict);
     Ok(report)
@@ -90,7 +98,37 @@ fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
 }
 
 /// Validates one raw connection.
-fn validate_raw(conn: &RawConnection, limits: Limits) -> Result<ConnectionReport, String> {
+fn read(p: &Option<PathBuf>) -> Result<Vec<u8>, String> {
+    p.as_deref()
+        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Result<ConnectionReport, String> {
+    if dialect != Dialect::Rfw {
+        // hashicorp streams are checked whole (they have no framing to stream on).
+        let (mut c2s, mut s2c) = (read(&conn.client)?, read(&conn.server)?);
+        let (mut client, mut server) = (conn.client.clone(), conn.server.clone());
+        if let Some(path) = &conn.unknown {
+            let bytes = read(&Some(path.clone()))?;
+            if matches!(bytes.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
+                (s2c, server) = (bytes, Some(path.clone()));
+            } else {
+                (c2s, client) = (bytes, Some(path.clone()));
+            }
+        }
+        let hashicorp = dialect == Dialect::Hashicorp || crate::dialect::detect(&c2s, &s2c) == Some(Dialect::Hashicorp);
+        if hashicorp {
+            let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            return Ok(crate::dialect::hashicorp_report(
+                name(&client),
+                name(&server),
+                &c2s,
+                &s2c,
+            ));
+        }
+    }
     let scan = |p: &Option<PathBuf>| p.as_deref().map(|p| scan_file(p, limits)).transpose();
     let mut client = scan(&conn.client)?;
     let mut server = scan(&conn.server)?;

@@ -8,6 +8,7 @@ use raftwire_codec::Limits;
 use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
 
 use super::reassembly::{Piece, Reassembler};
+use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::report::{ConnectionReport, Directions};
 
@@ -35,6 +36,12 @@ impl DirState {
 pub struct Connection {
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// Decided from the first bytes (or forced by `--dialect`); `None` until then.
+    dialect: Option<Dialect>,
+    /// Data seen before the dialect was known, in arrival order, replayed once it is.
+    undecided: Vec<(Direction, Vec<u8>)>,
+    /// hashicorp connections are checked whole at the end: their bytes, per direction.
+    whole: [Vec<u8>; 2],
     dirs: [DirState; 2],
     checker: ConnectionChecker,
     closed: [bool; 2],
@@ -51,10 +58,13 @@ fn index(d: Direction) -> usize {
 }
 
 impl Connection {
-    pub fn new(client: SocketAddr, server: SocketAddr, limits: Limits) -> Self {
+    pub fn new(client: SocketAddr, server: SocketAddr, limits: Limits, dialect: Dialect) -> Self {
         Connection {
             client,
             server,
+            dialect: (dialect != Dialect::Auto).then_some(dialect),
+            undecided: Vec::new(),
+            whole: [Vec::new(), Vec::new()],
             dirs: [DirState::new(limits), DirState::new(limits)],
             checker: ConnectionChecker::new(),
             closed: [false; 2],
@@ -76,9 +86,10 @@ impl Connection {
         self.reset || self.closed.iter().all(|c| *c)
     }
 
-    /// True once any frame has been seen in either direction (this is RFW/1 traffic).
+    /// True once any frame has been seen in either direction (this is RFW/1 traffic), or the
+    /// connection speaks the hashicorp dialect.
     pub fn saw_frames(&self) -> bool {
-        self.dirs.iter().any(|d| d.acc.report.frames > 0)
+        self.dialect == Some(Dialect::Hashicorp) || self.dirs.iter().any(|d| d.acc.report.frames > 0)
     }
 
     pub fn segment(&mut self, dir: Direction, seq: u32, syn: bool, fin: bool, payload: &[u8]) {
@@ -101,6 +112,52 @@ impl Connection {
     }
 
     fn apply(&mut self, dir: Direction, pieces: Vec<Piece>) {
+        if self.dialect.is_none() {
+            for p in pieces {
+                if let Piece::Data { bytes, .. } = p {
+                    self.undecided.push((dir, bytes));
+                }
+            }
+            let first = |d: Direction| -> Vec<u8> {
+                self.undecided
+                    .iter()
+                    .filter(|(x, _)| *x == d)
+                    .flat_map(|(_, b)| b.iter().copied())
+                    .take(8)
+                    .collect()
+            };
+            let decided = crate::dialect::detect(&first(Direction::ClientToServer), &first(Direction::ServerToClient));
+            if decided.is_some() {
+                self.decide(decided);
+            }
+            return;
+        }
+        if self.dialect == Some(Dialect::Hashicorp) {
+            for p in pieces {
+                match p {
+                    Piece::Data { bytes, .. } => self.whole[index(dir)].extend_from_slice(&bytes),
+                    Piece::Gap { offset, len } => self.dirs[index(dir)].acc.note(
+                        offset,
+                        "capture_gap",
+                        format!("{len} bytes missing from the capture"),
+                    ),
+                }
+            }
+            return;
+        }
+        self.apply_rfw(dir, pieces);
+    }
+
+    /// Fixes the dialect and replays what arrived before it was known.
+    fn decide(&mut self, dialect: Option<Dialect>) {
+        self.dialect = Some(dialect.unwrap_or(Dialect::Rfw));
+        for (dir, bytes) in std::mem::take(&mut self.undecided) {
+            let offset = self.dirs[index(dir)].acc.report.bytes;
+            self.apply(dir, vec![Piece::Data { offset, bytes }]);
+        }
+    }
+
+    fn apply_rfw(&mut self, dir: Direction, pieces: Vec<Piece>) {
         let i = index(dir);
         let Connection { dirs, checker, .. } = self;
         let d = &mut dirs[i];
@@ -133,6 +190,39 @@ impl Connection {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             let pieces = self.dirs[index(dir)].reasm.finish();
             self.apply(dir, pieces);
+        }
+        if self.dialect.is_none() {
+            let guess = crate::dialect::detect(
+                &self
+                    .undecided
+                    .iter()
+                    .filter(|(d, _)| *d == Direction::ClientToServer)
+                    .flat_map(|(_, b)| b.clone())
+                    .collect::<Vec<u8>>(),
+                &[],
+            );
+            self.decide(guess);
+        }
+        if self.dialect == Some(Dialect::Hashicorp) {
+            let mut r = crate::dialect::hashicorp_report(
+                self.client.to_string(),
+                self.server.to_string(),
+                &self.whole[0],
+                &self.whole[1],
+            );
+            for (i, d) in self.dirs.iter_mut().enumerate() {
+                let notes = std::mem::take(&mut d.acc.report.violations);
+                let target = if i == 0 {
+                    &mut r.directions.client_to_server
+                } else {
+                    &mut r.directions.server_to_client
+                };
+                target.violations.extend(notes);
+                target.violations.sort_by_key(|v| v.offset);
+            }
+            return r;
+        }
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             let Connection { dirs, checker, .. } = &mut self;
             let d = &mut dirs[index(dir)];
             let acc = &mut d.acc;

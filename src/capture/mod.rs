@@ -27,6 +27,7 @@ pub struct Options {
     /// Only TCP connections with one end on these ports (all, if empty).
     pub ports: Vec<u16>,
     pub progress: bool,
+    pub dialect: crate::dialect::Dialect,
 }
 
 /// Counts of what the capture held besides the connections reported.
@@ -127,7 +128,8 @@ impl Tracker {
         }
         if !self.open.contains_key(&k) {
             let (client, server) = roles(&seg, &self.opts.ports);
-            self.open.insert(k, Connection::new(client, server, self.opts.limits));
+            self.open
+                .insert(k, Connection::new(client, server, self.opts.limits, self.opts.dialect));
             self.order.push(k);
         }
         let Some(c) = self.open.get_mut(&k) else { return };

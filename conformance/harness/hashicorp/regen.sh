@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates tests/fixtures/hashicorp/: a real hashicorp/raft 1.1.2 cluster (main.go) on loopback,
+# captured by tcpdump, with the harness's count of the RPCs each server decoded (ground truth).
+# Needs root, tcpdump, and Debian's golang-go and golang-github-hashicorp-raft-dev (offline build
+# in GOPATH mode).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$here/../../../tests/fixtures/hashicorp"
+gopath="$(mktemp -d)"
+mkdir -p "$gopath/src/harness" "$out"
+cp "$here/main.go" "$gopath/src/harness/"
+(cd "$gopath/src/harness" && GOPATH="$gopath:/usr/share/gocode" GO111MODULE=off go build -o "$gopath/harness" .)
+tcpdump -i lo -U -s 0 -w "$out/raft-1.1.2-cluster.pcap.tmp" "tcp portrange 47101-47104" 2>/dev/null &
+dump=$!
+sleep 1
+"$gopath/harness" >"$out/raft-1.1.2-cluster.truth.json"
+sleep 1
+kill -INT "$dump"
+wait "$dump" || true
+mv "$out/raft-1.1.2-cluster.pcap.tmp" "$out/raft-1.1.2-cluster.pcap"
+echo "wrote $out"

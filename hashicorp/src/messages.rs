@@ -1,0 +1,303 @@
+//! The request and response structs of hashicorp/raft's NetworkTransport, as go-msgpack writes
+//! them (maps keyed by Go field names, the RPCHeader flattened in), checked key by key against
+//! the field sets of the releases in common use (1.1.x to 1.7.x).
+
+use crate::msgpack::Value;
+
+/// The rpc type bytes.
+pub const APPEND_ENTRIES: u8 = 0;
+/// RequestVote.
+pub const REQUEST_VOTE: u8 = 1;
+/// InstallSnapshot (followed by `Size` raw bytes).
+pub const INSTALL_SNAPSHOT: u8 = 2;
+/// TimeoutNow (raft >= 1.1.0).
+pub const TIMEOUT_NOW: u8 = 3;
+/// RequestPreVote (raft >= 1.7.0).
+pub const REQUEST_PRE_VOTE: u8 = 4;
+
+/// The name raft gives an rpc type, as reports use it.
+pub fn rpc_name(t: u8) -> &'static str {
+    match t {
+        APPEND_ENTRIES => "AppendEntries",
+        REQUEST_VOTE => "RequestVote",
+        INSTALL_SNAPSHOT => "InstallSnapshot",
+        TIMEOUT_NOW => "TimeoutNow",
+        REQUEST_PRE_VOTE => "RequestPreVote",
+        _ => "unknown",
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Bytes,
+    Uint,
+    Int,
+    Bool,
+    Entries,
+    Time,
+}
+
+/// (key, kind, required): required keys are those every supported release writes.
+type Schema = &'static [(&'static str, Kind, bool)];
+
+const HEADER: Schema = &[
+    ("Addr", Kind::Bytes, false),
+    ("ID", Kind::Bytes, false),
+    ("ProtocolVersion", Kind::Int, true),
+];
+
+fn schema(t: u8, response: bool) -> Schema {
+    use Kind::*;
+    match (t, response) {
+        (APPEND_ENTRIES, false) => &[
+            ("Entries", Entries, true),
+            ("Leader", Bytes, false),
+            ("LeaderCommitIndex", Uint, true),
+            ("PrevLogEntry", Uint, true),
+            ("PrevLogTerm", Uint, true),
+            ("Term", Uint, true),
+        ],
+        (APPEND_ENTRIES, true) => &[
+            ("LastLog", Uint, true),
+            ("NoRetryBackoff", Bool, true),
+            ("Success", Bool, true),
+            ("Term", Uint, true),
+        ],
+        (REQUEST_VOTE, false) => &[
+            ("Candidate", Bytes, false),
+            ("LastLogIndex", Uint, true),
+            ("LastLogTerm", Uint, true),
+            ("LeadershipTransfer", Bool, false),
+            ("Term", Uint, true),
+        ],
+        (REQUEST_VOTE, true) => &[("Granted", Bool, true), ("Peers", Bytes, false), ("Term", Uint, true)],
+        (INSTALL_SNAPSHOT, false) => &[
+            ("Configuration", Bytes, false),
+            ("ConfigurationIndex", Uint, false),
+            ("LastLogIndex", Uint, true),
+            ("LastLogTerm", Uint, true),
+            ("Leader", Bytes, false),
+            ("Peers", Bytes, false),
+            ("Size", Int, true),
+            ("SnapshotVersion", Int, true),
+            ("Term", Uint, true),
+        ],
+        (INSTALL_SNAPSHOT, true) => &[("Success", Bool, true), ("Term", Uint, true)],
+        (TIMEOUT_NOW, _) => &[],
+        (REQUEST_PRE_VOTE, false) => &[
+            ("LastLogIndex", Uint, true),
+            ("LastLogTerm", Uint, true),
+            ("Term", Uint, true),
+        ],
+        (REQUEST_PRE_VOTE, true) => &[("Granted", Bool, true), ("Term", Uint, true)],
+        _ => &[],
+    }
+}
+
+const LOG: Schema = &[
+    ("AppendedAt", Kind::Time, false),
+    ("Data", Kind::Bytes, true),
+    ("Extensions", Kind::Bytes, false),
+    ("Index", Kind::Uint, true),
+    ("Term", Kind::Uint, true),
+    ("Type", Kind::Uint, true),
+];
+
+/// A problem found in one message, with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Stable code, e.g. `hc_missing_field`.
+    pub code: &'static str,
+    /// What exactly.
+    pub message: String,
+    /// Informational only (an unknown field is a newer release, not an error).
+    pub info: bool,
+}
+
+/// What a decoded message tells the stream checker and the report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decoded {
+    /// The report's name: `AppendEntries`, `AppendEntries(heartbeat)`, `RequestVoteResponse`, ...
+    pub name: String,
+    /// InstallSnapshot: the raw snapshot bytes that follow the request.
+    pub snapshot_size: Option<u64>,
+    /// Facts about the sender's release that the bytes reveal.
+    pub release_hints: Vec<&'static str>,
+    /// Everything wrong or notable.
+    pub problems: Vec<Problem>,
+}
+
+fn kind_ok(kind: Kind, v: &Value<'_>) -> bool {
+    match kind {
+        Kind::Bytes => v.bytes().is_some(),
+        Kind::Uint => v.uint().is_some(),
+        Kind::Int => matches!(v, Value::Int { .. }),
+        Kind::Bool => matches!(v, Value::Bool(_)),
+        Kind::Entries => matches!(v, Value::Array(_) | Value::Nil),
+        // Legacy MarshalBinary (15 or 16 bytes), the new timestamp forms (4, 8, 12 bytes), or nil.
+        Kind::Time => matches!(v, Value::Nil) || v.bytes().is_some_and(|b| matches!(b.len(), 4 | 8 | 12 | 15 | 16)),
+    }
+}
+
+fn check_map<'a>(what: &str, v: &Value<'a>, fields: &[Schema], out: &mut Decoded) -> Vec<(&'a [u8], Value<'a>)> {
+    let Value::Map(pairs) = v else {
+        out.problems.push(Problem {
+            code: "hc_not_a_map",
+            message: format!("{what} is not a msgpack map"),
+            info: false,
+        });
+        return Vec::new();
+    };
+    let mut seen = Vec::new();
+    for (k, val) in pairs {
+        let Some(key) = k.bytes().filter(|_| matches!(k, Value::Str(_))) else {
+            out.problems.push(Problem {
+                code: "hc_bad_key",
+                message: format!("{what} has a non-string key"),
+                info: false,
+            });
+            continue;
+        };
+        let name = String::from_utf8_lossy(key);
+        match fields
+            .iter()
+            .flat_map(|s| s.iter())
+            .find(|(n, _, _)| n.as_bytes() == key)
+        {
+            Some((_, kind, _)) if !kind_ok(*kind, val) => out.problems.push(Problem {
+                code: "hc_wrong_field_type",
+                message: format!("{what}.{name} holds the wrong msgpack type for a {kind:?}"),
+                info: false,
+            }),
+            Some(_) => {}
+            None => out.problems.push(Problem {
+                code: "hc_unknown_field",
+                message: format!("{what} has a field {name:?} no supported release writes (a newer release?)"),
+                info: true,
+            }),
+        }
+        if seen.iter().any(|(s, _): &(&[u8], Value<'_>)| *s == key) {
+            out.problems.push(Problem {
+                code: "hc_duplicate_field",
+                message: format!("{what}.{name} appears twice"),
+                info: false,
+            });
+        }
+        seen.push((key, val.clone()));
+    }
+    for (name, _, required) in fields.iter().flat_map(|s| s.iter()) {
+        if *required && !seen.iter().any(|(k, _)| *k == name.as_bytes()) {
+            out.problems.push(Problem {
+                code: "hc_missing_field",
+                message: format!("{what} lacks the field {name}"),
+                info: false,
+            });
+        }
+    }
+    seen
+}
+
+fn get<'a>(fields: &[(&'a [u8], Value<'a>)], name: &str) -> Option<Value<'a>> {
+    fields
+        .iter()
+        .find(|(k, _)| *k == name.as_bytes())
+        .map(|(_, v)| v.clone())
+}
+
+/// Checks one request body of rpc type `t`.
+pub fn request(t: u8, v: &Value<'_>) -> Decoded {
+    let mut out = Decoded {
+        name: rpc_name(t).to_string(),
+        ..Decoded::default()
+    };
+    let what = rpc_name(t);
+    let fields = check_map(what, v, &[HEADER, schema(t, false)], &mut out);
+    if get(&fields, "Addr").is_some() {
+        out.release_hints.push("RPCHeader has ID and Addr: raft >= 1.3.7");
+    } else if !fields.is_empty() {
+        out.release_hints.push("RPCHeader without ID and Addr: raft <= 1.3.6");
+    }
+    match t {
+        APPEND_ENTRIES => {
+            let entries = match get(&fields, "Entries") {
+                Some(Value::Array(e)) => e,
+                _ => Vec::new(),
+            };
+            if entries.is_empty() {
+                out.name = "AppendEntries(heartbeat)".into();
+            }
+            let mut next = get(&fields, "PrevLogEntry").and_then(|p| p.uint()).map(|p| p + 1);
+            for (k, e) in entries.iter().enumerate() {
+                let log = check_map(&format!("AppendEntries.Entries[{k}]"), e, &[LOG], &mut out);
+                let index = get(&log, "Index").and_then(|i| i.uint());
+                if let (Some(want), Some(got)) = (next, index) {
+                    if want != got {
+                        out.problems.push(Problem {
+                            code: "hc_entry_index_gap",
+                            message: format!(
+                                "entry {k} has index {got}, expected {want} (consecutive from PrevLogEntry + 1)"
+                            ),
+                            info: false,
+                        });
+                    }
+                }
+                next = index.map(|i| i + 1);
+                if get(&log, "Type").and_then(|t| t.uint()).is_some_and(|t| t > 5) {
+                    out.problems.push(Problem {
+                        code: "hc_unknown_log_type",
+                        message: format!("entry {k} has a log type above 5"),
+                        info: false,
+                    });
+                }
+                match get(&log, "AppendedAt") {
+                    Some(Value::Str(b)) if b.len() >= 15 => out
+                        .release_hints
+                        .push("Log.AppendedAt in the legacy time format: raft >= 1.3.0"),
+                    Some(Value::Str(_)) | Some(Value::Nil) => out
+                        .release_hints
+                        .push("Log.AppendedAt in the new time format: raft >= 1.6.0"),
+                    _ if get(&log, "Extensions").is_some() => out
+                        .release_hints
+                        .push("Log without AppendedAt, with Extensions: raft 1.1.1 - 1.2.x"),
+                    _ => {}
+                }
+            }
+        }
+        INSTALL_SNAPSHOT => match get(&fields, "Size") {
+            Some(Value::Int { value, format }) if value >= 0 => {
+                out.snapshot_size = u64::try_from(value).ok();
+                if value > 127 {
+                    out.release_hints.push(if (0xd0..=0xd3).contains(&format) {
+                        "a positive signed integer written as int16/32/64: go-msgpack v2, raft >= 1.6.0"
+                    } else {
+                        "a positive signed integer written as uint8/16/32/64: go-msgpack 0.5.5, raft <= 1.5.0"
+                    });
+                }
+            }
+            Some(_) => out.problems.push(Problem {
+                code: "hc_bad_snapshot_size",
+                message: "InstallSnapshot.Size is negative".into(),
+                info: false,
+            }),
+            None => {}
+        },
+        REQUEST_PRE_VOTE => out.release_hints.push("RequestPreVote: raft >= 1.7.0"),
+        TIMEOUT_NOW => out.release_hints.push("TimeoutNow: raft >= 1.1.0"),
+        _ => {}
+    }
+    out
+}
+
+/// Checks one response body answering rpc type `t`. `Nil` is what raft writes when its handler
+/// replied without an object (a header-version rejection).
+pub fn response(t: u8, v: &Value<'_>) -> Decoded {
+    let mut out = Decoded {
+        name: format!("{}Response", rpc_name(t)),
+        ..Decoded::default()
+    };
+    if matches!(v, Value::Nil) {
+        return out;
+    }
+    check_map(&out.name.clone(), v, &[HEADER, schema(t, true)], &mut out);
+    out
+}

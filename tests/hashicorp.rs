@@ -1,0 +1,212 @@
+//! hashicorp/raft NetworkTransport traffic: a real capture of a raft 1.1.2 cluster (with the
+//! harness's count of what each server decoded), the same streams as raw files, and the classic
+//! broken streams, each diagnosed at its exact offset.
+
+use std::collections::BTreeMap;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const CAPTURE: &str = "tests/fixtures/hashicorp/raft-1.1.2-cluster.pcap";
+
+fn raftwire() -> Command {
+    Command::cargo_bin("raftwire").unwrap()
+}
+
+fn validate(args: &[&str]) -> (i32, Value) {
+    let out = raftwire()
+        .arg("validate")
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+    )
+}
+
+/// Requests received per server address, by message name, summed over its connections.
+fn requests_by_server(r: &Value) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for c in r["connections"].as_array().unwrap() {
+        let server = c["server"].as_str().unwrap().to_string();
+        for (name, n) in c["directions"]["client_to_server"]["frames_by_type"]
+            .as_object()
+            .unwrap()
+        {
+            *out.entry(server.clone()).or_default().entry(name.clone()).or_default() += n.as_u64().unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn hc_1_a_real_raft_cluster_capture_conforms_and_matches_what_the_servers_decoded() {
+    let (code, r) = validate(&[CAPTURE]);
+    assert_eq!(code, 0, "{r}");
+    assert!(r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["dialect"] == "hashicorp"));
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read("tests/fixtures/hashicorp/raft-1.1.2-cluster.truth.json").unwrap())
+            .unwrap();
+    let truth: BTreeMap<String, BTreeMap<String, u64>> = serde_json::from_value(truth["decoded_rpcs"].clone()).unwrap();
+    assert_eq!(
+        requests_by_server(&r),
+        truth,
+        "message counts differ from the ground truth"
+    );
+    // Every request was answered, with a response of the matching type.
+    for c in r["connections"].as_array().unwrap() {
+        let d = &c["directions"];
+        assert_eq!(d["client_to_server"]["frames"], d["server_to_client"]["frames"], "{c}");
+    }
+    let notes = r["connections"][0]["notes"].to_string();
+    assert!(notes.contains("raft <= 1.3.6"), "release read off the bytes: {notes}");
+}
+
+#[test]
+fn raw_streams_from_the_capture_give_the_same_results_as_the_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    raftwire()
+        .args(["streams", CAPTURE, "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let (code, raw) = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{raw}");
+    let (_, pcap) = validate(&[CAPTURE]);
+    let counts = |r: &Value| {
+        let mut v: Vec<String> = r["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["directions"].to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(counts(&raw), counts(&pcap));
+}
+
+/// The streams of the capture's busiest connection, as raw bytes.
+fn busiest() -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    raftwire()
+        .args(["streams", CAPTURE, "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let mut best = (Vec::new(), Vec::new());
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".c2s.bin") {
+            let c2s = std::fs::read(&p).unwrap();
+            let s2c = std::fs::read(format!("{stem}.s2c.bin")).unwrap();
+            if s2c.len() > best.1.len() {
+                best = (c2s, s2c);
+            }
+        }
+    }
+    best
+}
+
+fn check_request_stream(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.c2s.bin");
+    std::fs::write(&p, bytes).unwrap();
+    std::fs::write(dir.path().join("x.s2c.bin"), b"").unwrap();
+    let (_, r) = validate(&["--dialect", "hashicorp", dir.path().to_str().unwrap()]);
+    r["connections"][0]["directions"]["client_to_server"].clone()
+}
+
+/// First request's length in a request stream (type byte + one msgpack map).
+fn first_request_len(c2s: &[u8]) -> usize {
+    let (rest, _) = raftwire_hashicorp::msgpack::value(&c2s[1..]).unwrap();
+    c2s.len() - rest.len()
+}
+
+#[test]
+fn hc_3_a_response_in_the_request_direction_is_unknown_rpc_type_160_and_checking_resumes() {
+    let (c2s, s2c) = busiest();
+    let cut = first_request_len(&c2s);
+    let (rest, _) = raftwire_hashicorp::msgpack::value(&s2c).unwrap();
+    let (rest, _) = raftwire_hashicorp::msgpack::value(rest).unwrap();
+    let response = &s2c[..s2c.len() - rest.len()];
+    // A response written into the request direction after the first request, as in the incident.
+    let broken = [&c2s[..cut], response, &c2s[cut..]].concat();
+    let d = check_request_stream(&broken);
+    let v = &d["violations"][0];
+    assert_eq!(
+        (v["code"].as_str(), v["offset"].as_u64()),
+        (Some("hc_response_in_request_direction"), Some(cut as u64)),
+        "{d}"
+    );
+    assert_eq!(v["requirement"], "HC-3");
+    assert!(v["message"].as_str().unwrap().contains("unknown rpc type 160"), "{v}");
+    assert_eq!(
+        d["bytes_skipped"].as_u64(),
+        Some(response.len() as u64),
+        "exactly the response is skipped"
+    );
+    let clean = check_request_stream(&c2s);
+    assert_eq!(
+        d["frames"], clean["frames"],
+        "every request after the desync is still decoded"
+    );
+}
+
+#[test]
+fn hc_5_foreign_traffic_on_the_raft_port_is_named() {
+    let (c2s, _) = busiest();
+    let cut = first_request_len(&c2s);
+    for (bytes, code, says) in [
+        (
+            &b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            "hc_foreign_http",
+            "unknown rpc type 71",
+        ),
+        (b"POST /raft HTTP/1.1\r\n\r\n", "hc_foreign_http", "unknown rpc type 80"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "hc_foreign_http2", "HTTP/2"),
+        (&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5], "hc_foreign_tls", "TLS"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "hc_foreign_ssh", "SSH"),
+        (&[0xC1, b'R', b'F', b'W', 1, 4, 0, 0], "hc_foreign_rfw", "RFW/1"),
+    ] {
+        let d = check_request_stream(&[&c2s[..cut], bytes, &c2s[cut..]].concat());
+        let v = &d["violations"][0];
+        assert_eq!(
+            (v["code"].as_str(), v["offset"].as_u64()),
+            (Some(code), Some(cut as u64)),
+            "{d}"
+        );
+        assert!(v["message"].as_str().unwrap().contains(says), "{v}");
+        assert_eq!(d["bytes_skipped"].as_u64(), Some(bytes.len() as u64));
+    }
+}
+
+#[test]
+fn hc_6_truncated_streams_and_consul_prefixes() {
+    let (c2s, _) = busiest();
+    let d = check_request_stream(&c2s[..c2s.len() - 3]);
+    assert!(
+        d["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["code"] == "hc_truncated"),
+        "{d}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.c2s.bin"), [&[0x01][..], &c2s].concat()).unwrap();
+    std::fs::write(dir.path().join("c.s2c.bin"), b"").unwrap();
+    let (_, r) = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(r["connections"][0]["dialect"], "hashicorp");
+    assert!(r["connections"][0]["notes"].to_string().contains("Consul"), "{r}");
+    std::fs::write(dir.path().join("c.c2s.bin"), [0x03, 0x16, 0x03, 0x01, 0x00, 0x20]).unwrap();
+    let (_, r) = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(r["connections"][0]["dialect"], "hashicorp (TLS)");
+}
