@@ -210,3 +210,51 @@ fn hc_6_truncated_streams_and_consul_prefixes() {
     let (_, r) = validate(&[dir.path().to_str().unwrap()]);
     assert_eq!(r["connections"][0]["dialect"], "hashicorp (TLS)");
 }
+
+/// The shared-connection failure reproduced with the real library (harness `-fault shared`: every
+/// connection to a peer is one TCP connection, also handed to the node's own acceptor, as in
+/// openziti/ziti#2533). The library's log shows the real decode error; raftwire names each
+/// misplaced request at its offset, passes over it as a unit, and keeps decoding.
+#[test]
+fn hc_3_the_real_shared_connection_failure_is_diagnosed_and_checking_continues() {
+    let log = std::fs::read_to_string("tests/fixtures/hashicorp/raft-1.1.2-shared-connection.raft.log").unwrap();
+    assert!(log.contains("unknown rpc type 160"), "{log}");
+    let (code, r) = validate(&["tests/fixtures/hashicorp/raft-1.1.2-shared-connection.pcap"]);
+    assert_eq!(code, 1);
+    let conns = r["connections"].as_array().unwrap();
+    let broken = conns
+        .iter()
+        .find(|c| {
+            c["directions"]["server_to_client"]["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["code"] == "hc_request_in_response_direction")
+        })
+        .unwrap_or_else(|| panic!("no misplaced request found: {r}"));
+    let d = &broken["directions"]["server_to_client"];
+    let misplaced: Vec<u64> = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["code"] == "hc_request_in_response_direction")
+        .map(|v| v["offset"].as_u64().unwrap())
+        .collect();
+    assert!(
+        misplaced.len() > 1,
+        "every misplaced request is reported, not just the first: {misplaced:?}"
+    );
+    assert!(d["violations"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("requests are being written into the response direction"));
+    // Checking went on after the first desync: most responses still decoded and paired.
+    let requests = broken["directions"]["client_to_server"]["frames"].as_u64().unwrap();
+    assert!(d["frames"].as_u64().unwrap() + 10 >= requests, "{d}");
+    // Connections the fault did not touch stay clean.
+    assert!(conns.iter().any(|c| c["directions"]["server_to_client"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["level"] != "MUST")));
+}

@@ -226,6 +226,12 @@ pub fn check(c2s: &[u8], s2c: &[u8]) -> Connection {
             }
             _ => {
                 diagnose(&mut c.requests, at, in_requests(c2s.get(at..).unwrap_or_default()));
+                // A whole response in the wrong direction is passed over as one unit.
+                if let Some(Attempt::Whole((_, _, len))) = response_at(c2s, at) {
+                    c.requests.skipped += len as u64;
+                    at += len;
+                    continue;
+                }
                 let next = (at + 1..c2s.len())
                     .find(|&q| matches!(request_at(c2s, q), Some(Attempt::Whole((_, d, _))) if d.problems.iter().all(|p| p.info)));
                 let next = next.unwrap_or(c2s.len());
@@ -273,6 +279,13 @@ pub fn check(c2s: &[u8], s2c: &[u8]) -> Connection {
             }
             _ => {
                 diagnose(&mut c.responses, at, in_responses(s2c.get(at..).unwrap_or_default()));
+                // A whole request in the wrong direction is passed over as one unit.
+                if let Some(Attempt::Whole((_, d, len))) = request_at(s2c, at) {
+                    let skip = (len as u64 + d.snapshot_size.unwrap_or(0)).min((s2c.len() - at) as u64);
+                    c.responses.skipped += skip;
+                    at += skip as usize;
+                    continue;
+                }
                 let next = (at + 1..s2c.len()).find(|&q| {
                     matches!(s2c.get(q), Some(0xa0..=0xbf | 0xda))
                         && matches!(response_at(s2c, q), Some(Attempt::Whole(_)))

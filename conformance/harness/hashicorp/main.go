@@ -10,9 +10,11 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"io/ioutil"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +22,84 @@ import (
 
 	"github.com/hashicorp/raft"
 )
+
+// sharedLayer reproduces the shared-connection bug of openziti/ziti#2533 with the real library:
+// every Dial to a peer returns the same TCP connection, and that connection is also handed to
+// this node's own Accept loop, so NetworkTransport's acceptor and its clients read and write one
+// byte stream concurrently, as Ziti's single RaftConn per peer made them do.
+type sharedLayer struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  map[raft.ServerAddress]net.Conn
+	accept chan net.Conn
+}
+
+// Nodes of the shared-connection run listen on 127.0.0.N:47100+N and dial from 127.0.0.N, so an
+// accepted connection's remote address names the peer, as Ziti's channel did.
+func peerOf(remote net.Addr) raft.ServerAddress {
+	ip := remote.(*net.TCPAddr).IP.To4()
+	return raft.ServerAddress(fmt.Sprintf("%s:%d", ip, 47100+int(ip[3])))
+}
+
+func newSharedLayer(addr string) *sharedLayer {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		panic(err)
+	}
+	s := &sharedLayer{ln: ln, conns: map[raft.ServerAddress]net.Conn{}, accept: make(chan net.Conn, 16)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(s.accept)
+				return
+			}
+			// The bug: an incoming connection also becomes the one this node dials the peer on.
+			s.mu.Lock()
+			if _, ok := s.conns[peerOf(c.RemoteAddr())]; !ok {
+				s.conns[peerOf(c.RemoteAddr())] = c
+			}
+			s.mu.Unlock()
+			s.accept <- noClose{c}
+		}
+	}()
+	return s
+}
+
+func (s *sharedLayer) Accept() (net.Conn, error) {
+	c, ok := <-s.accept
+	if !ok {
+		return nil, fmt.Errorf("closed")
+	}
+	return c, nil
+}
+func (s *sharedLayer) Close() error   { return s.ln.Close() }
+func (s *sharedLayer) Addr() net.Addr { return s.ln.Addr() }
+
+// noClose keeps one pooled or pipeline user's Close from closing the connection under the others.
+type noClose struct{ net.Conn }
+
+func (noClose) Close() error { return nil }
+
+func (s *sharedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[address]; ok {
+		return noClose{c}, nil
+	}
+	local, _ := net.ResolveTCPAddr("tcp", s.ln.Addr().(*net.TCPAddr).IP.String()+":0")
+	d := net.Dialer{Timeout: timeout, LocalAddr: local}
+	c, err := d.Dial("tcp", string(address))
+	if err != nil {
+		return nil, err
+	}
+	s.conns[address] = c
+	// The bug: the same connection also becomes an "incoming" one for this node's acceptor.
+	s.accept <- noClose{c}
+	return noClose{c}, nil
+}
+
+var fault = flag.String("fault", "", "\"shared\": every connection to a peer is one shared TCP connection (openziti/ziti#2533)")
 
 type fsm struct {
 	mu   sync.Mutex
@@ -125,9 +205,18 @@ type node struct {
 
 func start(i int, port int) *node {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	t, err := raft.NewTCPTransport(addr, nil, 3, 5*time.Second, ioutil.Discard)
-	if err != nil {
-		panic(err)
+	if *fault == "shared" {
+		addr = fmt.Sprintf("127.0.0.%d:%d", i, port)
+	}
+	var t *raft.NetworkTransport
+	if *fault == "shared" {
+		t = raft.NewNetworkTransport(newSharedLayer(addr), 3, 2*time.Second, os.Stderr)
+	} else {
+		var err error
+		t, err = raft.NewTCPTransport(addr, nil, 3, 5*time.Second, ioutil.Discard)
+		if err != nil {
+			panic(err)
+		}
 	}
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(fmt.Sprintf("n%d", i))
@@ -166,8 +255,50 @@ func must(f raft.Future) {
 	}
 }
 
+// runShared starts a cluster on shared connections and lets it try to elect a leader and
+// replicate for a few seconds; the library's own log (stderr) shows what it made of the bytes.
+func runShared(base int) {
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		nodes = append(nodes, start(i, base+i-1))
+	}
+	var servers []raft.Server
+	for _, n := range nodes {
+		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
+	}
+	nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers})
+	deadline := time.Now().Add(6 * time.Second)
+	transferred := false
+	for i := 0; time.Now().Before(deadline); i++ {
+		// A new leader dials its peers, and gets the connections they opened to it.
+		if !transferred && i == 100 {
+			for _, n := range nodes {
+				if n.raft.State() == raft.Leader {
+					n.raft.LeadershipTransfer()
+					transferred = true
+				}
+			}
+		}
+		for _, n := range nodes {
+			if n.raft.State() == raft.Leader {
+				n.raft.Apply([]byte(fmt.Sprintf("cmd-%d", i)), 200*time.Millisecond)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, n := range nodes {
+		n.raft.Shutdown()
+	}
+	fmt.Println(`{"fault": "shared", "note": "see the library's log for the decode errors it reported"}`)
+}
+
 func main() {
+	flag.Parse()
 	base := 47101
+	if *fault == "shared" {
+		runShared(base)
+		return
+	}
 	var nodes []*node
 	for i := 1; i <= 3; i++ {
 		nodes = append(nodes, start(i, base+i-1))

@@ -19,3 +19,15 @@ kill -INT "$dump"
 wait "$dump" || true
 mv "$out/raft-1.1.2-cluster.pcap.tmp" "$out/raft-1.1.2-cluster.pcap"
 echo "wrote $out"
+
+# The shared-connection fault (openziti/ziti#2533) reproduced with the real library: its own log
+# (stderr) records the "unknown rpc type 160" errors it hit.
+tcpdump -i lo -U -s 0 -w "$out/raft-1.1.2-shared-connection.pcap.tmp" "tcp portrange 47101-47103" 2>/dev/null &
+dump=$!
+sleep 1
+"$gopath/harness" -fault shared >/dev/null 2>"$out/raft-1.1.2-shared-connection.raft.log"
+sleep 1
+kill -INT "$dump"
+wait "$dump" || true
+mv "$out/raft-1.1.2-shared-connection.pcap.tmp" "$out/raft-1.1.2-shared-connection.pcap"
+grep -q "unknown rpc type" "$out/raft-1.1.2-shared-connection.raft.log" || echo "warning: this run did not hit the shared-connection decode error; run again"
