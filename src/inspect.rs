@@ -7,6 +7,7 @@ use std::path::Path;
 use raftwire_codec::{Frame, Limits, Message};
 use raftwire_conformance::{scan_all, Event};
 
+use crate::dialect::Dialect;
 use crate::render::hexdump;
 
 /// One line describing a message's fields.
@@ -111,28 +112,73 @@ fn direction(out: &mut String, label: &str, bytes: &[u8], limits: Limits, hex: b
     }
 }
 
-/// Dissects a raw stream file or every connection of a capture.
-pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool) -> Result<String, String> {
+/// One hashicorp/raft connection: a line per message, findings inline.
+fn hashicorp(out: &mut String, c2s: &[u8], s2c: &[u8]) {
+    let c = raftwire_hashicorp::check(c2s, s2c);
+    for n in &c.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    for (label, d) in [("c->s", &c.requests), ("s->c", &c.responses)] {
+        let mut lines: Vec<(u64, String)> = d
+            .messages
+            .iter()
+            .map(|(o, name)| (*o, format!("{o:>10} {label} {name}")))
+            .collect();
+        lines.extend(d.findings.iter().map(|f| {
+            let kind = if f.level == "INFO" { "NOTE" } else { "ERROR" };
+            (
+                f.offset,
+                format!(
+                    "{:>10} {label} {kind} {} [{}]: {}",
+                    f.offset, f.code, f.requirement, f.message
+                ),
+            )
+        }));
+        lines.sort_by_key(|(o, _)| *o);
+        for (_, l) in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+}
+
+/// Dissects a raw stream file or every connection of a capture, in the dialect each speaks.
+pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool, dialect: Dialect) -> Result<String, String> {
     let mut out = String::new();
+    let speaks_hashicorp = |c2s: &[u8], s2c: &[u8]| {
+        dialect == Dialect::Hashicorp
+            || (dialect == Dialect::Auto && crate::dialect::detect(c2s, s2c) == Some(Dialect::Hashicorp))
+    };
     if crate::capture::is_capture(path) {
         for c in crate::capture::extract::streams(path, ports)? {
+            let hc = speaks_hashicorp(&c.bytes[0], &c.bytes[1]);
+            let gaps = if c.gaps > 0 {
+                format!(" ({} capture gaps)", c.gaps)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "connection {} -> {}{}",
+                "connection {} -> {} [{}]{gaps}",
                 c.client,
                 c.server,
-                if c.gaps > 0 {
-                    format!(" ({} capture gaps)", c.gaps)
-                } else {
-                    String::new()
-                }
+                if hc { "hashicorp" } else { "rfw" }
             );
-            direction(&mut out, "c->s", &c.bytes[0], limits, hex);
-            direction(&mut out, "s->c", &c.bytes[1], limits, hex);
+            if hc {
+                hashicorp(&mut out, &c.bytes[0], &c.bytes[1]);
+            } else {
+                direction(&mut out, "c->s", &c.bytes[0], limits, hex);
+                direction(&mut out, "s->c", &c.bytes[1], limits, hex);
+            }
         }
     } else {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        direction(&mut out, "    ", &bytes, limits, hex);
+        let responses = matches!(bytes.first(), Some(0xa0..=0xbf | 0xda | 0xdb));
+        let (c2s, s2c): (&[u8], &[u8]) = if responses { (&[], &bytes) } else { (&bytes, &[]) };
+        if speaks_hashicorp(c2s, s2c) {
+            hashicorp(&mut out, c2s, s2c);
+        } else {
+            direction(&mut out, "    ", &bytes, limits, hex);
+        }
     }
     Ok(out)
 }

@@ -74,6 +74,9 @@ enum Command {
         /// In captures, only TCP connections with an end on this port.
         #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
+        /// The wire: RFW/1, hashicorp/raft NetworkTransport, or decided per connection.
+        #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
+        dialect: dialect::Dialect,
     },
     /// Write synthetic but realistic cluster traffic as raw stream files (deterministic per seed).
     Gen {
@@ -236,11 +239,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             hex,
             max_payload,
             ports,
+            dialect,
         } => {
-            print!(
-                "{}",
-                inspect::run(&input, Limits::with_max_payload_len(max_payload), &ports, hex)?
-            );
+            let limits = Limits::with_max_payload_len(max_payload);
+            print!("{}", inspect::run(&input, limits, &ports, hex, dialect)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Decode => {

@@ -258,3 +258,23 @@ fn hc_3_the_real_shared_connection_failure_is_diagnosed_and_checking_continues()
         .iter()
         .all(|v| v["level"] != "MUST")));
 }
+
+#[test]
+fn inspect_shows_hashicorp_messages_with_desyncs_inline() {
+    let out = raftwire()
+        .args(["inspect", "tests/fixtures/hashicorp/raft-1.1.2-shared-connection.pcap"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[hashicorp]")
+            && text.contains("c->s AppendEntries(heartbeat)")
+            && text.contains("s->c RequestVoteResponse"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ERROR hc_request_in_response_direction [HC-3]")),
+        "{text}"
+    );
+}

@@ -35,6 +35,8 @@ pub struct Direction {
     pub skipped: u64,
     /// Findings, in offset order.
     pub findings: Vec<Finding>,
+    /// Every message decoded: (offset, name), for a dissector view.
+    pub messages: Vec<(u64, String)>,
 }
 
 /// What the connection showed.
@@ -82,6 +84,7 @@ impl Direction {
 
     fn decoded(&mut self, offset: usize, d: &Decoded, hints: &mut Vec<&'static str>) {
         *self.by_type.entry(d.name.clone()).or_default() += 1;
+        self.messages.push((offset as u64, d.name.clone()));
         for p in &d.problems {
             self.find(offset, p.code, if p.info { "INFO" } else { "MUST" }, p.message.clone());
         }
