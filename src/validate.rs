@@ -11,7 +11,7 @@ use raftwire_conformance::{check_one_direction, check_untimed, Direction, FrameI
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::input::RawConnection;
-use crate::report::{CaptureReport, ConnectionReport, Directions, Report};
+use crate::report::{ConnectionReport, Directions, Report};
 
 /// Validates every input: captures connection by connection, raw files as connections.
 pub fn run(
@@ -47,16 +47,7 @@ pub fn run(
             ));
         }
         report.connections.extend(connections);
-        report.captures.push(CaptureReport {
-            file: path.display().to_string(),
-            packets: stats.packets,
-            not_tcp: stats.not_tcp,
-            fragments: stats.fragments,
-            malformed: stats.malformed,
-            truncated_packets: stats.truncated_packets,
-            other_ports: stats.other_ports,
-            ignored_connections: stats.ignored_connections,
-        });
+        report.captures.push(stats);
     }
     for conn in &inputs.raw {
         report.connections.push(validate_raw(conn, limits, dialect)?);

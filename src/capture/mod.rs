@@ -30,18 +30,8 @@ pub struct Options {
     pub dialect: crate::dialect::Dialect,
 }
 
-/// Counts of what the capture held besides the connections reported.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub packets: u64,
-    pub not_tcp: u64,
-    pub fragments: u64,
-    pub malformed: u64,
-    pub truncated_packets: u64,
-    pub other_ports: u64,
-    /// TCP connections without a single RFW/1 frame (other traffic), left out of the report.
-    pub ignored_connections: u64,
-}
+/// Counts of what the capture held besides the connections reported: the report's own type.
+pub type Stats = crate::report::CaptureReport;
 
 /// True if the file starts like a pcap or pcapng capture.
 pub fn is_capture(path: &Path) -> bool {
@@ -242,6 +232,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
         done: Vec::new(),
         stats: Stats::default(),
     };
+    t.stats.file = path.display().to_string();
     read_packets(path, progress, |lt, data, cut| t.packet(lt, data, cut))?;
     let order = std::mem::take(&mut t.order);
     for k in order {
