@@ -53,7 +53,7 @@ pub fn frame_with_payload(payload: usize, request_id: u64) -> Frame {
             prev_log_term: 0,
             leader_commit: 0,
             leader_id: id(&leader),
-            entries,
+            entries: entries.into(),
         })
     } else {
         // Fixed fields 41 + ids (1+2, 1+4) + empty configuration (2) + data length (4).
@@ -199,7 +199,7 @@ pub fn append_entries_three_ways(n: usize, size: usize) -> (Bytes, Bytes, Vec<u8
             prev_log_term: 3,
             leader_commit: 99,
             leader_id: id("node-1"),
-            entries: entries.clone(),
+            entries: entries.clone().into(),
         }),
     )
     .to_bytes()

@@ -45,9 +45,9 @@ pub use frame::{decode, decode_all, decode_at, decode_prefix, decode_with, encod
 pub use header::{decode_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, MARKER, TRAILER_LEN, VERSION};
 pub use limits::{Limits, DEFAULT_MAX_PAYLOAD_LEN};
 pub use message::{
-    AppendEntriesRequest, AppendEntriesResponse, Configuration, Entry, EntryKind, ErrorResponse, ErrorResponseCode, Id,
-    InstallSnapshotRequest, InstallSnapshotResponse, Message, RequestVoteRequest, RequestVoteResponse, Server,
-    Suffrage, TimeoutNowRequest, TimeoutNowResponse, MAX_ERROR_MESSAGE_LEN,
+    AppendEntriesRequest, AppendEntriesResponse, Configuration, Entries, Entry, EntryKind, ErrorResponse,
+    ErrorResponseCode, Id, InstallSnapshotRequest, InstallSnapshotResponse, Message, RequestVoteRequest,
+    RequestVoteResponse, Server, Suffrage, TimeoutNowRequest, TimeoutNowResponse, MAX_ERROR_MESSAGE_LEN,
 };
 pub use stream::StreamDecoder;
 #[cfg(feature = "tokio")]

@@ -223,7 +223,8 @@ fn ae_1_prev_log_fields_consistent() {
             term: 1,
             kind: EntryKind::Noop,
             data: Bytes::new(),
-        }],
+        }]
+        .into(),
         ..append_entries()
     };
     accept(&encoded(Message::AppendEntries(from_start)));
@@ -260,7 +261,7 @@ fn ae_2_entry_indices_consecutive_from_prev_log_index_plus_one() {
     );
     // Index space exhausted: prev_log_index u64::MAX leaves no index for an entry.
     let mut m = append_entries();
-    m.entries.truncate(1);
+    m.entries = m.entries.iter().take(1).collect();
     let b = patched(Message::AppendEntries(m), 8, &u64::MAX.to_be_bytes());
     body_rejected(&b, ErrorCode::EntryIndexGap, "AE-2", 39);
 }
@@ -284,8 +285,10 @@ fn ae_3_entry_terms_ordered_and_bounded() {
     let b = patched(ae(), 47, &5u64.to_be_bytes());
     accept(&b);
     let mut m = append_entries();
-    m.entries[1].term = 4;
-    m.entries[0].term = 5;
+    let mut entries = m.entries.to_vec();
+    entries[1].term = 4;
+    entries[0].term = 5;
+    m.entries = entries.into();
     let e = Frame::new(1, Message::AppendEntries(m)).to_bytes().unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::EntryTermOrder));
 }
@@ -309,7 +312,9 @@ fn ae_5_configuration_entries_hold_exactly_one_valid_configuration() {
     let e = body_rejected(&patched(ae(), 55, &[2]), ErrorCode::TruncatedBody, "FIELD-1", 60);
     assert_eq!(e.field, "server_count");
     let mut m = append_entries();
-    m.entries[2].data = Bytes::from_static(b"\x00\x00");
+    let mut entries = m.entries.to_vec();
+    entries[2].data = Bytes::from_static(b"\x00\x00");
+    m.entries = entries.into();
     let e = Frame::new(1, Message::AppendEntries(m)).to_bytes().unwrap_err();
     assert_eq!(
         e.code(),

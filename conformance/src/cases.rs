@@ -98,7 +98,8 @@ fn append_entries() -> AppendEntriesRequest {
                 kind: EntryKind::Configuration,
                 data: configuration(2).to_entry_data().unwrap_or_default(),
             },
-        ],
+        ]
+        .into(),
     }
 }
 
@@ -148,7 +149,7 @@ pub fn valid_messages() -> Vec<(&'static str, &'static str, Message)> {
             "append_entries_heartbeat",
             "AE-1",
             Message::AppendEntries(AppendEntriesRequest {
-                entries: vec![],
+                entries: vec![].into(),
                 ..append_entries()
             }),
         ),
@@ -163,7 +164,8 @@ pub fn valid_messages() -> Vec<(&'static str, &'static str, Message)> {
                     term: 1,
                     kind: EntryKind::Barrier,
                     data: Bytes::new(),
-                }],
+                }]
+                .into(),
                 ..append_entries()
             }),
         ),

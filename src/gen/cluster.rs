@@ -211,7 +211,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                 prev_log_term: prev_term,
                 leader_commit: commit,
                 leader_id: id("n1"),
-                entries: log[from as usize..].to_vec(),
+                entries: log[from as usize..].to_vec().into(),
             };
             let pipe = format!("n1-n{peer}-pipeline");
             if peer == 3 && round == rounds / 2 {
@@ -229,7 +229,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                 let retry = AppendEntriesRequest {
                     prev_log_index: back,
                     prev_log_term: if back == 0 { 0 } else { log[back as usize - 1].term },
-                    entries: log[back as usize..].to_vec(),
+                    entries: log[back as usize..].to_vec().into(),
                     ..req
                 };
                 let rid = s.send(&pipe, 1, peer, Message::AppendEntries(retry));
@@ -243,7 +243,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                     prev_log_term: prev_term,
                     leader_commit: commit,
                     leader_id: id("n1"),
-                    entries: vec![],
+                    entries: vec![].into(),
                 };
                 let name = format!("n1-n{peer}");
                 s.call(&name, 1, peer, Message::AppendEntries(hb), ae_ok(term, from));
@@ -274,7 +274,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
         prev_log_term: term,
         leader_commit: last - 1,
         leader_id: id("n1"),
-        entries: log[last as usize - 1..].to_vec(),
+        entries: log[last as usize - 1..].to_vec().into(),
     };
     let refuse = AppendEntriesResponse {
         term,
@@ -376,7 +376,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
             prev_log_term: 1,
             leader_commit: last,
             leader_id: id("n2"),
-            entries: log[last as usize..].to_vec(),
+            entries: log[last as usize..].to_vec().into(),
         };
         s.call(&name, 2, peer, Message::AppendEntries(req), ae_ok(term, last + 1));
     }
@@ -387,7 +387,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
         prev_log_term: term,
         leader_commit: last + 1,
         leader_id: id("n2"),
-        entries: vec![],
+        entries: vec![].into(),
     };
     let bye = ErrorResponse {
         code: ErrorResponseCode::Unavailable,

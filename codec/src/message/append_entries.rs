@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::configuration::Configuration;
+use super::entries::Entries;
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
 use crate::wire::{
@@ -29,7 +30,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn from_byte(b: u8) -> Option<EntryKind> {
+    pub(crate) fn from_byte(b: u8) -> Option<EntryKind> {
         match b {
             0 => Some(EntryKind::Command),
             1 => Some(EntryKind::Noop),
@@ -66,8 +67,9 @@ pub struct AppendEntriesRequest {
     pub leader_commit: u64,
     /// The leader's server id.
     pub leader_id: Id,
-    /// The entries, consecutive from `prev_log_index + 1` (AE-2, AE-3).
-    pub entries: Vec<Entry>,
+    /// The entries, consecutive from `prev_log_index + 1` (AE-2, AE-3). Build with
+    /// `vec![...].into()` or `collect()`; decoded entries are read on demand from the frame.
+    pub entries: Entries,
 }
 
 /// Smallest encoded entry: index, term, kind and an empty data length.
@@ -153,7 +155,7 @@ impl AppendEntriesRequest {
         let (i, leader_commit) = u64_field("leader_commit")(i)?;
         let (i, leader) = id_field("leader_id")(i)?;
         let (mut i, count) = count_field("entry_count", 4, MIN_ENTRY_LEN)(i)?;
-        let mut entries = Vec::with_capacity(count);
+        let region_start = i;
         let mut next_index = prev_log_index.checked_add(1);
         let mut previous_term = prev_log_term;
         for _ in 0..count {
@@ -174,12 +176,6 @@ impl AppendEntriesRequest {
                 e.remaining += r.len();
                 nom::Err::Failure(e)
             })?;
-            entries.push(Entry {
-                index,
-                term: entry_term,
-                kind,
-                data: share(payload, data),
-            });
             next_index = index.checked_add(1);
             previous_term = entry_term;
             i = r;
@@ -192,7 +188,13 @@ impl AppendEntriesRequest {
                 prev_log_term,
                 leader_commit,
                 leader_id: Id::from_checked(share(payload, leader)),
-                entries,
+                entries: Entries::from_wire(
+                    share(
+                        payload,
+                        region_start.get(..region_start.len() - i.len()).unwrap_or_default(),
+                    ),
+                    count,
+                ),
             },
         ))
     }
@@ -209,9 +211,21 @@ impl AppendEntriesRequest {
         w.u64(self.leader_commit);
         w.id(self.leader_id.as_bytes());
         w.u32(fits::<u32>("entry_count", self.entries.len(), 32)?);
+        match self.entries.as_slice() {
+            Some(built) => self.encode_entries(w, built.iter()),
+            None => self.encode_entries(w, self.entries.iter()),
+        }
+    }
+
+    fn encode_entries<E: std::borrow::Borrow<Entry>>(
+        &self,
+        w: &mut Writer<'_>,
+        entries: impl Iterator<Item = E>,
+    ) -> Result<(), EncodeError> {
         let mut next_index = self.prev_log_index.checked_add(1);
         let mut previous_term = self.prev_log_term;
-        for e in &self.entries {
+        for e in entries {
+            let e = e.borrow();
             w.check(index_follows(e.index, next_index), "entry.index")?;
             w.u64(e.index);
             w.check(term_in_order(e.term, previous_term, self.term), "entry.term")?;
@@ -350,7 +364,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AppendEntriesRequest {
             prev_log_term,
             leader_commit: u.arbitrary()?,
             leader_id: u.arbitrary()?,
-            entries,
+            entries: entries.into(),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod append_entries;
 mod configuration;
+mod entries;
 mod error_response;
 mod id;
 mod install_snapshot;
@@ -10,6 +11,7 @@ mod timeout_now;
 
 pub use append_entries::{AppendEntriesRequest, AppendEntriesResponse, Entry, EntryKind};
 pub use configuration::{Configuration, Server, Suffrage};
+pub use entries::{Entries, Iter as EntriesIter};
 pub use error_response::{ErrorResponse, ErrorResponseCode, MAX_ERROR_MESSAGE_LEN};
 pub use id::{Id, InvalidId};
 pub use install_snapshot::{InstallSnapshotRequest, InstallSnapshotResponse};

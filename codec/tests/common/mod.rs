@@ -63,7 +63,8 @@ pub fn append_entries() -> AppendEntriesRequest {
                 kind: EntryKind::Configuration,
                 data: configuration().to_entry_data().unwrap(),
             },
-        ],
+        ]
+        .into(),
     }
 }
 
@@ -93,7 +94,7 @@ pub fn every_message() -> Vec<Message> {
         Message::RequestVoteResponse(RequestVoteResponse { term: 5, granted: true }),
         Message::AppendEntries(append_entries()),
         Message::AppendEntries(AppendEntriesRequest {
-            entries: vec![],
+            entries: vec![].into(),
             ..append_entries()
         }),
         Message::AppendEntriesResponse(AppendEntriesResponse {
