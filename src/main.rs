@@ -38,7 +38,7 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check captured streams against the RFW/1 spec: every frame, every stream rule.
+    /// Check captured streams (RFW/1 or hashicorp/raft): every message, every stream rule.
     ///
     /// INPUT is a pcap or pcapng capture, a raw one-direction stream file, a pair NAME.c2s.bin +
     /// NAME.s2c.bin (the two directions of one connection), or a directory of such files.
@@ -78,7 +78,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
         dialect: dialect::Dialect,
     },
-    /// Write synthetic but realistic cluster traffic as raw stream files (deterministic per seed).
+    /// Write synthetic but realistic cluster traffic as a pcap or raw streams (deterministic per seed).
     Gen {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
