@@ -36,6 +36,26 @@ enum Format {
     Junit,
 }
 
+/// How inputs are read: shared by `validate` and `inspect`.
+#[derive(clap::Args)]
+struct Reading {
+    /// Largest accepted payload in bytes (FRAME-7).
+    #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
+    max_payload: u32,
+    /// In captures, only TCP connections with an end on this port (repeatable, or comma-separated).
+    #[arg(long = "port", value_delimiter = ',')]
+    ports: Vec<u16>,
+    /// The wire: RFW/1, hashicorp/raft NetworkTransport, or decided per connection.
+    #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
+    dialect: dialect::Dialect,
+}
+
+impl Reading {
+    fn limits(&self) -> Limits {
+        Limits::with_max_payload_len(self.max_payload)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check captured streams (RFW/1 or hashicorp/raft): every message, every stream rule.
@@ -52,15 +72,8 @@ enum Command {
         /// Count SHOULD-level violations as failures too.
         #[arg(long)]
         strict: bool,
-        /// Largest accepted payload in bytes (FRAME-7).
-        #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
-        max_payload: u32,
-        /// In captures, only TCP connections with an end on this port (repeatable, or comma-separated).
-        #[arg(long = "port", value_delimiter = ',')]
-        ports: Vec<u16>,
-        /// The wire: RFW/1, hashicorp/raft NetworkTransport, or decided per connection.
-        #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
-        dialect: dialect::Dialect,
+        #[command(flatten)]
+        reading: Reading,
     },
     /// Dissect a raw stream file or a capture: one line per frame, errors inline.
     Inspect {
@@ -68,15 +81,8 @@ enum Command {
         /// Show the bytes around each error.
         #[arg(long)]
         hex: bool,
-        /// Largest accepted payload in bytes (FRAME-7).
-        #[arg(long, default_value_t = raftwire_codec::DEFAULT_MAX_PAYLOAD_LEN)]
-        max_payload: u32,
-        /// In captures, only TCP connections with an end on this port.
-        #[arg(long = "port", value_delimiter = ',')]
-        ports: Vec<u16>,
-        /// The wire: RFW/1, hashicorp/raft NetworkTransport, or decided per connection.
-        #[arg(long, value_enum, default_value_t = dialect::Dialect::Auto)]
-        dialect: dialect::Dialect,
+        #[command(flatten)]
+        reading: Reading,
     },
     /// Write synthetic but realistic cluster traffic as a pcap or raw streams (deterministic per seed).
     Gen {
@@ -171,12 +177,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             inputs,
             format,
             strict,
-            max_payload,
-            ports,
-            dialect,
+            reading,
         } => {
-            let limits = Limits::with_max_payload_len(max_payload);
-            let report = validate::run(&inputs, limits, &ports, dialect, strict)?;
+            let report = validate::run(&inputs, reading.limits(), &reading.ports, reading.dialect, strict)?;
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),
@@ -234,15 +237,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{out}");
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Inspect {
-            input,
-            hex,
-            max_payload,
-            ports,
-            dialect,
-        } => {
-            let limits = Limits::with_max_payload_len(max_payload);
-            print!("{}", inspect::run(&input, limits, &ports, hex, dialect)?);
+        Command::Inspect { input, hex, reading } => {
+            print!(
+                "{}",
+                inspect::run(&input, reading.limits(), &reading.ports, hex, reading.dialect)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Decode => {

@@ -1,29 +1,15 @@
 //! Captures end to end: real tcpdump captures of loopback TCP, generated pcaps with injected
 //! faults, tshark as an independent check of the TCP reassembly, and broken capture files.
 
+mod common;
+
+use common::{raftwire, validate_json};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn raftwire() -> Command {
-    Command::cargo_bin("raftwire").unwrap()
-}
-
-fn validate_json(args: &[&str]) -> (i32, Value) {
-    let out = raftwire()
-        .arg("validate")
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-    )
-}
 
 /// Each connection's frames by type in both directions, as a sorted list (connection order and
 /// names differ between a capture and the raw files it was made from).

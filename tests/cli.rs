@@ -1,13 +1,12 @@
 //! End-to-end: the `raftwire` binary as an operator uses it.
 
+mod common;
+
+use common::{raftwire, validate_json};
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn raftwire() -> Command {
-    Command::cargo_bin("raftwire").unwrap()
-}
 
 fn gen(dir: &Path, seed: u64, fault: Option<&str>) {
     let mut cmd = raftwire();
@@ -16,17 +15,6 @@ fn gen(dir: &Path, seed: u64, fault: Option<&str>) {
         cmd.args(["--fault", f]);
     }
     cmd.assert().success();
-}
-
-fn validate_json(args: &[&std::ffi::OsStr]) -> (i32, Value) {
-    let out = raftwire()
-        .arg("validate")
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap();
-    (code, serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
 }
 
 #[test]
@@ -56,7 +44,7 @@ fn bundled_sample_is_what_gen_seed_1_writes() {
 
 #[test]
 fn json_report_follows_the_documented_schema() {
-    let (code, r) = validate_json(&["samples/cluster".as_ref()]);
+    let (code, r) = validate_json(&["samples/cluster"]);
     assert_eq!(code, 0);
     let s = &r["summary"];
     assert_eq!(
@@ -157,7 +145,7 @@ fn each_injected_fault_is_reported_at_its_offset_and_checking_continues() {
 
 #[test]
 fn a_single_response_stream_is_read_as_server_to_client() {
-    let (code, r) = validate_json(&["samples/cluster/n1-n2.s2c.bin".as_ref()]);
+    let (code, r) = validate_json(&["samples/cluster/n1-n2.s2c.bin"]);
     assert_eq!(code, 0, "{r}");
     let c = &r["connections"][0];
     assert_eq!(c["client"], "");

@@ -1,11 +1,9 @@
 //! `raftwire conformance` as an implementer runs it, against the built-in codec and against
 //! external decoders through the `--decoder-cmd` contract.
 
-use assert_cmd::Command;
+mod common;
 
-fn raftwire() -> Command {
-    Command::cargo_bin("raftwire").unwrap()
-}
+use common::raftwire;
 
 fn bin() -> String {
     assert_cmd::cargo::cargo_bin("raftwire").display().to_string()

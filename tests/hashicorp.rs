@@ -2,29 +2,15 @@
 //! harness's count of what each server decoded), the same streams as raw files, and the classic
 //! broken streams, each diagnosed at its exact offset.
 
+mod common;
+
+use common::{raftwire, validate_json as validate};
+
 use std::collections::BTreeMap;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 const CAPTURE: &str = "tests/fixtures/hashicorp/raft-1.1.2-cluster.pcap";
-
-fn raftwire() -> Command {
-    Command::cargo_bin("raftwire").unwrap()
-}
-
-fn validate(args: &[&str]) -> (i32, Value) {
-    let out = raftwire()
-        .arg("validate")
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-    )
-}
 
 /// Requests received per server address, by message name, summed over its connections.
 fn requests_by_server(r: &Value) -> BTreeMap<String, BTreeMap<String, u64>> {
