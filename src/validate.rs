@@ -89,29 +89,35 @@ fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
 }
 
 /// Validates one raw connection.
-fn read(p: &Option<PathBuf>) -> Result<Vec<u8>, String> {
-    p.as_deref()
-        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
-        .transpose()
-        .map(Option::unwrap_or_default)
+/// Up to `limit` bytes of a file (all of it with `usize::MAX`); empty for no file.
+fn read(p: &Option<PathBuf>, limit: usize) -> Result<Vec<u8>, String> {
+    let Some(p) = p else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    File::open(p)
+        .and_then(|f| f.take(limit as u64).read_to_end(&mut out))
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(out)
 }
 
 fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Result<ConnectionReport, String> {
     if dialect != Dialect::Rfw {
-        // hashicorp streams are checked whole (they have no framing to stream on).
-        let (mut c2s, mut s2c) = (read(&conn.client)?, read(&conn.server)?);
-        let (mut client, mut server) = (conn.client.clone(), conn.server.clone());
+        // The dialect is judged from the first bytes alone, so an RFW/1 file is still streamed
+        // below; hashicorp streams are read whole (they have no framing to stream on).
+        let mut client = conn.client.clone();
+        let mut server = conn.server.clone();
         if let Some(path) = &conn.unknown {
-            let bytes = read(&Some(path.clone()))?;
-            if matches!(bytes.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
-                (s2c, server) = (bytes, Some(path.clone()));
+            let head = read(&Some(path.clone()), 8)?;
+            if matches!(head.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
+                server = Some(path.clone());
             } else {
-                (c2s, client) = (bytes, Some(path.clone()));
+                client = Some(path.clone());
             }
         }
-        let hashicorp = dialect == Dialect::Hashicorp || crate::dialect::detect(&c2s, &s2c) == Some(Dialect::Hashicorp);
+        let hashicorp = dialect == Dialect::Hashicorp
+            || crate::dialect::detect(&read(&client, 8)?, &read(&server, 8)?) == Some(Dialect::Hashicorp);
         if hashicorp {
             let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let (c2s, s2c) = (read(&client, usize::MAX)?, read(&server, usize::MAX)?);
             return Ok(crate::dialect::hashicorp_report(
                 name(&client),
                 name(&server),
