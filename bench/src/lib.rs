@@ -271,8 +271,8 @@ mod tests {
         let h: hashicorp::AppendEntriesRequest = rmp_serde::from_slice(&mp).unwrap();
         assert_eq!(a.entries.len(), 16);
         for ((x, y), z) in a.entries.iter().zip(&p.entries).zip(&h.entries) {
-            assert_eq!((x.index, &x.data[..]), (y.index, &y.data[..]));
-            assert_eq!((x.index, &x.data[..]), (z.index, &z.data[..]));
+            assert_eq!((x.index, x.data), (y.index, &y.data[..]));
+            assert_eq!((x.index, x.data), (z.index, &z.data[..]));
         }
     }
 }

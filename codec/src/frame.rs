@@ -62,6 +62,7 @@ pub enum Progress {
 /// `header.frame_len()` bytes present): payload CRC, then body. Fields of the decoded message are
 /// zero-copy slices of `input`; nothing else is cloned on the way, because every transient
 /// `Bytes` handle costs two atomic operations per frame.
+#[inline]
 pub(crate) fn decode_checked(
     header: &FrameHeader,
     input: &Bytes,
@@ -104,6 +105,7 @@ pub(crate) fn decode_checked(
 
 /// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame
 /// is present, returns its header and length.
+#[inline]
 pub(crate) fn frame_extent(
     input: &[u8],
     offset: u64,
@@ -124,6 +126,7 @@ pub(crate) fn frame_extent(
 
 /// Decodes the frame at the start of `input`, whose first byte is at absolute stream offset
 /// `offset` (used only in error reports). Bytes after the frame are left alone.
+#[inline]
 pub fn decode_prefix(input: &Bytes, offset: u64, limits: &Limits) -> Result<Progress, DecodeError> {
     match frame_extent(input, offset, limits)? {
         Err(needed) => Ok(Progress::NeedMore { needed }),
@@ -136,6 +139,7 @@ pub fn decode_prefix(input: &Bytes, offset: u64, limits: &Limits) -> Result<Prog
 
 /// Decodes the frame that starts at `input[at]`, reporting offsets relative to `input`. The way
 /// to walk a buffer of frames without slicing it once per frame.
+#[inline]
 pub fn decode_at(input: &Bytes, at: usize, limits: &Limits) -> Result<Progress, DecodeError> {
     let rest = input.get(at..).unwrap_or_default();
     match frame_extent(rest, at as u64, limits)? {
@@ -148,12 +152,14 @@ pub fn decode_at(input: &Bytes, at: usize, limits: &Limits) -> Result<Progress, 
 }
 
 /// Decodes a buffer that must hold exactly one frame, with the default [`Limits`].
+#[inline]
 pub fn decode(input: &Bytes) -> Result<Frame, DecodeError> {
     decode_with(input, &Limits::default())
 }
 
 /// Decodes a buffer that must hold exactly one frame: a short buffer is `truncated_frame`
 /// (FRAME-10), bytes after the frame are `trailing_bytes` (FRAME-9).
+#[inline]
 pub fn decode_with(input: &Bytes, limits: &Limits) -> Result<Frame, DecodeError> {
     match decode_prefix(input, 0, limits)? {
         Progress::NeedMore { needed } => Err(DecodeError {

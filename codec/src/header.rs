@@ -12,6 +12,7 @@ use bytes::{BufMut, BytesMut};
 use nom::Parser;
 
 use crate::error::{DecodeError, ErrorCode, Expected};
+use crate::header_crc::{header_crc, COVERED};
 use crate::limits::Limits;
 
 /// The boundary marker: `C1 52 46 57` ("\xC1RFW").
@@ -203,6 +204,7 @@ pub(crate) fn check_marker(buf: &[u8], base: u64) -> Result<(), DecodeError> {
 ///
 /// Validators use it to resynchronise: a marker followed by a header whose CRC verifies is, with
 /// odds of 2^-32 against, a real frame start.
+#[inline]
 pub fn decode_header(buf: &[u8], base: u64, limits: &Limits) -> Result<HeaderProgress, DecodeError> {
     check_marker(buf, base)?;
     if let Some(&version) = buf.get(at::VERSION as usize) {
@@ -230,7 +232,7 @@ pub fn decode_header(buf: &[u8], base: u64, limits: &Limits) -> Result<HeaderPro
             Expected::AtLeast(HEADER_LEN as u64),
         ));
     };
-    let computed = crc32fast::hash(head.get(..at::HEADER_CRC as usize).unwrap_or_default());
+    let computed = head.first_chunk::<COVERED>().map_or(!crc, header_crc);
     if computed != crc {
         return Err(error(
             ErrorCode::HeaderCrcMismatch,
@@ -300,7 +302,7 @@ pub(crate) fn seal_header(header: &mut [u8], payload_len: u32) {
     if let Some(len) = header.get_mut(at::PAYLOAD_LEN as usize..at::HEADER_CRC as usize) {
         len.copy_from_slice(&payload_len.to_be_bytes());
     }
-    let crc = crc32fast::hash(header.get(..at::HEADER_CRC as usize).unwrap_or_default());
+    let crc = header.first_chunk::<COVERED>().map_or(0, header_crc);
     if let Some(slot) = header.get_mut(at::HEADER_CRC as usize..HEADER_LEN) {
         slot.copy_from_slice(&crc.to_be_bytes());
     }

@@ -33,6 +33,7 @@ mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod header;
+mod header_crc;
 mod limits;
 pub mod message;
 mod stream;
@@ -45,7 +46,7 @@ pub use frame::{decode, decode_all, decode_at, decode_prefix, decode_with, encod
 pub use header::{decode_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, MARKER, TRAILER_LEN, VERSION};
 pub use limits::{Limits, DEFAULT_MAX_PAYLOAD_LEN};
 pub use message::{
-    AppendEntriesRequest, AppendEntriesResponse, Configuration, Entries, Entry, EntryKind, ErrorResponse,
+    AppendEntriesRequest, AppendEntriesResponse, Configuration, Entries, Entry, EntryKind, EntryRef, ErrorResponse,
     ErrorResponseCode, Id, InstallSnapshotRequest, InstallSnapshotResponse, Message, RequestVoteRequest,
     RequestVoteResponse, Server, Suffrage, TimeoutNowRequest, TimeoutNowResponse, MAX_ERROR_MESSAGE_LEN,
 };

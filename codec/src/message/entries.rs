@@ -2,6 +2,8 @@
 //! of the validated entry region, read entry by entry on demand. Decoding therefore allocates
 //! nothing and touches no reference count per entry (the cost that dominated small and mid-size
 //! frames, BENCHMARKS.md), while every entry has still been checked in full (AE-2 .. AE-5).
+//! Reading is borrowed too ([`EntryRef`]): a reference count is taken only for the entries a
+//! caller keeps ([`EntryRef::to_entry`]).
 
 use bytes::Bytes;
 
@@ -46,42 +48,110 @@ impl Entries {
         self.len() == 0
     }
 
-    /// The entries in order. Decoded entries' data are zero-copy slices of the received frame.
+    /// The entries in order, borrowed. Decoded entries are read from the received frame.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
             Repr::Owned(v) => Iter(IterRepr::Owned(v.iter())),
             Repr::Wire { region, count } => Iter(IterRepr::Wire {
                 region,
-                at: 0,
+                rest: region,
                 left: *count,
             }),
         }
     }
 
     /// The first entry.
-    pub fn first(&self) -> Option<Entry> {
+    pub fn first(&self) -> Option<EntryRef<'_>> {
         self.iter().next()
     }
 
     /// The last entry.
-    pub fn last(&self) -> Option<Entry> {
+    pub fn last(&self) -> Option<EntryRef<'_>> {
         match &self.0 {
-            Repr::Owned(v) => v.last().cloned(),
+            Repr::Owned(v) => v.last().map(EntryRef::from),
             Repr::Wire { .. } => self.iter().last(),
         }
     }
 
-    /// Built entries, by reference (the encoder writes them without cloning each one).
-    pub(crate) fn as_slice(&self) -> Option<&[Entry]> {
-        match &self.0 {
-            Repr::Owned(v) => Some(v),
-            Repr::Wire { .. } => None,
-        }
+    /// The entries as owned values (data still zero-copy slices of the frame).
+    pub fn to_vec(&self) -> Vec<Entry> {
+        self.iter().map(|e| e.to_entry()).collect()
+    }
+}
+
+/// One entry, borrowed from [`Entries`]: reading it touches no reference count, which is what
+/// keeps reading a decoded AppendEntries at the cost of its bytes (BENCHMARKS.md). Take a
+/// zero-copy owned [`Entry`] with [`EntryRef::to_entry`] when the data must outlive the frame.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'a> {
+    /// Log index.
+    pub index: u64,
+    /// Term in which the entry was created.
+    pub term: u64,
+    /// What the entry carries.
+    pub kind: EntryKind,
+    /// The payload, borrowed from the frame (or from the built entry).
+    pub data: &'a [u8],
+    /// The buffer `data` lies in, so [`EntryRef::to_entry`] can share it instead of copying.
+    source: &'a Bytes,
+}
+
+impl<'a> EntryRef<'a> {
+    /// The buffer the data lies in (fields checked inside it are shared, not copied).
+    pub(crate) fn source(&self) -> &'a Bytes {
+        self.source
     }
 
-    /// The entries as a vector.
-    pub fn to_vec(&self) -> Vec<Entry> {
-        self.iter().collect()
+    /// The entry as an owned value; its data is a zero-copy slice of the same buffer.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            index: self.index,
+            term: self.term,
+            kind: self.kind,
+            data: if self.data.is_empty() {
+                Bytes::new()
+            } else {
+                self.source.slice_ref(self.data)
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Entry> for EntryRef<'a> {
+    fn from(e: &'a Entry) -> EntryRef<'a> {
+        EntryRef {
+            index: e.index,
+            term: e.term,
+            kind: e.kind,
+            data: &e.data,
+            source: &e.data,
+        }
+    }
+}
+
+impl PartialEq for EntryRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.index, self.term, self.kind, self.data) == (other.index, other.term, other.kind, other.data)
+    }
+}
+
+impl Eq for EntryRef<'_> {}
+
+impl PartialEq<Entry> for EntryRef<'_> {
+    fn eq(&self, other: &Entry) -> bool {
+        *self == EntryRef::from(other)
+    }
+}
+
+impl std::fmt::Debug for EntryRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("index", &self.index)
+            .field("term", &self.term)
+            .field("kind", &self.kind)
+            .field("data", &Bytes::copy_from_slice(self.data))
+            .finish()
     }
 }
 
@@ -90,45 +160,46 @@ pub struct Iter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
     Owned(std::slice::Iter<'a, Entry>),
-    Wire { region: &'a Bytes, at: usize, left: usize },
+    Wire {
+        region: &'a Bytes,
+        rest: &'a [u8],
+        left: usize,
+    },
 }
 
-/// Reads the entry at `region[at..]`: index, term, kind, data length, data (SPEC.md §5.2).
-fn read_entry(region: &Bytes, at: usize) -> Option<(Entry, usize)> {
-    let fixed = region.get(at..at + 21)?;
-    let (index, rest) = fixed.split_first_chunk::<8>()?;
-    let (term, rest) = rest.split_first_chunk::<8>()?;
-    let (&kind, rest) = rest.split_first()?;
-    let (len, _) = rest.split_first_chunk::<4>()?;
-    let len = u32::from_be_bytes(*len) as usize;
-    let data_at = at + 21;
-    region.get(data_at..data_at + len)?;
-    let entry = Entry {
+/// Splits the entry at the start of `rest`: index, term, kind, data length, data (SPEC.md §5.2).
+#[inline]
+fn read_entry<'a>(region: &'a Bytes, rest: &'a [u8]) -> Option<(EntryRef<'a>, &'a [u8])> {
+    let (fixed, rest) = rest.split_first_chunk::<21>()?;
+    let (index, fixed) = fixed.split_first_chunk::<8>()?;
+    let (term, fixed) = fixed.split_first_chunk::<8>()?;
+    let (&kind, len) = fixed.split_first()?;
+    let len = u32::from_be_bytes(<[u8; 4]>::try_from(len).ok()?) as usize;
+    let (data, rest) = rest.split_at_checked(len)?;
+    let entry = EntryRef {
         index: u64::from_be_bytes(*index),
         term: u64::from_be_bytes(*term),
         kind: EntryKind::from_byte(kind)?,
-        data: if len == 0 {
-            Bytes::new()
-        } else {
-            region.slice(data_at..data_at + len)
-        },
+        data,
+        source: region,
     };
-    Some((entry, data_at + len))
+    Some((entry, rest))
 }
 
-impl Iterator for Iter<'_> {
-    type Item = Entry;
+impl<'a> Iterator for Iter<'a> {
+    type Item = EntryRef<'a>;
 
-    fn next(&mut self) -> Option<Entry> {
+    #[inline]
+    fn next(&mut self) -> Option<EntryRef<'a>> {
         match &mut self.0 {
-            IterRepr::Owned(it) => it.next().cloned(),
-            IterRepr::Wire { region, at, left } => {
+            IterRepr::Owned(it) => it.next().map(EntryRef::from),
+            IterRepr::Wire { region, rest, left } => {
                 if *left == 0 {
                     return None;
                 }
                 // Validated when decoded: a failure here is impossible, and ends the iteration.
-                let (entry, next) = read_entry(region, *at)?;
-                *at = next;
+                let (entry, after) = read_entry(region, rest)?;
+                *rest = after;
                 *left -= 1;
                 Some(entry)
             }
@@ -144,7 +215,7 @@ impl Iterator for Iter<'_> {
 }
 
 impl<'a> IntoIterator for &'a Entries {
-    type Item = Entry;
+    type Item = EntryRef<'a>;
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
         self.iter()
@@ -160,6 +231,12 @@ impl From<Vec<Entry>> for Entries {
 impl FromIterator<Entry> for Entries {
     fn from_iter<I: IntoIterator<Item = Entry>>(iter: I) -> Entries {
         Entries(Repr::Owned(iter.into_iter().collect()))
+    }
+}
+
+impl<'a> FromIterator<EntryRef<'a>> for Entries {
+    fn from_iter<I: IntoIterator<Item = EntryRef<'a>>>(iter: I) -> Entries {
+        Entries(Repr::Owned(iter.into_iter().map(|e| e.to_entry()).collect()))
     }
 }
 

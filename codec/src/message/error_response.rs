@@ -47,6 +47,7 @@ pub struct ErrorResponse {
 }
 
 impl ErrorResponse {
+    #[inline]
     pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
         let at = i;
         let (i, raw) = u16_field("error_code")(i)?;

@@ -103,6 +103,7 @@ fn chunk_consistent(total_size: u64, offset: u64, len: u64, done: bool) -> Rule 
 }
 
 impl InstallSnapshotRequest {
+    #[inline]
     pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
@@ -181,6 +182,7 @@ pub struct InstallSnapshotResponse {
 }
 
 impl InstallSnapshotResponse {
+    #[inline]
     pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;

@@ -11,7 +11,7 @@ mod timeout_now;
 
 pub use append_entries::{AppendEntriesRequest, AppendEntriesResponse, Entry, EntryKind};
 pub use configuration::{Configuration, Server, Suffrage};
-pub use entries::{Entries, Iter as EntriesIter};
+pub use entries::{Entries, EntryRef, Iter as EntriesIter};
 pub use error_response::{ErrorResponse, ErrorResponseCode, MAX_ERROR_MESSAGE_LEN};
 pub use id::{Id, InvalidId};
 pub use install_snapshot::{InstallSnapshotRequest, InstallSnapshotResponse};
@@ -81,7 +81,9 @@ impl Message {
 
     /// Decodes a whole payload as the body of `ty`: every byte must belong to the body (FRAME-9).
     /// `p` is the payload, a slice of `payload` (the buffer zero-copy fields are sliced from).
+    #[inline]
     pub(crate) fn decode_body(ty: MessageType, p: &[u8], payload: &Bytes) -> Result<Message, WireError> {
+        #[inline(always)]
         fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
             let (rest, value) = r.map_err(unwrap_nom)?;
             end(rest).map_err(unwrap_nom)?;

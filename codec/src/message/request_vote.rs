@@ -53,6 +53,7 @@ fn flags_compatible(pre_vote: bool, leadership_transfer: bool) -> Rule {
 }
 
 impl RequestVoteRequest {
+    #[inline]
     pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
@@ -110,6 +111,7 @@ pub struct RequestVoteResponse {
 }
 
 impl RequestVoteResponse {
+    #[inline]
     pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
         let (i, term) = u64_field("term")(i)?;
         let (i, granted) = bool_field("granted")(i)?;

@@ -17,6 +17,7 @@ pub struct TimeoutNowRequest {
 }
 
 impl TimeoutNowRequest {
+    #[inline]
     pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
@@ -49,6 +50,7 @@ pub struct TimeoutNowResponse {
 }
 
 impl TimeoutNowResponse {
+    #[inline]
     pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
