@@ -58,7 +58,7 @@ pub fn frame_with_payload(payload: usize, request_id: u64) -> Frame {
     } else {
         // Fixed fields 41 + ids (1+2, 1+4) + empty configuration (2) + data length (4).
         let data = payload - (41 + 3 + 5 + 2 + 4);
-        Message::InstallSnapshot(InstallSnapshotRequest {
+        Message::InstallSnapshot(Box::new(InstallSnapshotRequest {
             term: 1,
             last_included_index: 10,
             last_included_term: 1,
@@ -69,7 +69,7 @@ pub fn frame_with_payload(payload: usize, request_id: u64) -> Frame {
             snapshot_id: id("snap"),
             configuration: Configuration::default(),
             data: filler(data, 7),
-        })
+        }))
     };
     Frame::new(request_id, message)
 }

@@ -82,8 +82,20 @@ impl MessageType {
     ];
 
     /// The type for a type byte, if RFW/1 defines one.
+    #[inline]
     pub fn from_byte(b: u8) -> Option<MessageType> {
-        MessageType::ALL.iter().copied().find(|t| *t as u8 == b)
+        match b {
+            0x01 => Some(MessageType::RequestVote),
+            0x02 => Some(MessageType::AppendEntries),
+            0x03 => Some(MessageType::InstallSnapshot),
+            0x04 => Some(MessageType::TimeoutNow),
+            0x80 => Some(MessageType::Error),
+            0x81 => Some(MessageType::RequestVoteResponse),
+            0x82 => Some(MessageType::AppendEntriesResponse),
+            0x83 => Some(MessageType::InstallSnapshotResponse),
+            0x84 => Some(MessageType::TimeoutNowResponse),
+            _ => None,
+        }
     }
 
     /// True for responses (including `Error`): the high bit of the type byte.
@@ -166,6 +178,7 @@ type RawHeader = (u32, u8, u8, u16, u64, u32, u32);
 
 /// nom over the fixed 24 bytes: one bounded slice, the field parsers composed as a nom tuple, so
 /// no field parser ever sees an incomplete input and nothing here can report `Incomplete`.
+#[inline]
 fn raw_header(input: &[u8]) -> crate::wire::PResult<'_, RawHeader> {
     use crate::wire::{u16_field, u32_field, u64_field, u8_field};
     (
@@ -181,7 +194,16 @@ fn raw_header(input: &[u8]) -> crate::wire::PResult<'_, RawHeader> {
 }
 
 /// Checks the marker bytes present in `buf` (any prefix of a header), FRAME-1.
+#[inline]
 pub(crate) fn check_marker(buf: &[u8], base: u64) -> Result<(), DecodeError> {
+    if buf.first_chunk::<4>() == Some(&MARKER) {
+        return Ok(());
+    }
+    first_marker_mismatch(buf, base)
+}
+
+/// The slow path of [`check_marker`]: a short buffer, or the byte that differs.
+fn first_marker_mismatch(buf: &[u8], base: u64) -> Result<(), DecodeError> {
     for (i, (&got, &want)) in buf.iter().zip(MARKER.iter()).enumerate() {
         if got != want {
             return Err(error(
@@ -305,5 +327,18 @@ pub(crate) fn seal_header(header: &mut [u8], payload_len: u32) {
     let crc = header.first_chunk::<COVERED>().map_or(0, header_crc);
     if let Some(slot) = header.get_mut(at::HEADER_CRC as usize..HEADER_LEN) {
         slot.copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_byte_knows_exactly_the_defined_types() {
+        for b in 0..=255u8 {
+            let defined = MessageType::ALL.iter().copied().find(|t| *t as u8 == b);
+            assert_eq!(MessageType::from_byte(b), defined, "{b:#04x}");
+        }
     }
 }

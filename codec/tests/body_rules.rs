@@ -29,10 +29,10 @@ fn aer(success: bool, conflict_index: u64, conflict_term: u64) -> Message {
     })
 }
 fn first_chunk() -> Message {
-    Message::InstallSnapshot(install_snapshot(0, b"first", 12))
+    Message::InstallSnapshot(Box::new(install_snapshot(0, b"first", 12)))
 }
 fn middle_chunk() -> Message {
-    Message::InstallSnapshot(install_snapshot(5, b"mid", 12))
+    Message::InstallSnapshot(Box::new(install_snapshot(5, b"mid", 12)))
 }
 fn error_response(message: &str) -> Message {
     Message::Error(ErrorResponse {
@@ -369,14 +369,16 @@ fn is_1_chunk_within_total_size() {
 
 #[test]
 fn is_2_done_exactly_on_the_last_chunk() {
-    accept(&encoded(Message::InstallSnapshot(install_snapshot(8, b"last", 12))));
+    accept(&encoded(Message::InstallSnapshot(Box::new(install_snapshot(
+        8, b"last", 12,
+    )))));
     body_rejected(
         &patched(middle_chunk(), 40, &[1]),
         ErrorCode::ChunkDoneMismatch,
         "IS-2",
         55,
     );
-    let last = Message::InstallSnapshot(install_snapshot(8, b"last", 12));
+    let last = Message::InstallSnapshot(Box::new(install_snapshot(8, b"last", 12)));
     body_rejected(&patched(last, 40, &[0]), ErrorCode::ChunkDoneMismatch, "IS-2", 55);
 }
 
@@ -392,7 +394,9 @@ fn is_3_configuration_in_the_first_chunk_only() {
     );
     let mut m = install_snapshot(0, b"first", 12);
     m.configuration = Configuration::default();
-    let e = Frame::new(1, Message::InstallSnapshot(m)).to_bytes().unwrap_err();
+    let e = Frame::new(1, Message::InstallSnapshot(Box::new(m)))
+        .to_bytes()
+        .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::ConfigurationPlacement));
 }
 
@@ -423,10 +427,12 @@ fn is_4_snapshot_point_nonzero_and_not_above_the_term() {
 fn is_5_only_the_last_chunk_may_be_empty() {
     let empty_snapshot = install_snapshot(0, b"", 0);
     assert!(empty_snapshot.done);
-    accept(&encoded(Message::InstallSnapshot(empty_snapshot)));
+    accept(&encoded(Message::InstallSnapshot(Box::new(empty_snapshot))));
     let mut m = install_snapshot(5, b"", 12);
     m.done = false;
-    let e = Frame::new(1, Message::InstallSnapshot(m)).to_bytes().unwrap_err();
+    let e = Frame::new(1, Message::InstallSnapshot(Box::new(m)))
+        .to_bytes()
+        .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::EmptyChunk));
     let mut p = encoded(middle_chunk())[HEADER_LEN..].to_vec();
     p.truncate(p.len() - 4 - 3);

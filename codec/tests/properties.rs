@@ -176,5 +176,31 @@ fn entry_data_is_a_zero_copy_slice_of_the_input() {
     for e in ae.entries.iter().filter(|e| !e.data.is_empty()) {
         assert!(range.contains(&(e.data.as_ptr() as usize)), "entry data was copied");
     }
-    assert!(range.contains(&(ae.leader_id.as_bytes().as_ptr() as usize)));
+    assert!(
+        range.contains(&(e_data_owner(&ae).as_ptr() as usize)),
+        "to_entry copied"
+    );
+    // Short ids are held inline (copying up to 23 bytes is cheaper than a shared handle);
+    // longer ones are slices of the input.
+    assert!(!range.contains(&(ae.leader_id.as_bytes().as_ptr() as usize)));
+    let mut long = append_entries();
+    long.leader_id = Id::try_from("a-server-id-longer-than-twenty-three-bytes").unwrap();
+    let bytes = Bytes::from(encoded(Message::AppendEntries(long)));
+    let Message::AppendEntries(ae) = decode(&bytes).unwrap().message else {
+        panic!()
+    };
+    let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
+    assert!(
+        range.contains(&(ae.leader_id.as_bytes().as_ptr() as usize)),
+        "long id was copied"
+    );
+}
+
+/// The data of the first non-empty entry, taken as an owned `Entry`.
+fn e_data_owner(ae: &AppendEntriesRequest) -> Bytes {
+    ae.entries
+        .iter()
+        .find(|e| !e.data.is_empty())
+        .map(|e| e.to_entry().data)
+        .unwrap_or_default()
 }

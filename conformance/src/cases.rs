@@ -194,19 +194,23 @@ pub fn valid_messages() -> Vec<(&'static str, &'static str, Message)> {
         (
             "snapshot_first_chunk",
             "IS-3",
-            Message::InstallSnapshot(chunk(0, b"first", 12)),
+            Message::InstallSnapshot(Box::new(chunk(0, b"first", 12))),
         ),
         (
             "snapshot_middle_chunk",
             "IS-2",
-            Message::InstallSnapshot(chunk(5, b"mid", 12)),
+            Message::InstallSnapshot(Box::new(chunk(5, b"mid", 12))),
         ),
         (
             "snapshot_last_chunk",
             "IS-2",
-            Message::InstallSnapshot(chunk(8, b"last", 12)),
+            Message::InstallSnapshot(Box::new(chunk(8, b"last", 12))),
         ),
-        ("snapshot_empty", "IS-5", Message::InstallSnapshot(chunk(0, b"", 0))),
+        (
+            "snapshot_empty",
+            "IS-5",
+            Message::InstallSnapshot(Box::new(chunk(0, b"", 0))),
+        ),
         (
             "install_snapshot_response",
             "MSG-1",

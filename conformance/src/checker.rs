@@ -82,7 +82,7 @@ impl From<&Frame> for FrameInfo {
     fn from(f: &Frame) -> Self {
         let chunk = match &f.message {
             Message::InstallSnapshot(s) => Some(ChunkInfo {
-                snapshot_id: s.snapshot_id.bytes().clone(),
+                snapshot_id: s.snapshot_id.to_bytes(),
                 last_included_index: s.last_included_index,
                 last_included_term: s.last_included_term,
                 total_size: s.total_size,

@@ -334,7 +334,7 @@ fn chunk(rid: u64, snap: &str, offset: u64, data: &'static [u8], total: u64) -> 
     };
     Frame::new(
         rid,
-        Message::InstallSnapshot(InstallSnapshotRequest {
+        Message::InstallSnapshot(Box::new(InstallSnapshotRequest {
             term: 2,
             last_included_index: 10,
             last_included_term: 2,
@@ -345,7 +345,7 @@ fn chunk(rid: u64, snap: &str, offset: u64, data: &'static [u8], total: u64) -> 
             snapshot_id: id(snap),
             configuration: if offset == 0 { conf } else { Configuration::default() },
             data: Bytes::from_static(data),
-        }),
+        })),
     )
 }
 fn is_resp(rid: u64) -> Frame {

@@ -322,7 +322,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
             "n1-n4-snapshot",
             1,
             4,
-            Message::InstallSnapshot(chunk),
+            Message::InstallSnapshot(Box::new(chunk)),
             Message::InstallSnapshotResponse(stored),
         );
         if total == 0 {

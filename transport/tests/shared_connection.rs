@@ -29,7 +29,7 @@ fn request(i: u64) -> Message {
             leadership_transfer: false,
             candidate_id: id("n2"),
         }),
-        1 => Message::InstallSnapshot(InstallSnapshotRequest {
+        1 => Message::InstallSnapshot(Box::new(InstallSnapshotRequest {
             term: 2,
             last_included_index: 100,
             last_included_term: 1,
@@ -40,7 +40,7 @@ fn request(i: u64) -> Message {
             snapshot_id: id("snap"),
             configuration: Configuration::default(),
             data: Bytes::from(vec![i as u8; 100]),
-        }),
+        })),
         2 => Message::TimeoutNow(TimeoutNowRequest {
             term: 2,
             leader_id: id("n1"),

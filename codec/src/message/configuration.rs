@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
-use crate::wire::{count_field, id_field, share, u8_field, PResult, Rule, Violation, Writer};
+use crate::wire::{count_field, id_field, u8_field, PResult, Rule, Violation, Writer};
 
 /// A server's voting rights (a closed enumeration, FIELD-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,8 +92,8 @@ impl Configuration {
             let (r, address) = id_field("server.address")(r)?;
             servers.push(Server {
                 suffrage,
-                id: Id::from_checked(share(payload, id)),
-                address: Id::from_checked(share(payload, address)),
+                id: Id::from_checked(payload, id),
+                address: Id::from_checked(payload, address),
             });
             i = r;
         }
@@ -155,7 +155,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Configuration {
             // Unique ids by construction; the first server votes (CONF-1, CONF-2).
             let mut id = format!("n{i}-").into_bytes();
             id.extend_from_slice(&s.id.as_bytes()[..s.id.as_bytes().len().min(200)]);
-            s.id = Id::from_checked(Bytes::from(id));
+            s.id = Id::new(id).map_err(|_| arbitrary::Error::IncorrectFormat)?;
             if i == 0 {
                 s.suffrage = Suffrage::Voter;
             }

@@ -3,10 +3,25 @@
 
 use bytes::Bytes;
 
-/// A non-empty byte string of at most 255 bytes (FIELD-4), held as a zero-copy slice of the frame
-/// it was decoded from.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Id(Bytes);
+/// A non-empty byte string of at most 255 bytes (FIELD-4). Ids of up to 23 bytes (host:port
+/// addresses, short server names) are held inline; longer ones (UUIDs) as a zero-copy slice of
+/// the frame they were decoded from.
+///
+/// Why inline: a shared slice costs an indirect call and two atomic operations per decoded id, a
+/// fifth of decoding a small frame (BENCHMARKS.md), while copying a short id costs nothing.
+#[derive(Clone)]
+pub struct Id(Repr);
+
+/// Longest id held inline: what fits beside the enum's tag in the size of a `Bytes`.
+const INLINE: usize = 23;
+
+/// `Inline` holds the id in its first bytes and its length in the last byte: one array, so it
+/// is built with two fixed-size copies and never repacked field by field.
+#[derive(Clone)]
+enum Repr {
+    Inline([u8; INLINE + 1]),
+    Shared(Bytes),
+}
 
 /// The bytes given to [`Id::new`] are empty or longer than 255 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -26,34 +41,95 @@ impl Id {
         if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
             return Err(InvalidId { len: bytes.len() });
         }
-        Ok(Id(bytes))
+        Ok(Id::from_checked(&bytes, &bytes))
     }
 
-    /// Built by the decoder from a length-checked field.
-    pub(crate) fn from_checked(bytes: Bytes) -> Id {
-        Id(bytes)
+    /// Built by the decoder from a length-checked field `part`, which lies inside `buffer`.
+    #[inline]
+    pub(crate) fn from_checked(buffer: &Bytes, part: &[u8]) -> Id {
+        if part.len() > INLINE {
+            return Id(Repr::Shared(crate::wire::share(buffer, part)));
+        }
+        let mut inline = [0u8; INLINE + 1];
+        // Fast path: copy a fixed 23 bytes from where the id starts (the bytes after a short id
+        // belong to the same frame; they are never exposed, `as_bytes` stops at the length).
+        let start = (part.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
+        let window = start
+            .checked_add(INLINE)
+            .and_then(|end| buffer.get(start..end))
+            .filter(|w| w.as_ptr() == part.as_ptr());
+        match (window, inline.split_last_mut()) {
+            (Some(window), Some((len, bytes))) => {
+                bytes.copy_from_slice(window);
+                *len = part.len() as u8;
+            }
+            (None, Some((len, bytes))) => {
+                if let Some(head) = bytes.get_mut(..part.len()) {
+                    head.copy_from_slice(part);
+                }
+                *len = part.len() as u8;
+            }
+            (_, None) => {}
+        }
+        Id(Repr::Inline(inline))
     }
 
     /// The raw bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Inline(inline) => match inline.split_last() {
+                Some((&len, bytes)) => bytes.get(..len as usize).unwrap_or_default(),
+                None => &[],
+            },
+            Repr::Shared(b) => b,
+        }
     }
 
-    /// The underlying zero-copy buffer.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
+    /// The bytes as a `Bytes` (shared when the id was, copied when it is held inline).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            Repr::Shared(b) => b.clone(),
+        }
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Id) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Id {}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Id) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Id {
+    fn cmp(&self, other: &Id) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl std::fmt::Debug for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Id({:?})", String::from_utf8_lossy(&self.0))
+        write!(f, "Id({:?})", String::from_utf8_lossy(self.as_bytes()))
     }
 }
 
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
     }
 }
 
@@ -72,6 +148,43 @@ impl<'a> arbitrary::Arbitrary<'a> for Id {
         if bytes.is_empty() {
             bytes.push(b'n');
         }
-        Ok(Id(Bytes::from(bytes)))
+        let bytes = Bytes::from(bytes);
+        Ok(Id::from_checked(&bytes, &bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_shared_ids_hold_exactly_their_bytes() {
+        // A frame-like buffer: ids of every length at the start, middle and end of it.
+        let buffer = Bytes::from((0..=255u8).cycle().take(600).collect::<Vec<u8>>());
+        for len in 1..=Id::MAX_LEN {
+            for start in [0, 7, buffer.len() - len] {
+                let part = &buffer[start..start + len];
+                let id = Id::from_checked(&buffer, part);
+                assert_eq!(id.as_bytes(), part, "len {len} at {start}");
+                assert_eq!(id.to_bytes(), part);
+                assert_eq!(id, Id::new(Bytes::copy_from_slice(part)).unwrap());
+                assert_eq!(matches!(id.0, Repr::Inline(_)), len <= INLINE);
+            }
+        }
+        assert_eq!(std::mem::size_of::<Id>(), std::mem::size_of::<Bytes>());
+    }
+
+    #[test]
+    fn ids_compare_by_content_whatever_their_storage() {
+        let short = Id::try_from("node-1").unwrap();
+        let long = Id::try_from("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(
+            short.cmp(&long),
+            b"node-1"[..].cmp(&b"0123456789abcdef0123456789abcdef"[..])
+        );
+        let mut set = std::collections::HashSet::new();
+        set.insert(short.clone());
+        let buf = Bytes::from_static(b"xnode-1y");
+        assert!(set.contains(&Id::from_checked(&buf, &buf[1..7])));
     }
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
-use crate::wire::{bool_field, id_field, nonzero_term, share, u64_field, PResult, Rule, Violation, Writer};
+use crate::wire::{bool_field, id_field, nonzero_term, u64_field, PResult, Rule, Violation, Writer};
 
 /// A candidate asks for a vote (or, with `pre_vote`, whether it would get one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl RequestVoteRequest {
                 last_log_term,
                 pre_vote,
                 leadership_transfer,
-                candidate_id: Id::from_checked(share(payload, candidate)),
+                candidate_id: Id::from_checked(payload, candidate),
             },
         ))
     }

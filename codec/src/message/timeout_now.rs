@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::id::Id;
 use crate::error::EncodeError;
-use crate::wire::{bool_field, id_field, nonzero_term, share, u64_field, PResult, Writer};
+use crate::wire::{bool_field, id_field, nonzero_term, u64_field, PResult, Writer};
 
 /// Tells the target to time out and campaign immediately.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl TimeoutNowRequest {
             i,
             TimeoutNowRequest {
                 term,
-                leader_id: Id::from_checked(share(payload, leader)),
+                leader_id: Id::from_checked(payload, leader),
             },
         ))
     }

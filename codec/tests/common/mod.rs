@@ -104,9 +104,9 @@ pub fn every_message() -> Vec<Message> {
             conflict_index: 7,
             conflict_term: 3,
         }),
-        Message::InstallSnapshot(install_snapshot(0, b"first", 12)),
-        Message::InstallSnapshot(install_snapshot(5, b"mid", 12)),
-        Message::InstallSnapshot(install_snapshot(8, b"last", 12)),
+        Message::InstallSnapshot(Box::new(install_snapshot(0, b"first", 12))),
+        Message::InstallSnapshot(Box::new(install_snapshot(5, b"mid", 12))),
+        Message::InstallSnapshot(Box::new(install_snapshot(8, b"last", 12))),
         Message::InstallSnapshotResponse(InstallSnapshotResponse {
             term: 5,
             success: true,
