@@ -59,7 +59,7 @@ pub fn decode_frame(data: &[u8]) {
 }
 
 /// `decode_stream`: bytes fed to the incremental decoder in chunk sizes drawn from the first two
-/// input bytes. Never panics; never buffers more than one maximal frame; yields exactly the frames,
+/// input bytes, some borrowed (`push`), some owned (`push_bytes`). Never panics; never buffers more than one maximal frame; yields exactly the frames,
 /// and the error, of one-shot decoding the same bytes.
 pub fn decode_stream(data: &[u8]) {
     let (seed, stream) = match data {
@@ -77,17 +77,28 @@ pub fn decode_stream(data: &[u8]) {
     'feed: while !rest.is_empty() {
         step = step.wrapping_mul(31).wrapping_add(7);
         let n = (1 + step % 97).min(rest.len());
-        let took = d.push(&rest[..n]);
-        assert!(
-            d.buffered() <= LIMITS.max_frame_len(),
-            "buffered {} bytes",
-            d.buffered()
-        );
+        // Borrowed chunks (copied in) and owned ones (decoded in place), mixed.
+        let took = if step % 3 == 0 {
+            let at = stream.len() - rest.len();
+            match d.push_bytes(input.slice(at..at + n)) {
+                Ok(()) => n,
+                Err(_) => panic!("an owned chunk was refused after the decoder needed more"),
+            }
+        } else {
+            d.push(&rest[..n])
+        };
         rest = &rest[took..];
         loop {
             match d.next_frame() {
                 Ok(Progress::Frame { frame, .. }) => got.push(frame),
-                Ok(Progress::NeedMore { .. }) => break,
+                Ok(Progress::NeedMore { .. }) => {
+                    assert!(
+                        d.buffered() <= LIMITS.max_frame_len(),
+                        "buffered {} bytes",
+                        d.buffered()
+                    );
+                    break;
+                }
                 Err(e) => {
                     got_error = Some(e);
                     break 'feed;

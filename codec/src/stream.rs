@@ -1,6 +1,6 @@
 //! The incremental decoder: bytes arrive in any chunking, frames come out, memory stays bounded.
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{DecodeError, ErrorCode, Expected};
 use crate::frame::{decode_checked, frame_extent, Frame, Progress};
@@ -8,14 +8,22 @@ use crate::limits::Limits;
 
 /// Decodes one direction of a connection from chunks of any size.
 ///
-/// It never holds more than one maximal frame ([`Limits::max_frame_len`]): [`push`](Self::push)
-/// accepts only what fits, so a peer that streams garbage or announces a huge payload cannot make
-/// it allocate more. After an error it stays failed (FRAME-10, §7: a receiver drops the
+/// Two ways in: [`push`](Self::push) copies borrowed bytes; [`push_bytes`](Self::push_bytes)
+/// takes an owned chunk (what a socket read into a `BytesMut` and `split().freeze()` gives) and
+/// decodes the frames that lie wholly inside it in place, zero-copy, copying only a frame that
+/// straddles two chunks.
+///
+/// It never holds more than one maximal frame ([`Limits::max_frame_len`]) of its own: `push`
+/// accepts only what fits and a straddling frame is copied only as far as its checked header
+/// says, so a peer that streams garbage or announces a huge payload cannot make it allocate more. After an error it stays failed (FRAME-10, §7: a receiver drops the
 /// connection; it never guesses where the next frame starts). Validators that want to go on
 /// resynchronise with a new decoder at the next boundary marker.
 #[derive(Debug)]
 pub struct StreamDecoder {
+    /// A frame being assembled across chunks; when it is empty, frames are decoded in `chunk`.
     buf: BytesMut,
+    /// The unread rest of the owned chunk given to `push_bytes`; it follows `buf` in the stream.
+    chunk: Bytes,
     /// Absolute stream offset of `buf[0]`.
     offset: u64,
     limits: Limits,
@@ -38,6 +46,7 @@ impl StreamDecoder {
     pub fn starting_at(offset: u64, limits: Limits) -> Self {
         StreamDecoder {
             buf: BytesMut::new(),
+            chunk: Bytes::new(),
             offset,
             limits,
             failed: None,
@@ -49,18 +58,34 @@ impl StreamDecoder {
         self.offset
     }
 
-    /// Bytes buffered but not yet returned as part of a frame.
+    /// Bytes held but not yet returned as part of a frame (including an owned chunk's rest).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.chunk.len()
     }
 
     /// Appends as much of `chunk` as the buffer bound allows and returns how many bytes it took.
-    /// Taking fewer than offered means a whole frame is waiting: call [`next_frame`](Self::next_frame).
+    /// Taking fewer than offered means a whole frame is waiting (or an owned chunk is still
+    /// unread): call [`next_frame`](Self::next_frame) until it needs more.
     pub fn push(&mut self, chunk: &[u8]) -> usize {
+        if !self.chunk.is_empty() {
+            return 0;
+        }
         let room = self.limits.max_frame_len().saturating_sub(self.buf.len());
         let take = chunk.len().min(room);
         self.buf.extend_from_slice(chunk.get(..take).unwrap_or_default());
         take
+    }
+
+    /// Takes an owned chunk, to be decoded in place: fields of the frames inside it are slices of
+    /// it, and nothing is copied but a frame that straddles two chunks. Accepted only when the
+    /// previous chunk has been read to its end (call [`next_frame`](Self::next_frame) until it
+    /// needs more); otherwise the chunk is handed back untouched.
+    pub fn push_bytes(&mut self, chunk: Bytes) -> Result<(), Bytes> {
+        if !self.chunk.is_empty() {
+            return Err(chunk);
+        }
+        self.chunk = chunk;
+        Ok(())
     }
 
     /// The next frame, or how many more bytes are needed before one can be judged.
@@ -68,20 +93,52 @@ impl StreamDecoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let result = match frame_extent(&self.buf, self.offset, &self.limits) {
-            Ok(Err(needed)) => return Ok(Progress::NeedMore { needed }),
-            Ok(Ok((header, len))) => {
-                let bytes = self.buf.split_to(len).freeze();
-                let frame = decode_checked(&header, &bytes, 0, self.offset);
-                self.offset += len as u64;
-                frame.map(|frame| Progress::Frame { frame, len })
-            }
-            Err(e) => Err(e),
-        };
+        let result = self.judge_next();
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
         result
+    }
+
+    fn judge_next(&mut self) -> Result<Progress, DecodeError> {
+        loop {
+            if self.buf.is_empty() {
+                // Zero-copy: the frame lies at the start of the owned chunk.
+                return match frame_extent(&self.chunk, self.offset, &self.limits)? {
+                    Ok((header, len)) => {
+                        let frame = decode_checked(&header, &self.chunk, 0, self.offset)?;
+                        self.chunk.advance(len);
+                        self.offset += len as u64;
+                        Ok(Progress::Frame { frame, len })
+                    }
+                    Err(needed) => {
+                        // A valid prefix that continues in the next chunk: keep it (it is shorter
+                        // than one frame, as its header has been checked or is still arriving),
+                        // with room for the rest so the frame is assembled without regrowing.
+                        self.buf.reserve(self.chunk.len() + needed);
+                        self.buf.extend_from_slice(&self.chunk);
+                        self.chunk = Bytes::new();
+                        Ok(Progress::NeedMore { needed })
+                    }
+                };
+            }
+            match frame_extent(&self.buf, self.offset, &self.limits)? {
+                Ok((header, len)) => {
+                    let bytes = self.buf.split_to(len).freeze();
+                    let frame = decode_checked(&header, &bytes, 0, self.offset)?;
+                    self.offset += len as u64;
+                    return Ok(Progress::Frame { frame, len });
+                }
+                Err(needed) if self.chunk.is_empty() => return Ok(Progress::NeedMore { needed }),
+                Err(needed) => {
+                    // Top the straddling frame up from the chunk, no further than judged needed.
+                    let take = needed.min(self.chunk.len());
+                    self.buf.reserve(needed);
+                    self.buf.extend_from_slice(self.chunk.get(..take).unwrap_or_default());
+                    self.chunk.advance(take);
+                }
+            }
+        }
     }
 
     /// Pushes all of `chunk`, handing every completed frame to `on_frame`.
@@ -98,15 +155,32 @@ impl StreamDecoder {
         }
     }
 
+    /// Pushes all of an owned `chunk` ([`push_bytes`](Self::push_bytes)), handing every
+    /// completed frame to `on_frame`.
+    pub fn feed_bytes(&mut self, chunk: Bytes, mut on_frame: impl FnMut(Frame)) -> Result<(), DecodeError> {
+        let mut next = Some(chunk);
+        while let Some(chunk) = next.take() {
+            if let Err(back) = self.push_bytes(chunk) {
+                next = Some(back);
+            }
+            while let Progress::Frame { frame, .. } = self.next_frame()? {
+                on_frame(frame);
+            }
+        }
+        Ok(())
+    }
+
     /// Declares the end of the stream: an error if it ended inside a frame (FRAME-10).
     pub fn finish(&self) -> Result<(), DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.buf.is_empty() {
+        if self.buffered() == 0 {
             return Ok(());
         }
-        let needed = match frame_extent(&self.buf, self.offset, &self.limits) {
+        // Unread bytes sit in `buf` or, when nothing straddles, at the start of the chunk.
+        let held: &[u8] = if self.buf.is_empty() { &self.chunk } else { &self.buf };
+        let needed = match frame_extent(held, self.offset, &self.limits) {
             Ok(Err(needed)) => needed,
             Ok(Ok(_)) => 0,
             Err(e) => return Err(e),
@@ -115,8 +189,8 @@ impl StreamDecoder {
             code: ErrorCode::TruncatedFrame,
             offset: self.offset,
             field: "frame",
-            found: self.buf.len() as u64,
-            expected: Expected::AtLeast((self.buf.len() + needed) as u64),
+            found: self.buffered() as u64,
+            expected: Expected::AtLeast((self.buffered() + needed) as u64),
         })
     }
 }

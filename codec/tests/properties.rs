@@ -132,6 +132,97 @@ fn random_chunkings_give_the_same_frames() {
 }
 
 #[test]
+fn owned_chunks_give_the_same_frames_at_every_split_point() {
+    let frames: Vec<Frame> = every_message()
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Frame::new(i as u64 + 1, m))
+        .collect();
+    let stream = Bytes::from(stream_of(&frames));
+    for split in 0..=stream.len() {
+        let mut d = StreamDecoder::default();
+        let mut out = Vec::new();
+        d.feed_bytes(stream.slice(..split), |f| out.push(f)).unwrap();
+        d.feed_bytes(stream.slice(split..), |f| out.push(f)).unwrap();
+        d.finish().unwrap();
+        assert_eq!(out, frames, "split at {split}");
+        assert_eq!((d.offset(), d.buffered()), (stream.len() as u64, 0));
+    }
+}
+
+#[test]
+fn owned_and_borrowed_chunks_mixed_give_the_same_frames() {
+    let frames = generated_frames(200, 7);
+    let stream = Bytes::from(stream_of(&frames));
+    let mut rng = Rng(11);
+    for _ in 0..50 {
+        let mut d = StreamDecoder::default();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < stream.len() {
+            let n = (1 + rng.below(3000)).min(stream.len() - at);
+            if rng.below(2) == 0 {
+                d.feed_bytes(stream.slice(at..at + n), |f| out.push(f)).unwrap();
+            } else {
+                d.feed(&stream[at..at + n], |f| out.push(f)).unwrap();
+            }
+            at += n;
+        }
+        d.finish().unwrap();
+        assert_eq!(out, frames);
+    }
+}
+
+#[test]
+fn frames_inside_an_owned_chunk_are_decoded_in_place() {
+    let frames = vec![
+        Frame::new(1, Message::AppendEntries(append_entries())),
+        Frame::new(2, Message::AppendEntries(append_entries())),
+    ];
+    let stream = Bytes::from(stream_of(&frames));
+    let first_len = encoded(Message::AppendEntries(append_entries())).len();
+    // The first frame lies inside the first chunk; the second straddles both.
+    let cut = first_len + 10;
+    let mut d = StreamDecoder::default();
+    d.push_bytes(stream.slice(..cut)).unwrap();
+    let Ok(Progress::Frame { frame, .. }) = d.next_frame() else {
+        panic!("first frame")
+    };
+    let Message::AppendEntries(ae) = frame.message else {
+        panic!()
+    };
+    let data = e_data_owner(&ae);
+    let range = stream.as_ptr() as usize..stream.as_ptr() as usize + cut;
+    assert!(range.contains(&(data.as_ptr() as usize)), "a whole frame was copied");
+    assert_eq!(d.next_frame().unwrap(), Progress::NeedMore { needed: 14 });
+    assert_eq!(d.buffered(), 10, "only the straddling frame's first bytes are kept");
+    // A second chunk is refused while the first is unread; accepted once it is.
+    d.push_bytes(stream.slice(cut..)).unwrap();
+    assert!(d.push_bytes(Bytes::from_static(b"more")).is_err());
+    assert!(matches!(d.next_frame(), Ok(Progress::Frame { len, .. }) if len == stream.len() - first_len));
+    d.finish().unwrap();
+}
+
+#[test]
+fn an_owned_chunk_of_garbage_is_judged_without_being_copied() {
+    let limits = Limits::with_max_payload_len(64);
+    let mut d = StreamDecoder::new(limits);
+    // A header announcing a 64-byte payload, then far more than one frame of garbage.
+    let mut f = raftwire_codec::craft::RawFrame::new(MessageType::AppendEntries as u8, vec![0u8; 64]);
+    f.payload_crc = Some(0);
+    let mut offered = f.bytes();
+    offered.extend_from_slice(&[0u8; 100_000]);
+    d.push_bytes(Bytes::from(offered)).unwrap();
+    assert_eq!(d.next_frame().unwrap_err().code, ErrorCode::PayloadCrcMismatch);
+    // Over the limit: rejected from the header alone.
+    let mut d = StreamDecoder::new(limits);
+    let mut f = raftwire_codec::craft::RawFrame::new(MessageType::AppendEntries as u8, vec![0u8; 65]);
+    f.payload_crc = Some(0);
+    d.push_bytes(Bytes::from(f.bytes())).unwrap();
+    assert_eq!(d.next_frame().unwrap_err().code, ErrorCode::LengthOverLimit);
+}
+
+#[test]
 fn stream_decoder_never_buffers_more_than_one_maximal_frame() {
     let limits = Limits::with_max_payload_len(64);
     let mut d = StreamDecoder::new(limits);
