@@ -89,6 +89,7 @@ impl StreamDecoder {
     }
 
     /// The next frame, or how many more bytes are needed before one can be judged.
+    #[inline]
     pub fn next_frame(&mut self) -> Result<Progress, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -100,6 +101,7 @@ impl StreamDecoder {
         result
     }
 
+    #[inline]
     fn judge_next(&mut self) -> Result<Progress, DecodeError> {
         loop {
             if self.buf.is_empty() {
