@@ -109,6 +109,7 @@ impl StreamDecoder {
                 return match frame_extent(&self.chunk, self.offset, &self.limits)? {
                     Ok((header, len)) => {
                         let frame = decode_checked(&header, &self.chunk, 0, self.offset)?;
+                        // `advance` panics past the end; `frame_extent` found all `len` bytes here.
                         self.chunk.advance(len);
                         self.offset += len as u64;
                         Ok(Progress::Frame { frame, len })
@@ -134,6 +135,7 @@ impl StreamDecoder {
                 Err(needed) if self.chunk.is_empty() => return Ok(Progress::NeedMore { needed }),
                 Err(needed) => {
                     // Top the straddling frame up from the chunk, no further than judged needed.
+                    // At most what the chunk holds, so the `advance` below cannot overrun.
                     let take = needed.min(self.chunk.len());
                     self.buf.reserve(needed);
                     self.buf.extend_from_slice(self.chunk.get(..take).unwrap_or_default());

@@ -263,6 +263,7 @@ impl Early {
                     && handle.as_ptr() == buffer.as_ptr()
                     && start.checked_add(part.len()).is_some_and(|end| end <= handle.len()) =>
             {
+                // In bounds: `start + part.len() <= handle.len()` was just checked.
                 bytes::Buf::advance(&mut handle, start);
                 handle
             }
