@@ -9,7 +9,7 @@ use crate::header::{
 };
 use crate::limits::Limits;
 use crate::message::Message;
-use crate::wire::{Early, Writer};
+use crate::wire::Writer;
 
 /// One decoded frame: the request id and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,11 +85,6 @@ pub(crate) fn decode_checked(
             expected: Expected::AtLeast(header.frame_len() as u64),
         });
     };
-    let early = if takes_early_handle(header.message_type, payload) {
-        Early::of(input)
-    } else {
-        Early::none()
-    };
     let computed = crc32fast::hash(payload);
     if computed != stored {
         return Err(DecodeError {
@@ -100,28 +95,12 @@ pub(crate) fn decode_checked(
             expected: Expected::Exactly(computed as u64),
         });
     }
-    let message = Message::decode_body(header.message_type, payload, input, early)
+    let message = Message::decode_body(header.message_type, payload, input)
         .map_err(|e| e.locate(offset + HEADER_LEN as u64, len))?;
     Ok(Frame {
         request_id: header.request_id,
         message,
     })
-}
-
-/// Whether the message will keep a zero-copy handle for a bulk field ([`Early`]): an
-/// InstallSnapshot chunk, or an AppendEntries with room for entries after its fixed fields
-/// (read before the CRC, this is only a hint: a wrong guess costs a handle, never a verdict).
-#[inline]
-fn takes_early_handle(ty: MessageType, payload: &[u8]) -> bool {
-    match ty {
-        MessageType::InstallSnapshot => true,
-        MessageType::AppendEntries => {
-            // term, prev_log_index, prev_log_term, leader_commit, id length, id, entry count.
-            let id_len = payload.get(32).copied().unwrap_or(0) as usize;
-            payload.len() > 32 + 1 + id_len + 4
-        }
-        _ => false,
-    }
 }
 
 /// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame

@@ -59,8 +59,9 @@ pub fn decode_frame(data: &[u8]) {
 }
 
 /// `decode_stream`: bytes fed to the incremental decoder in chunk sizes drawn from the first two
-/// input bytes, some borrowed (`push`), some owned (`push_bytes`). Never panics; never buffers more than one maximal frame; yields exactly the frames,
-/// and the error, of one-shot decoding the same bytes.
+/// input bytes, some borrowed (`push`), some owned (`push_bytes`). Never panics; never buffers
+/// more than one maximal frame; yields exactly the frames, and the error, of one-shot decoding
+/// the same bytes.
 pub fn decode_stream(data: &[u8]) {
     let (seed, stream) = match data {
         [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),

@@ -15,8 +15,9 @@ use crate::limits::Limits;
 ///
 /// It never holds more than one maximal frame ([`Limits::max_frame_len`]) of its own: `push`
 /// accepts only what fits and a straddling frame is copied only as far as its checked header
-/// says, so a peer that streams garbage or announces a huge payload cannot make it allocate more. After an error it stays failed (FRAME-10, §7: a receiver drops the
-/// connection; it never guesses where the next frame starts). Validators that want to go on
+/// says, so a peer that streams garbage or announces a huge payload cannot make it allocate more.
+/// After an error it stays failed (FRAME-10, §7: a receiver drops the connection; it never
+/// guesses where the next frame starts). Validators that want to go on
 /// resynchronise with a new decoder at the next boundary marker.
 #[derive(Debug)]
 pub struct StreamDecoder {

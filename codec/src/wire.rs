@@ -233,53 +233,6 @@ pub(crate) fn share(payload: &Bytes, part: &[u8]) -> Bytes {
     }
 }
 
-/// A handle to the frame's buffer taken before its payload CRC was computed, for the one bulk
-/// field of a message (AppendEntries' entries, an InstallSnapshot chunk's data).
-///
-/// Why: `Bytes::slice` returns its handle through memory and adjusts it there; moving it into the
-/// message right after stalls on store forwarding (a fifth of the non-CRC cost of a 4 KiB frame
-/// in `perf annotate`). Cloned early, the handle's stores retire while the CRC runs, and
-/// narrowing it later is register arithmetic.
-pub(crate) struct Early(Option<Bytes>);
-
-impl Early {
-    /// No early handle: fields are sliced when decoded.
-    pub fn none() -> Early {
-        Early(None)
-    }
-
-    /// An early handle to `buffer`.
-    pub fn of(buffer: &Bytes) -> Early {
-        Early(Some(buffer.clone()))
-    }
-
-    /// A handle that starts at `part` (inside `buffer`) and covers at least `part`.
-    #[inline]
-    pub fn share_from(self, buffer: &Bytes, part: &[u8]) -> Bytes {
-        let start = (part.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
-        match self.0 {
-            Some(mut handle)
-                if !part.is_empty()
-                    && handle.as_ptr() == buffer.as_ptr()
-                    && start.checked_add(part.len()).is_some_and(|end| end <= handle.len()) =>
-            {
-                // In bounds: `start + part.len() <= handle.len()` was just checked.
-                bytes::Buf::advance(&mut handle, start);
-                handle
-            }
-            _ => share(buffer, part),
-        }
-    }
-
-    /// A handle to exactly `part` (inside `buffer`).
-    #[inline]
-    pub fn share(self, buffer: &Bytes, part: &[u8]) -> Bytes {
-        let mut handle = self.share_from(buffer, part);
-        handle.truncate(part.len());
-        handle
-    }
-}
-
 /// The encoder's mirror of the field parsers. It writes into the frame being built and knows
 /// where each field lands, so a rule the message breaks is reported at the offset a receiver
 /// would report.

@@ -10,7 +10,7 @@ use super::entries::{Entries, EntryRef};
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
 use crate::wire::{
-    blob_field, bool_field, count_field, fits, id_field, nonzero_term, u64_field, u8_field, Early, PResult, Rule,
+    blob_field, bool_field, count_field, fits, id_field, nonzero_term, share, u64_field, u8_field, PResult, Rule,
     Violation, WireError, Writer,
 };
 
@@ -154,7 +154,7 @@ impl AppendEntriesRequest {
     }
 
     #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes, early: Early) -> PResult<'a, Self> {
+    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
         nonzero_term(term).map_err(|v| v.at(at, "term"))?;
@@ -198,8 +198,9 @@ impl AppendEntriesRequest {
                 prev_log_term,
                 leader_commit,
                 leader_id: Id::from_checked(payload, leader),
+                // A heartbeat keeps no handle on the frame.
                 entries: match region_start.get(..region_start.len() - i.len()) {
-                    Some(region) if count > 0 => Entries::from_wire(early.share_from(payload, region), count),
+                    Some(region) if count > 0 => Entries::from_wire(share(payload, region), count),
                     _ => Entries::default(),
                 },
             },

@@ -15,8 +15,8 @@ pub struct Id(Repr);
 /// Longest id held inline: what fits beside the enum's tag in the size of a `Bytes`.
 const INLINE: usize = 23;
 
-/// `Inline` holds the id in its first bytes and its length in the last byte: one array, so it
-/// is built with two fixed-size copies and never repacked field by field.
+/// `Inline` holds the id in its first bytes and its length in the last byte (one array, so the
+/// variant fits beside the tag in the size of a `Bytes`).
 #[derive(Clone)]
 enum Repr {
     Inline([u8; INLINE + 1]),
@@ -41,37 +41,23 @@ impl Id {
         if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
             return Err(InvalidId { len: bytes.len() });
         }
-        Ok(Id::from_checked(&bytes, &bytes))
+        Ok(Id::inline(&bytes).unwrap_or(Id(Repr::Shared(bytes))))
     }
 
     /// Built by the decoder from a length-checked field `part`, which lies inside `buffer`.
     #[inline]
     pub(crate) fn from_checked(buffer: &Bytes, part: &[u8]) -> Id {
-        if part.len() > INLINE {
-            return Id(Repr::Shared(crate::wire::share(buffer, part)));
-        }
+        Id::inline(part).unwrap_or_else(|| Id(Repr::Shared(crate::wire::share(buffer, part))))
+    }
+
+    /// `bytes` held inline, if they fit.
+    #[inline]
+    fn inline(bytes: &[u8]) -> Option<Id> {
         let mut inline = [0u8; INLINE + 1];
-        // Fast path: copy a fixed 23 bytes from where the id starts (the bytes after a short id
-        // belong to the same frame; they are never exposed, `as_bytes` stops at the length).
-        let start = (part.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
-        let window = start
-            .checked_add(INLINE)
-            .and_then(|end| buffer.get(start..end))
-            .filter(|w| w.as_ptr() == part.as_ptr());
-        match (window, inline.split_last_mut()) {
-            (Some(window), Some((len, bytes))) => {
-                bytes.copy_from_slice(window);
-                *len = part.len() as u8;
-            }
-            (None, Some((len, bytes))) => {
-                if let Some(head) = bytes.get_mut(..part.len()) {
-                    head.copy_from_slice(part);
-                }
-                *len = part.len() as u8;
-            }
-            (_, None) => {}
-        }
-        Id(Repr::Inline(inline))
+        let (len, head) = inline.split_last_mut()?;
+        head.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        *len = bytes.len() as u8;
+        Some(Id(Repr::Inline(inline)))
     }
 
     /// The raw bytes.
@@ -148,8 +134,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Id {
         if bytes.is_empty() {
             bytes.push(b'n');
         }
-        let bytes = Bytes::from(bytes);
-        Ok(Id::from_checked(&bytes, &bytes))
+        Id::new(bytes).map_err(|_| arbitrary::Error::IncorrectFormat)
     }
 }
 

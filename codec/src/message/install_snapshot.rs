@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::configuration::Configuration;
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
-use crate::wire::{blob_field, bool_field, id_field, nonzero_term, u64_field, Early, PResult, Rule, Violation, Writer};
+use crate::wire::{blob_field, bool_field, id_field, nonzero_term, share, u64_field, PResult, Rule, Violation, Writer};
 
 /// One chunk of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +104,7 @@ fn chunk_consistent(total_size: u64, offset: u64, len: u64, done: bool) -> Rule 
 
 impl InstallSnapshotRequest {
     #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes, early: Early) -> PResult<'a, Self> {
+    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
         nonzero_term(term).map_err(|v| v.at(at, "term"))?;
@@ -140,7 +140,7 @@ impl InstallSnapshotRequest {
                 leader_id: Id::from_checked(payload, leader),
                 snapshot_id: Id::from_checked(payload, snapshot),
                 configuration,
-                data: early.share(payload, data),
+                data: share(payload, data),
             },
         ))
     }

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use crate::error::EncodeError;
 use crate::header::MessageType;
-use crate::wire::{end, Early, PResult, WireError, Writer};
+use crate::wire::{end, PResult, WireError, Writer};
 
 /// Any RFW/1 message body. The variant fixes the frame's type byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +81,9 @@ impl Message {
     }
 
     /// Decodes a whole payload as the body of `ty`: every byte must belong to the body (FRAME-9).
-    /// `p` is the payload, a slice of `payload` (the buffer zero-copy fields are sliced from);
-    /// `early`, a handle to `payload` for the message's bulk field.
+    /// `p` is the payload, a slice of `payload` (the buffer zero-copy fields are sliced from).
     #[inline]
-    pub(crate) fn decode_body(ty: MessageType, p: &[u8], payload: &Bytes, early: Early) -> Result<Message, WireError> {
+    pub(crate) fn decode_body(ty: MessageType, p: &[u8], payload: &Bytes) -> Result<Message, WireError> {
         #[inline(always)]
         fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
             let (rest, value) = r.map_err(unwrap_nom)?;
@@ -94,14 +93,12 @@ impl Message {
         Ok(match ty {
             MessageType::RequestVote => Message::RequestVote(whole(RequestVoteRequest::decode(p, payload))?),
             MessageType::RequestVoteResponse => Message::RequestVoteResponse(whole(RequestVoteResponse::decode(p))?),
-            MessageType::AppendEntries => {
-                Message::AppendEntries(whole(AppendEntriesRequest::decode(p, payload, early))?)
-            }
+            MessageType::AppendEntries => Message::AppendEntries(whole(AppendEntriesRequest::decode(p, payload))?),
             MessageType::AppendEntriesResponse => {
                 Message::AppendEntriesResponse(whole(AppendEntriesResponse::decode(p))?)
             }
             MessageType::InstallSnapshot => {
-                Message::InstallSnapshot(Box::new(whole(InstallSnapshotRequest::decode(p, payload, early))?))
+                Message::InstallSnapshot(Box::new(whole(InstallSnapshotRequest::decode(p, payload))?))
             }
             MessageType::InstallSnapshotResponse => {
                 Message::InstallSnapshotResponse(whole(InstallSnapshotResponse::decode(p))?)
