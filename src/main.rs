@@ -72,6 +72,10 @@ enum Command {
         /// Count SHOULD-level violations as failures too.
         #[arg(long)]
         strict: bool,
+        /// Threads validating connections, besides the one reading a capture (default: one per
+        /// core). The report is the same for any number.
+        #[arg(long, short = 'j')]
+        jobs: Option<std::num::NonZeroUsize>,
         #[command(flatten)]
         reading: Reading,
     },
@@ -177,9 +181,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             inputs,
             format,
             strict,
+            jobs,
             reading,
         } => {
-            let report = validate::run(&inputs, reading.limits(), &reading.ports, reading.dialect, strict)?;
+            let jobs = jobs
+                .or_else(|| std::thread::available_parallelism().ok())
+                .map_or(1, |n| n.get());
+            let report = validate::run(&inputs, reading.limits(), &reading.ports, reading.dialect, strict, jobs)?;
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),

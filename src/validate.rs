@@ -20,6 +20,7 @@ pub fn run(
     ports: &[u16],
     dialect: Dialect,
     strict: bool,
+    jobs: usize,
 ) -> Result<Report, String> {
     let inputs = crate::input::collect(inputs)?;
     let mut report = Report::default();
@@ -29,6 +30,7 @@ pub fn run(
             ports: ports.to_vec(),
             progress: true,
             dialect,
+            jobs,
         };
         let (connections, stats) = crate::capture::validate(path, opts)?;
         if connections.is_empty() {
@@ -49,11 +51,45 @@ pub fn run(
         report.connections.extend(connections);
         report.captures.push(stats);
     }
-    for conn in &inputs.raw {
-        report.connections.push(validate_raw(conn, limits, dialect)?);
+    let raw = in_parallel(&inputs.raw, jobs, |conn| validate_raw(conn, limits, dialect));
+    for r in raw {
+        report.connections.push(r?);
     }
     report.summarise(strict);
     Ok(report)
+}
+
+/// `f` over every item on up to `jobs` threads, results in the items' order. Raw connections are
+/// independent of each other, so a directory of them (what `raftwire streams` writes) is checked
+/// on every core.
+fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = jobs.min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return mine };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        // A panic is a bug: pass it on rather than drop that thread's connections.
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 struct Scanned {

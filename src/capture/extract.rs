@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::read_packets;
 use super::reassembly::{Piece, Reassembler};
-use super::{key, read_packets, roles};
+use super::tracker::{key, roles};
 
 struct Streams {
     client: SocketAddr,

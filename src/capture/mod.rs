@@ -5,10 +5,10 @@ mod connection;
 pub mod extract;
 mod packet;
 pub mod reassembly;
+mod shards;
+mod tracker;
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::net::SocketAddr;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,8 +16,9 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 use raftwire_codec::Limits;
 
-use connection::Connection;
-use packet::{supported_link_type, tcp_segment, Skip};
+use packet::{supported_link_type, tcp_segment, Skip, TcpSegment};
+use shards::Shards;
+use tracker::{Closed, Settings, Tracker};
 
 use crate::report::ConnectionReport;
 
@@ -28,6 +29,9 @@ pub struct Options {
     pub ports: Vec<u16>,
     pub progress: bool,
     pub dialect: crate::dialect::Dialect,
+    /// Threads validating connections (the capture is read on one more); 1 runs everything on
+    /// the calling thread.
+    pub jobs: usize,
 }
 
 /// Counts of what the capture held besides the connections reported: the report's own type.
@@ -46,92 +50,33 @@ pub fn is_capture(path: &Path) -> bool {
     )
 }
 
-fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
+/// The TCP segment of one captured packet, if it is one this validation looks at; what it is
+/// otherwise is counted in `stats`.
+fn segment_of<'a>(
+    stats: &mut Stats,
+    ports: &[u16],
+    link_type: i32,
+    data: &'a [u8],
+    cut: bool,
+) -> Option<TcpSegment<'a>> {
+    stats.packets += 1;
+    stats.truncated_packets += u64::from(cut);
+    let seg = match tcp_segment(link_type, data) {
+        Ok(s) => s,
+        Err(skip) => {
+            *match skip {
+                Skip::NotTcp => &mut stats.not_tcp,
+                Skip::Fragment => &mut stats.fragments,
+                Skip::Malformed => &mut stats.malformed,
+            } += 1;
+            return None;
+        }
+    };
+    if !ports.is_empty() && !ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
+        stats.other_ports += 1;
+        return None;
     }
-}
-
-/// Which end opened the connection: the SYN's sender; without a handshake in the capture, the end
-/// not on a `--port`, or else the one on the higher (ephemeral) port.
-fn roles(seg: &packet::TcpSegment<'_>, ports: &[u16]) -> (SocketAddr, SocketAddr) {
-    if seg.syn {
-        if seg.ack {
-            (seg.dst, seg.src)
-        } else {
-            (seg.src, seg.dst)
-        }
-    } else if ports.contains(&seg.dst.port()) {
-        (seg.src, seg.dst)
-    } else if ports.contains(&seg.src.port()) || seg.src.port() < seg.dst.port() {
-        (seg.dst, seg.src)
-    } else {
-        (seg.src, seg.dst)
-    }
-}
-
-struct Tracker {
-    opts: Options,
-    open: HashMap<(SocketAddr, SocketAddr), Connection>,
-    order: Vec<(SocketAddr, SocketAddr)>,
-    done: Vec<ConnectionReport>,
-    stats: Stats,
-}
-
-impl Tracker {
-    fn close(&mut self, k: (SocketAddr, SocketAddr)) {
-        if let Some(c) = self.open.remove(&k) {
-            if c.saw_frames() || (!self.opts.ports.is_empty() && c.data_packets > 0) {
-                self.done.push(c.finish());
-            } else {
-                self.stats.ignored_connections += u64::from(c.data_packets > 0);
-            }
-        }
-    }
-
-    fn packet(&mut self, link_type: i32, data: &[u8], cut: bool) {
-        self.stats.packets += 1;
-        self.stats.truncated_packets += u64::from(cut);
-        let seg = match tcp_segment(link_type, data) {
-            Ok(s) => s,
-            Err(Skip::NotTcp) => return self.stats.not_tcp += 1,
-            Err(Skip::Fragment) => return self.stats.fragments += 1,
-            Err(Skip::Malformed) => return self.stats.malformed += 1,
-        };
-        if !self.opts.ports.is_empty()
-            && !self
-                .opts
-                .ports
-                .iter()
-                .any(|p| *p == seg.src.port() || *p == seg.dst.port())
-        {
-            self.stats.other_ports += 1;
-            return;
-        }
-        let k = key(seg.src, seg.dst);
-        let opening = seg.syn && !seg.ack;
-        if opening && self.open.get(&k).is_some_and(|c| c.data_packets > 0 || c.is_closed()) {
-            // The 4-tuple is reused by a new connection.
-            self.close(k);
-        }
-        if !self.open.contains_key(&k) {
-            let (client, server) = roles(&seg, &self.opts.ports);
-            self.open
-                .insert(k, Connection::new(client, server, self.opts.limits, self.opts.dialect));
-            self.order.push(k);
-        }
-        let Some(c) = self.open.get_mut(&k) else { return };
-        let dir = c.direction_from(seg.src);
-        c.segment(dir, seg.seq, seg.syn, seg.fin, seg.payload);
-        if seg.rst {
-            c.reset = true;
-        }
-        if c.is_closed() {
-            self.close(k);
-        }
-    }
+    Some(seg)
 }
 
 /// Reads every packet of a pcap or pcapng file, handing each to `on_packet` with its link type and
@@ -155,6 +100,7 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
     // Link type per pcapng interface (or the single one of a legacy pcap).
     let mut interfaces: Vec<i32> = Vec::new();
     let mut stalled = 0u32;
+    let mut shown = 0u64;
     loop {
         match reader.next() {
             Ok((consumed, block)) => {
@@ -186,7 +132,12 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
                     )));
                 }
                 reader.consume(consumed);
-                bar.set_position(reader.consumed() as u64);
+                // Updating the bar reads the clock: once per MiB, not once per packet.
+                let at = reader.consumed() as u64;
+                if at >> 20 != shown >> 20 {
+                    shown = at;
+                    bar.set_position(at);
+                }
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
@@ -222,21 +173,39 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
     Ok(())
 }
 
-/// Validates every RFW/1 connection in a pcap or pcapng file.
+/// Validates every RFW/1 connection in a pcap or pcapng file, on `opts.jobs` threads.
 pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, Stats), String> {
-    let progress = opts.progress;
-    let mut t = Tracker {
-        opts,
-        open: HashMap::new(),
-        order: Vec::new(),
-        done: Vec::new(),
-        stats: Stats::default(),
+    let mut stats = Stats {
+        file: path.display().to_string(),
+        ..Stats::default()
     };
-    t.stats.file = path.display().to_string();
-    read_packets(path, progress, |lt, data, cut| t.packet(lt, data, cut))?;
-    let order = std::mem::take(&mut t.order);
-    for k in order {
-        t.close(k);
-    }
-    Ok((t.done, t.stats))
+    let settings = Settings {
+        limits: opts.limits,
+        ports: opts.ports.clone(),
+        dialect: opts.dialect,
+    };
+    let ports = &opts.ports;
+    let (mut closed, ignored) = if opts.jobs <= 1 {
+        let mut tracker = Tracker::new(settings);
+        read_packets(path, opts.progress, |lt, data, cut| {
+            if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
+                tracker.segment(&seg, stats.packets);
+            }
+        })?;
+        tracker.finish()
+    } else {
+        let mut shards = Shards::start(&settings, opts.jobs)?;
+        let read = read_packets(path, opts.progress, |lt, data, cut| {
+            if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
+                shards.segment(&seg, stats.packets);
+            }
+        });
+        // Join the workers even when the read failed, so no thread outlives the call.
+        let done = shards.finish();
+        read?;
+        done?
+    };
+    stats.ignored_connections = ignored;
+    closed.sort_by_key(Closed::order);
+    Ok((closed.into_iter().map(|c| c.report).collect(), stats))
 }

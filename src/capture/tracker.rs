@@ -1,0 +1,150 @@
+//! The open TCP connections of (one shard of) a capture: segments go to their connection, a
+//! connection's report is taken when it closes, and each report remembers when, so shards run on
+//! different threads merge back into one deterministic order.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use raftwire_codec::Limits;
+
+use super::connection::Connection;
+use super::packet::TcpSegment;
+use crate::dialect::Dialect;
+use crate::report::ConnectionReport;
+
+/// A connection's address pair, smaller address first: the same for both directions.
+pub type Key = (SocketAddr, SocketAddr);
+
+pub fn key(a: SocketAddr, b: SocketAddr) -> Key {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Which end opened the connection: the SYN's sender; without a handshake in the capture, the end
+/// not on a `--port`, or else the one on the higher (ephemeral) port.
+pub fn roles(seg: &TcpSegment<'_>, ports: &[u16]) -> (SocketAddr, SocketAddr) {
+    if seg.syn {
+        if seg.ack {
+            (seg.dst, seg.src)
+        } else {
+            (seg.src, seg.dst)
+        }
+    } else if ports.contains(&seg.dst.port()) {
+        (seg.src, seg.dst)
+    } else if ports.contains(&seg.src.port()) || seg.src.port() < seg.dst.port() {
+        (seg.dst, seg.src)
+    } else {
+        (seg.src, seg.dst)
+    }
+}
+
+/// What a tracker needs to know to open connections.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    pub ports: Vec<u16>,
+    pub dialect: Dialect,
+}
+
+/// A finished connection's report, with the packet numbers that place it in the merged report:
+/// connections closed during the capture come in the order they closed, the rest (still open
+/// when it ended) after them in the order they opened.
+pub struct Closed {
+    pub closed_at: u64,
+    pub opened_at: u64,
+    pub report: ConnectionReport,
+}
+
+impl Closed {
+    pub fn order(&self) -> (u64, u64) {
+        (self.closed_at, self.opened_at)
+    }
+}
+
+struct Open {
+    opened_at: u64,
+    conn: Connection,
+}
+
+/// Looked up once per packet, so the hasher matters: foldhash is several times cheaper than the
+/// default SipHash on these small keys and is still seeded per process, so a crafted capture
+/// cannot aim for collisions.
+type OpenMap = HashMap<Key, Open, foldhash::fast::RandomState>;
+
+pub struct Tracker {
+    settings: Settings,
+    open: OpenMap,
+    done: Vec<Closed>,
+    /// TCP connections that carried data but no RFW/1 frame (other protocols), not reported.
+    pub ignored_connections: u64,
+}
+
+impl Tracker {
+    pub fn new(settings: Settings) -> Self {
+        Tracker {
+            settings,
+            open: OpenMap::default(),
+            done: Vec::new(),
+            ignored_connections: 0,
+        }
+    }
+
+    fn close(&mut self, k: Key, closed_at: u64) {
+        if let Some(Open { opened_at, conn }) = self.open.remove(&k) {
+            if conn.saw_frames() || (!self.settings.ports.is_empty() && conn.data_packets > 0) {
+                self.done.push(Closed {
+                    closed_at,
+                    opened_at,
+                    report: conn.finish(),
+                });
+            } else {
+                self.ignored_connections += u64::from(conn.data_packets > 0);
+            }
+        }
+    }
+
+    /// Takes the TCP segment of packet number `at`.
+    pub fn segment(&mut self, seg: &TcpSegment<'_>, at: u64) {
+        let k = key(seg.src, seg.dst);
+        let opening = seg.syn && !seg.ack;
+        if opening
+            && self
+                .open
+                .get(&k)
+                .is_some_and(|o| o.conn.data_packets > 0 || o.conn.is_closed())
+        {
+            // The 4-tuple is reused by a new connection.
+            self.close(k, at);
+        }
+        let Settings { limits, ports, dialect } = &self.settings;
+        let open = self.open.entry(k).or_insert_with(|| {
+            let (client, server) = roles(seg, ports);
+            Open {
+                opened_at: at,
+                conn: Connection::new(client, server, *limits, *dialect),
+            }
+        });
+        let c = &mut open.conn;
+        let dir = c.direction_from(seg.src);
+        c.segment(dir, seg.seq, seg.syn, seg.fin, seg.payload);
+        if seg.rst {
+            c.reset = true;
+        }
+        if c.is_closed() {
+            self.close(k, at);
+        }
+    }
+
+    /// Ends the capture: every connection still open is finished too.
+    pub fn finish(mut self) -> (Vec<Closed>, u64) {
+        let mut rest: Vec<(u64, Key)> = self.open.iter().map(|(k, o)| (o.opened_at, *k)).collect();
+        rest.sort_unstable();
+        for (_, k) in rest {
+            self.close(k, u64::MAX);
+        }
+        (self.done, self.ignored_connections)
+    }
+}

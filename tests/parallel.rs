@@ -1,0 +1,73 @@
+//! `validate --jobs N`: connections are spread over threads, and the report must be exactly the
+//! one a single thread gives, in the same order, for captures and for directories of raw streams.
+
+mod common;
+
+use common::raftwire;
+
+/// The JSON report of `validate --jobs JOBS INPUT`, as printed, and the exit status.
+fn report(input: &str, jobs: usize) -> (i32, String) {
+    let out = raftwire()
+        .args(["validate", "--format", "json", "--jobs", &jobs.to_string(), input])
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+fn connections(json: &str) -> usize {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["connections"].as_array().unwrap().len()
+}
+
+#[test]
+fn reports_are_the_same_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = vec![
+        // Real tcpdump captures: connections that open and close at different times.
+        "tests/fixtures/loopback-tcpdump.pcap".to_string(),
+        "tests/fixtures/loopback-any.pcapng".to_string(),
+        // Real hashicorp/raft traffic.
+        "tests/fixtures/hashicorp/raft-1.1.2-cluster.pcap".to_string(),
+        "samples/cluster.pcap".to_string(),
+        // A directory of raw streams.
+        "samples/cluster".to_string(),
+    ];
+    // Faults, so the reports carry violations with offsets, not just counts.
+    for fault in ["bit-flip", "interleave", "unknown-type"] {
+        let path = dir.path().join(format!("{fault}.pcap"));
+        raftwire()
+            .args(["gen", "--seed", "5", "--rounds", "40", "--fault", fault, "--out"])
+            .arg(&path)
+            .assert()
+            .success();
+        inputs.push(path.display().to_string());
+    }
+    for input in &inputs {
+        let (code, one) = report(input, 1);
+        assert!(code == 0 || code == 1, "{input}: exit {code}");
+        assert!(connections(&one) > 1, "{input}: too few connections to spread");
+        for jobs in [2, 3, 8] {
+            let (c, many) = report(input, jobs);
+            assert_eq!((c, &many), (code, &one), "{input}: --jobs {jobs} differs from --jobs 1");
+        }
+    }
+}
+
+#[test]
+fn a_broken_capture_fails_cleanly_on_several_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read("samples/cluster.pcap").unwrap();
+    let cut = dir.path().join("cut.pcap");
+    // Cut inside a record, well after the workers have started on earlier packets.
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3 + 3]).unwrap();
+    for jobs in ["1", "4"] {
+        let out = raftwire()
+            .args(["validate", "--jobs", jobs])
+            .arg(&cut)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--jobs {jobs}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("truncated inside a record"), "--jobs {jobs}: {err}");
+    }
+}
