@@ -51,12 +51,21 @@ impl Id {
     }
 
     /// `bytes` held inline, if they fit.
+    ///
+    /// Built as three words in registers, not by copying into the array: a byte-wise copy of an
+    /// unknown length followed by the word-wise move of the new `Id` stalls on store forwarding,
+    /// which `perf annotate` showed as the costliest instruction of decoding an AppendEntries.
     #[inline]
     fn inline(bytes: &[u8]) -> Option<Id> {
+        let len = bytes.len();
+        if len > INLINE {
+            return None;
+        }
+        let words = [word(bytes, 0), word(bytes, 8), word(bytes, 16) | (len as u64) << 56];
         let mut inline = [0u8; INLINE + 1];
-        let (len, head) = inline.split_last_mut()?;
-        head.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        *len = bytes.len() as u8;
+        for (chunk, w) in inline.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
         Some(Id(Repr::Inline(inline)))
     }
 
@@ -79,6 +88,24 @@ impl Id {
             Repr::Shared(b) => b.clone(),
         }
     }
+}
+
+/// Bytes `at..at + 8` of `b` as a little-endian word, zeros past the end of `b`, read with at most
+/// two loads: a short tail is covered by two overlapping reads whose shared bytes agree.
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let rest = b.get(at..).unwrap_or_default();
+    if let Some(w) = rest.first_chunk::<8>() {
+        return u64::from_le_bytes(*w);
+    }
+    let n = rest.len();
+    let (Some(head), Some(tail)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) else {
+        let (Some(head), Some(tail)) = (rest.first_chunk::<2>(), rest.last_chunk::<2>()) else {
+            return rest.first().map_or(0, |&b| u64::from(b));
+        };
+        return u64::from(u16::from_le_bytes(*head)) | u64::from(u16::from_le_bytes(*tail)) << ((n - 2) * 8);
+    };
+    u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << ((n - 4) * 8)
 }
 
 impl PartialEq for Id {
