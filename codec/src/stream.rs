@@ -4,6 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{DecodeError, ErrorCode, Expected};
 use crate::frame::{decode_checked, frame_extent, Frame, Progress};
+use crate::header::{decode_header, FrameHeader, HeaderProgress};
 use crate::limits::Limits;
 
 /// Decodes one direction of a connection from chunks of any size.
@@ -25,6 +26,8 @@ pub struct StreamDecoder {
     buf: BytesMut,
     /// The unread rest of the owned chunk given to `push_bytes`; it follows `buf` in the stream.
     chunk: Bytes,
+    /// The judged header of the frame being assembled in `buf`, once it is whole.
+    straddling: Option<FrameHeader>,
     /// Absolute stream offset of `buf[0]`.
     offset: u64,
     limits: Limits,
@@ -48,6 +51,7 @@ impl StreamDecoder {
         StreamDecoder {
             buf: BytesMut::new(),
             chunk: Bytes::new(),
+            straddling: None,
             offset,
             limits,
             failed: None,
@@ -92,10 +96,16 @@ impl StreamDecoder {
     /// The next frame, or how many more bytes are needed before one can be judged.
     #[inline]
     pub fn next_frame(&mut self) -> Result<Progress, DecodeError> {
+        self.recorded(|d| d.judge_next())
+    }
+
+    /// Runs `step`, remembering an error: after one, the decoder stays failed.
+    #[inline]
+    fn recorded<T>(&mut self, step: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let result = self.judge_next();
+        let result = step(self);
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
@@ -106,44 +116,107 @@ impl StreamDecoder {
     fn judge_next(&mut self) -> Result<Progress, DecodeError> {
         loop {
             if self.buf.is_empty() {
-                // Zero-copy: the frame lies at the start of the owned chunk.
-                return match frame_extent(&self.chunk, self.offset, &self.limits)? {
-                    Ok((header, len)) => {
+                match self.next_in_chunk()? {
+                    Ok((frame, len)) => return Ok(Progress::Frame { frame, len }),
+                    // Nothing was held at all.
+                    Err(needed) if self.buf.is_empty() => return Ok(Progress::NeedMore { needed }),
+                    Err(_) => {}
+                }
+            }
+            let header = match self.straddling {
+                Some(h) => h,
+                None => match decode_header(&self.buf, self.offset, &self.limits)? {
+                    HeaderProgress::Complete(h) => {
+                        self.straddling = Some(h);
+                        h
+                    }
+                    HeaderProgress::NeedMore(needed) => {
+                        if self.chunk.is_empty() {
+                            return Ok(Progress::NeedMore { needed });
+                        }
+                        self.top_up(needed);
+                        continue;
+                    }
+                },
+            };
+            let len = header.frame_len();
+            if let Some(needed) = len.checked_sub(self.buf.len()).filter(|n| *n > 0) {
+                if self.chunk.is_empty() {
+                    return Ok(Progress::NeedMore { needed });
+                }
+                self.top_up(needed);
+                continue;
+            }
+            self.straddling = None;
+            let bytes = self.buf.split_to(len).freeze();
+            let frame = decode_checked(&header, &bytes, 0, self.offset)?;
+            self.offset += len as u64;
+            return Ok(Progress::Frame { frame, len });
+        }
+    }
+
+    /// With nothing held in `buf`: the frame at the start of the owned chunk, decoded in place
+    /// (zero-copy), or how many more bytes it needs when the chunk ends inside it; that rest is
+    /// then held (copied) to be completed from the next chunks, and its header, once whole, is
+    /// not judged again.
+    #[inline]
+    fn next_in_chunk(&mut self) -> Result<Result<(Frame, usize), usize>, DecodeError> {
+        let needed = match decode_header(&self.chunk, self.offset, &self.limits)? {
+            HeaderProgress::Complete(header) => {
+                let len = header.frame_len();
+                match len.checked_sub(self.chunk.len()).filter(|n| *n > 0) {
+                    None => {
                         let frame = decode_checked(&header, &self.chunk, 0, self.offset)?;
-                        // `advance` panics past the end; `frame_extent` found all `len` bytes here.
+                        // `advance` panics past the end; the chunk holds all `len` bytes.
                         self.chunk.advance(len);
                         self.offset += len as u64;
-                        Ok(Progress::Frame { frame, len })
+                        return Ok(Ok((frame, len)));
                     }
-                    Err(needed) => {
-                        // A valid prefix that continues in the next chunk: keep it (it is shorter
-                        // than one frame, as its header has been checked or is still arriving),
-                        // with room for the rest so the frame is assembled without regrowing.
-                        self.buf.reserve(self.chunk.len() + needed);
-                        self.buf.extend_from_slice(&self.chunk);
-                        self.chunk = Bytes::new();
-                        Ok(Progress::NeedMore { needed })
+                    Some(needed) => {
+                        self.straddling = Some(header);
+                        needed
                     }
-                };
-            }
-            match frame_extent(&self.buf, self.offset, &self.limits)? {
-                Ok((header, len)) => {
-                    let bytes = self.buf.split_to(len).freeze();
-                    let frame = decode_checked(&header, &bytes, 0, self.offset)?;
-                    self.offset += len as u64;
-                    return Ok(Progress::Frame { frame, len });
-                }
-                Err(needed) if self.chunk.is_empty() => return Ok(Progress::NeedMore { needed }),
-                Err(needed) => {
-                    // Top the straddling frame up from the chunk, no further than judged needed.
-                    // At most what the chunk holds, so the `advance` below cannot overrun.
-                    let take = needed.min(self.chunk.len());
-                    self.buf.reserve(needed);
-                    self.buf.extend_from_slice(self.chunk.get(..take).unwrap_or_default());
-                    self.chunk.advance(take);
                 }
             }
+            HeaderProgress::NeedMore(needed) => needed,
+        };
+        if !self.chunk.is_empty() {
+            // A valid prefix, shorter than one frame: keep it with room for the rest, so the
+            // frame is assembled without regrowing.
+            self.buf.reserve(self.chunk.len() + needed);
+            self.buf.extend_from_slice(&self.chunk);
+            self.chunk = Bytes::new();
         }
+        Ok(Err(needed))
+    }
+
+    /// Tops the straddling frame up from the chunk, no further than `needed` (judged from its
+    /// header, or the rest of the header). At most what the chunk holds, so the `advance` below
+    /// cannot overrun.
+    fn top_up(&mut self, needed: usize) {
+        let take = needed.min(self.chunk.len());
+        self.buf.reserve(needed);
+        self.buf.extend_from_slice(self.chunk.get(..take).unwrap_or_default());
+        self.chunk.advance(take);
+    }
+
+    /// Hands every frame the held bytes complete to `on_frame`, until more input is needed.
+    /// Frames wholly inside the owned chunk go straight from the decoder to `on_frame`: the
+    /// common case of a socket read holding many small frames.
+    #[inline]
+    fn drain(&mut self, on_frame: &mut impl FnMut(Frame)) -> Result<(), DecodeError> {
+        self.recorded(|d| loop {
+            if d.buf.is_empty() {
+                if let Ok((frame, _)) = d.next_in_chunk()? {
+                    on_frame(frame);
+                    continue;
+                }
+            }
+            match d.judge_next()? {
+                Progress::Frame { frame, .. } => on_frame(frame),
+                Progress::NeedMore { .. } => return Ok(()),
+            }
+        })
     }
 
     /// Pushes all of `chunk`, handing every completed frame to `on_frame`.
@@ -151,9 +224,7 @@ impl StreamDecoder {
         loop {
             let took = self.push(chunk);
             chunk = chunk.get(took..).unwrap_or_default();
-            while let Progress::Frame { frame, .. } = self.next_frame()? {
-                on_frame(frame);
-            }
+            self.drain(&mut on_frame)?;
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -168,9 +239,7 @@ impl StreamDecoder {
             if let Err(back) = self.push_bytes(chunk) {
                 next = Some(back);
             }
-            while let Progress::Frame { frame, .. } = self.next_frame()? {
-                on_frame(frame);
-            }
+            self.drain(&mut on_frame)?;
         }
         Ok(())
     }
