@@ -106,6 +106,26 @@ pub fn crc_each_frame(buf: &[u8], frame_len: usize) -> u32 {
     buf.chunks(frame_len).fold(0, |acc, f| acc ^ crc32fast::hash(f))
 }
 
+/// The strict floor: what any decoder of this format must do per frame before building anything,
+/// judge the header (marker, version, type, length, header CRC) and check the payload CRC. The
+/// gap between it and a full decode is the cost of the body checks and the decoded message.
+pub fn check_each_frame(buf: &[u8]) -> usize {
+    let limits = Limits::default();
+    let mut rest = buf;
+    let mut n = 0;
+    while let Ok(HeaderProgress::Complete(h)) = decode_header(rest, 0, &limits) {
+        let Some((frame, after)) = rest.split_at_checked(h.frame_len()) else {
+            break;
+        };
+        let Some((body, crc)) = frame.get(HEADER_LEN..).and_then(|f| f.split_last_chunk::<4>()) else {
+            break;
+        };
+        n += usize::from(crc32fast::hash(body) == u32::from_be_bytes(*crc));
+        rest = after;
+    }
+    n
+}
+
 /// etcd/raft-rs `eraftpb` types, as prost would generate them from eraftpb.proto.
 pub mod eraftpb {
     /// `eraftpb.Entry`.

@@ -1,0 +1,22 @@
+//! A long decode loop to put under a profiler, on the same workload as the `decode` benchmark:
+//!
+//! ```sh
+//! cargo build --release -p raftwire-bench --example profile_decode
+//! perf record -e cpu-clock target/release/examples/profile_decode 4096
+//! perf annotate --stdio -l -s raftwire_bench::decode_stream
+//! ```
+//!
+//! The argument is the payload size in bytes (default 4096).
+
+use std::hint::black_box;
+
+use raftwire_bench::{decode_stream, stream};
+use raftwire_codec::{HEADER_LEN, TRAILER_LEN};
+
+fn main() {
+    let payload: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4096);
+    let count = (8 << 20) / (payload + HEADER_LEN + TRAILER_LEN);
+    let buf = stream(payload, count);
+    let frames: usize = (0..1500).map(|_| decode_stream(black_box(&buf))).sum();
+    println!("{frames} frames decoded");
+}
