@@ -63,9 +63,8 @@ fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
     }
 }
 
-/// Checks a hashicorp/raft connection and reports it like any other.
-pub fn hashicorp_report(client: String, server: String, c2s: &[u8], s2c: &[u8]) -> ConnectionReport {
-    let c = raftwire_hashicorp::check(c2s, s2c);
+/// Reports a checked hashicorp/raft connection like any other.
+pub fn hashicorp_report(client: String, server: String, c: raftwire_hashicorp::Connection) -> ConnectionReport {
     let mut notes = c.notes;
     if c.encrypted {
         notes.push("encrypted: not checked".into());

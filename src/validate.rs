@@ -97,52 +97,70 @@ struct Scanned {
     frames: Vec<(u64, FrameInfo)>,
 }
 
-/// Scans a whole stream from a reader in fixed-size chunks: memory stays bounded by one frame.
-fn scan_reader(mut r: impl Read, limits: Limits) -> std::io::Result<Scanned> {
+/// Hands a file to `on_chunk` in fixed-size chunks, so memory stays bounded whatever its size.
+fn read_chunks(path: &Path, mut on_chunk: impl FnMut(&[u8])) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut file = File::open(path).map_err(fail)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => on_chunk(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+}
+
+/// Scans a whole stream file: memory stays bounded by one frame.
+fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
     let mut s = Scanned {
         acc: DirectionAcc::default(),
         frames: Vec::new(),
     };
     let mut scanner = Scanner::new(limits);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        s.acc.report.bytes += n as u64;
-        scanner.feed(&buf[..n], &mut |e| s.frames.extend(s.acc.record(e)));
-    }
+    read_chunks(path, |chunk| {
+        s.acc.report.bytes += chunk.len() as u64;
+        scanner.feed(chunk, &mut |e| s.frames.extend(s.acc.record(e)));
+    })?;
     scanner.finish(&mut |e| s.frames.extend(s.acc.record(e)));
     Ok(s)
 }
 
-fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
-    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    scan_reader(f, limits).map_err(|e| format!("{}: {e}", path.display()))
+/// Checks a hashicorp/raft connection's stream files as they are read (requests first, so every
+/// response meets the requests it may answer): memory stays bounded by the message being read.
+fn check_hashicorp_files(
+    client: &Option<PathBuf>,
+    server: &Option<PathBuf>,
+) -> Result<raftwire_hashicorp::Connection, String> {
+    let mut checker = raftwire_hashicorp::Checker::new(false);
+    if let Some(p) = client {
+        read_chunks(p, |chunk| checker.requests(chunk))?;
+    }
+    if let Some(p) = server {
+        read_chunks(p, |chunk| checker.responses(chunk))?;
+    }
+    Ok(checker.finish())
 }
 
-/// Validates one raw connection.
-/// Up to `limit` bytes of a file (all of it with `usize::MAX`); empty for no file.
-fn read(p: &Option<PathBuf>, limit: usize) -> Result<Vec<u8>, String> {
+/// The first bytes of a file, enough to judge its dialect; empty for no file.
+fn head(p: &Option<PathBuf>) -> Result<Vec<u8>, String> {
     let Some(p) = p else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     File::open(p)
-        .and_then(|f| f.take(limit as u64).read_to_end(&mut out))
+        .and_then(|f| f.take(8).read_to_end(&mut out))
         .map_err(|e| format!("{}: {e}", p.display()))?;
     Ok(out)
 }
 
+/// Validates one raw connection.
 fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Result<ConnectionReport, String> {
     if dialect != Dialect::Rfw {
-        // The dialect is judged from the first bytes alone, so an RFW/1 file is still streamed
-        // below; hashicorp streams are read whole (they have no framing to stream on).
+        // The dialect is judged from the first bytes alone; either way the files are streamed.
         let mut client = conn.client.clone();
         let mut server = conn.server.clone();
         if let Some(path) = &conn.unknown {
-            let head = read(&Some(path.clone()), 8)?;
+            let head = head(&Some(path.clone()))?;
             if matches!(head.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
                 server = Some(path.clone());
             } else {
@@ -150,16 +168,11 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
             }
         }
         let hashicorp = dialect == Dialect::Hashicorp
-            || crate::dialect::detect(&read(&client, 8)?, &read(&server, 8)?) == Some(Dialect::Hashicorp);
+            || crate::dialect::detect(&head(&client)?, &head(&server)?) == Some(Dialect::Hashicorp);
         if hashicorp {
             let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let (c2s, s2c) = (read(&client, usize::MAX)?, read(&server, usize::MAX)?);
-            return Ok(crate::dialect::hashicorp_report(
-                name(&client),
-                name(&server),
-                &c2s,
-                &s2c,
-            ));
+            let checked = check_hashicorp_files(&client, &server)?;
+            return Ok(crate::dialect::hashicorp_report(name(&client), name(&server), checked));
         }
     }
     let scan = |p: &Option<PathBuf>| p.as_deref().map(|p| scan_file(p, limits)).transpose();

@@ -264,3 +264,57 @@ fn inspect_shows_hashicorp_messages_with_desyncs_inline() {
         "{text}"
     );
 }
+
+/// A long connection, fed like a capture delivers it (segments of both directions interleaved),
+/// is checked holding only the message being read, and finds exactly what checking the whole
+/// streams at once finds, including the desyncs spliced into it.
+#[test]
+fn streaming_check_holds_one_message_at_a_time_and_finds_what_a_whole_check_finds() {
+    let (c2s, s2c) = busiest();
+    let rounds = (16 << 20) / (c2s.len() + s2c.len()) + 1;
+    let (mut long_c2s, mut long_s2c) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        long_c2s.extend_from_slice(&c2s);
+        long_s2c.extend_from_slice(&s2c);
+        if round == rounds / 2 {
+            // A response written into the request direction, and garbage in the responses.
+            long_c2s.extend_from_slice(&s2c[..s2c.len().min(200)]);
+            long_s2c.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        }
+    }
+    let whole = raftwire_hashicorp::check(&long_c2s, &long_s2c);
+    let mut checker = raftwire_hashicorp::Checker::new(true);
+    let mut most_held = 0;
+    // Both directions advance together, as in a capture: responses keep pace with requests.
+    let (mut sent, mut answered) = (0, 0);
+    for a in long_c2s.chunks(1460) {
+        checker.requests(a);
+        sent += a.len();
+        let due = sent * (long_s2c.len() / 1024) / (long_c2s.len() / 1024);
+        for b in long_s2c[answered..due.min(long_s2c.len())].chunks(1460) {
+            checker.responses(b);
+        }
+        answered = answered.max(due.min(long_s2c.len()));
+        most_held = most_held.max(checker.buffered());
+    }
+    checker.responses(&long_s2c[answered..]);
+    let streamed = checker.finish();
+    assert_eq!(streamed, whole);
+    let messages = whole.requests.messages.len() + whole.responses.messages.len();
+    assert!(messages > 5_000, "{messages} messages");
+    let codes: Vec<&str> = whole.requests.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&"hc_response_in_request_direction"), "{codes:?}");
+    assert!(whole.responses.findings.iter().any(|f| f.code == "hc_foreign_http"));
+    // 16 MiB went through; what was held at any time is bounded by the largest message (held at
+    // most until it has doubled: retries back off geometrically) and a segment.
+    let largest = [&whole.requests, &whole.responses]
+        .iter()
+        .flat_map(|d| d.messages.windows(2).map(|w| w[1].0 - w[0].0))
+        .max()
+        .unwrap() as usize;
+    assert!(largest < 1 << 20, "largest message {largest}");
+    assert!(
+        most_held <= 2 * largest + 2 * 1460,
+        "held {most_held} bytes at once; largest message {largest}"
+    );
+}

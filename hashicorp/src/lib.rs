@@ -8,16 +8,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod checker;
 pub mod diagnose;
 pub mod messages;
 pub mod msgpack;
 pub mod stream;
 
+pub use checker::{Checker, MAX_PENDING};
 pub use stream::{check, looks_like, Connection, Direction, Finding};
 
 /// Fuzz target body (shared by `fuzz/fuzz_targets/hashicorp_stream.rs` and the corpus replay):
 /// the first byte splits the input into a request and a response stream. Never panics, every
-/// finding lies inside its stream, and skipped bytes never exceed the stream.
+/// finding lies inside its stream, skipped bytes never exceed the stream, and feeding the two
+/// streams to a [`Checker`] in small interleaved chunks finds exactly what checking them whole
+/// does.
 pub fn fuzz_check(data: &[u8]) {
     let Some((&split, rest)) = data.split_first() else {
         return;
@@ -25,6 +29,19 @@ pub fn fuzz_check(data: &[u8]) {
     let cut = (split as usize * rest.len()) / 256;
     let (c2s, s2c) = rest.split_at(cut.min(rest.len()));
     let c = check(c2s, s2c);
+    // Chunk sizes 1..=16 from the split byte, responses interleaved with requests.
+    let mut checker = Checker::new(true);
+    let size = 1 + (split as usize % 16);
+    let (mut req, mut resp) = (c2s.chunks(size), s2c.chunks(size + 1));
+    loop {
+        let (a, b) = (req.next(), resp.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        a.into_iter().for_each(|a| checker.requests(a));
+        b.into_iter().for_each(|b| checker.responses(b));
+    }
+    assert_eq!(checker.finish(), c, "chunked checking differs from whole checking");
     for (d, len) in [(&c.requests, c2s.len()), (&c.responses, s2c.len())] {
         assert!(d.skipped <= len as u64, "skipped {} of {len}", d.skipped);
         assert!(

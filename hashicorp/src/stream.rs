@@ -1,11 +1,12 @@
-//! Checking one hashicorp/raft connection: the request direction message by message (rpc type
-//! byte, request map, and for InstallSnapshot exactly `Size` raw bytes), the response direction
-//! (error string, response map or nil) paired with the oldest unanswered request, and, wherever a
-//! stream stops parsing, a diagnosis and a resynchronisation on the next whole message.
+//! What checking one hashicorp/raft connection finds: the request direction message by message
+//! (rpc type byte, request map, and for InstallSnapshot exactly `Size` raw bytes), the response
+//! direction (error string, response map or nil) paired with the oldest unanswered request, and,
+//! wherever a stream stops parsing, a diagnosis and a resynchronisation on the next whole
+//! message. The checking itself is incremental ([`Checker`]); [`check`] runs it on whole streams.
 
 use std::collections::BTreeMap;
 
-use crate::diagnose::{in_requests, in_responses, Diagnosis};
+use crate::checker::Checker;
 use crate::messages::{self, Decoded};
 use crate::msgpack::{self, Value};
 
@@ -70,10 +71,10 @@ fn requirement(code: &str) -> &'static str {
 }
 
 impl Direction {
-    fn find(&mut self, offset: usize, code: &'static str, level: &'static str, message: String) {
+    pub(crate) fn find(&mut self, offset: u64, code: &'static str, level: &'static str, message: String) {
         if self.findings.len() < 1000 {
             self.findings.push(Finding {
-                offset: offset as u64,
+                offset,
                 code,
                 requirement: requirement(code),
                 level,
@@ -82,9 +83,17 @@ impl Direction {
         }
     }
 
-    fn decoded(&mut self, offset: usize, d: &Decoded, hints: &mut Vec<&'static str>) {
-        *self.by_type.entry(d.name.clone()).or_default() += 1;
-        self.messages.push((offset as u64, d.name.clone()));
+    /// Records a decoded message (listed in `messages` only with `list`).
+    pub(crate) fn decoded(&mut self, offset: u64, d: &Decoded, hints: &mut Vec<&'static str>, list: bool) {
+        match self.by_type.get_mut(&d.name) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_type.insert(d.name.clone(), 1);
+            }
+        }
+        if list {
+            self.messages.push((offset, d.name.clone()));
+        }
         for p in &d.problems {
             self.find(offset, p.code, if p.info { "INFO" } else { "MUST" }, p.message.clone());
         }
@@ -101,7 +110,7 @@ fn is_map_start(b: u8) -> bool {
 }
 
 /// What trying to read a message at a position gave.
-enum Attempt<T> {
+pub(crate) enum Attempt<T> {
     /// A whole message.
     Whole(T),
     /// A valid start, cut short by the end of the stream.
@@ -111,7 +120,7 @@ enum Attempt<T> {
 }
 
 /// A whole request at `at`: (rpc type, its decoding, bytes it occupies without snapshot data).
-fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
+pub(crate) fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
     let t = *buf.get(at)?;
     let body = buf.get(at + 1..)?;
     if t > 4 || !body.first().copied().is_some_and(is_map_start) {
@@ -125,7 +134,7 @@ fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
 }
 
 /// A whole response at `at`: (error text, body, bytes).
-fn response_at(buf: &[u8], at: usize) -> Option<Attempt<(&[u8], Value<'_>, usize)>> {
+pub(crate) fn response_at(buf: &[u8], at: usize) -> Option<Attempt<(&[u8], Value<'_>, usize)>> {
     let body = buf.get(at..).filter(|b| !b.is_empty())?;
     let parsed = msgpack::value(body).and_then(|(rest, e)| msgpack::value(rest).map(|(rest, v)| (rest, e, v)));
     Some(match parsed {
@@ -139,7 +148,7 @@ fn response_at(buf: &[u8], at: usize) -> Option<Attempt<(&[u8], Value<'_>, usize
 }
 
 /// Strips what products put before the Raft bytes. Returns (bytes to skip, encrypted).
-fn prefix(buf: &[u8], notes: &mut Vec<String>) -> (usize, bool) {
+pub(crate) fn prefix(buf: &[u8], notes: &mut Vec<String>) -> (usize, bool) {
     let tls = |b: &[u8]| matches!(b, [0x16, 0x03, 0x00..=0x04, ..]);
     let request_follows = |b: &[u8]| matches!(b, [0..=4, m, ..] if is_map_start(*m));
     match buf {
@@ -179,132 +188,10 @@ pub fn looks_like(c2s: &[u8]) -> bool {
     encrypted || matches!(c2s.get(skip..), Some([0..=4, m, ..]) if is_map_start(*m))
 }
 
-fn diagnose(dir: &mut Direction, at: usize, d: Diagnosis) {
-    dir.find(at, d.code, "MUST", d.message);
-}
-
-/// Checks one connection.
+/// Checks one connection from its two whole streams: [`Checker`] fed each stream at once.
 pub fn check(c2s: &[u8], s2c: &[u8]) -> Connection {
-    let mut c = Connection {
-        requests: Direction {
-            bytes: c2s.len() as u64,
-            ..Direction::default()
-        },
-        responses: Direction {
-            bytes: s2c.len() as u64,
-            ..Direction::default()
-        },
-        ..Connection::default()
-    };
-    let (mut at, encrypted) = prefix(c2s, &mut c.notes);
-    if encrypted {
-        c.encrypted = true;
-        return c;
-    }
-    let mut hints: Vec<&'static str> = Vec::new();
-    let mut sent: Vec<u8> = Vec::new();
-    while at < c2s.len() {
-        match request_at(c2s, at) {
-            Some(Attempt::Whole((t, d, len))) => {
-                c.requests.decoded(at, &d, &mut hints);
-                sent.push(t);
-                at += len;
-                if let Some(size) = d.snapshot_size {
-                    let end = at as u64 + size;
-                    if end > c2s.len() as u64 {
-                        c.requests.find(at, "hc_truncated", "MUST", format!("the stream ends inside the {size} bytes of InstallSnapshot data that follow the request"));
-                        break;
-                    }
-                    at = end as usize;
-                }
-            }
-            Some(Attempt::NeedsMore) => {
-                c.requests.find(
-                    at,
-                    "hc_truncated",
-                    "MUST",
-                    "the stream ends inside a request (connection cut, or the capture is incomplete)".into(),
-                );
-                break;
-            }
-            _ => {
-                diagnose(&mut c.requests, at, in_requests(c2s.get(at..).unwrap_or_default()));
-                // A whole response in the wrong direction is passed over as one unit.
-                if let Some(Attempt::Whole((_, _, len))) = response_at(c2s, at) {
-                    c.requests.skipped += len as u64;
-                    at += len;
-                    continue;
-                }
-                let next = (at + 1..c2s.len())
-                    .find(|&q| matches!(request_at(c2s, q), Some(Attempt::Whole((_, d, _))) if d.problems.iter().all(|p| p.info)));
-                let next = next.unwrap_or(c2s.len());
-                c.requests.skipped += (next - at) as u64;
-                at = next;
-            }
-        }
-    }
-    let mut at = 0;
-    let mut answered = 0usize;
-    while at < s2c.len() {
-        match response_at(s2c, at) {
-            Some(Attempt::Whole((err, v, len))) => {
-                match sent.get(answered) {
-                    Some(&t) => {
-                        let d = messages::response(t, &v);
-                        c.responses.decoded(at, &d, &mut hints);
-                        if !err.is_empty() {
-                            c.responses.find(
-                                at,
-                                "hc_error_response",
-                                "INFO",
-                                format!("{} carries the error {:?}", d.name, String::from_utf8_lossy(err)),
-                            );
-                        }
-                    }
-                    None => c.responses.find(
-                        at,
-                        "hc_unsolicited_response",
-                        "MUST",
-                        format!(
-                            "response {} answers no request: responses outnumber the {} requests",
-                            answered + 1,
-                            sent.len()
-                        ),
-                    ),
-                }
-                answered += 1;
-                at += len;
-            }
-            Some(Attempt::NeedsMore) => {
-                c.responses
-                    .find(at, "hc_truncated", "MUST", "the stream ends inside a response".into());
-                break;
-            }
-            _ => {
-                diagnose(&mut c.responses, at, in_responses(s2c.get(at..).unwrap_or_default()));
-                // A whole request in the wrong direction is passed over as one unit.
-                if let Some(Attempt::Whole((_, d, len))) = request_at(s2c, at) {
-                    let skip = (len as u64 + d.snapshot_size.unwrap_or(0)).min((s2c.len() - at) as u64);
-                    c.responses.skipped += skip;
-                    at += skip as usize;
-                    continue;
-                }
-                let next = (at + 1..s2c.len()).find(|&q| {
-                    matches!(s2c.get(q), Some(0xa0..=0xbf | 0xda))
-                        && matches!(response_at(s2c, q), Some(Attempt::Whole(_)))
-                });
-                let next = next.unwrap_or(s2c.len());
-                c.responses.skipped += (next - at) as u64;
-                at = next;
-            }
-        }
-    }
-    if answered < sent.len() && !s2c.is_empty() {
-        c.notes.push(format!(
-            "{} request(s) unanswered when the capture ends (in flight at shutdown?)",
-            sent.len() - answered
-        ));
-    }
-    c.notes.extend(hints.into_iter().map(str::to_string));
-    c
+    let mut checker = Checker::new(true);
+    checker.requests(c2s);
+    checker.responses(s2c);
+    checker.finish()
 }

@@ -40,8 +40,8 @@ pub struct Connection {
     dialect: Option<Dialect>,
     /// Data seen before the dialect was known, in arrival order, replayed once it is.
     undecided: Vec<(Direction, Vec<u8>)>,
-    /// hashicorp connections are checked whole at the end: their bytes, per direction.
-    whole: [Vec<u8>; 2],
+    /// hashicorp connections are checked as their bytes arrive (memory: the message being read).
+    hashicorp: raftwire_hashicorp::Checker,
     dirs: [DirState; 2],
     checker: ConnectionChecker,
     closed: [bool; 2],
@@ -64,7 +64,7 @@ impl Connection {
             server,
             dialect: (dialect != Dialect::Auto).then_some(dialect),
             undecided: Vec::new(),
-            whole: [Vec::new(), Vec::new()],
+            hashicorp: raftwire_hashicorp::Checker::new(false),
             dirs: [DirState::new(limits), DirState::new(limits)],
             checker: ConnectionChecker::new(),
             closed: [false; 2],
@@ -135,7 +135,10 @@ impl Connection {
         if self.dialect == Some(Dialect::Hashicorp) {
             for p in pieces {
                 match p {
-                    Piece::Data { bytes, .. } => self.whole[index(dir)].extend_from_slice(&bytes),
+                    Piece::Data { bytes, .. } => match dir {
+                        Direction::ClientToServer => self.hashicorp.requests(&bytes),
+                        Direction::ServerToClient => self.hashicorp.responses(&bytes),
+                    },
                     Piece::Gap { offset, len } => self.dirs[index(dir)].acc.note(
                         offset,
                         "capture_gap",
@@ -204,12 +207,8 @@ impl Connection {
             self.decide(guess);
         }
         if self.dialect == Some(Dialect::Hashicorp) {
-            let mut r = crate::dialect::hashicorp_report(
-                self.client.to_string(),
-                self.server.to_string(),
-                &self.whole[0],
-                &self.whole[1],
-            );
+            let checked = std::mem::take(&mut self.hashicorp).finish();
+            let mut r = crate::dialect::hashicorp_report(self.client.to_string(), self.server.to_string(), checked);
             for (i, d) in self.dirs.iter_mut().enumerate() {
                 let notes = std::mem::take(&mut d.acc.report.violations);
                 let target = if i == 0 {

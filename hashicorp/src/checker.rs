@@ -1,0 +1,497 @@
+//! Checking a hashicorp/raft connection as its bytes arrive, in any chunking, with memory bounded
+//! by the message being read (at most about twice it, see below) rather than by the connection.
+//!
+//! NetworkTransport has no framing: nothing says where a message ends until it has been parsed
+//! whole. So the checker keeps, per direction, only the bytes not yet judged (the message still
+//! arriving or, after a desync, the resynchronisation candidate still arriving) and takes every
+//! decision only once more bytes could not change it: a parse that is whole or invalid, never one
+//! that merely ran out of input. The findings are therefore the same whatever the chunking, and
+//! the same as [`check`](crate::check) on the whole streams.
+//!
+//! Two bounds keep that cheap. A message (or candidate) is awaited for at most [`MAX_PENDING`]
+//! bytes; past that it is judged as not a message, so garbage that claims a huge length cannot
+//! make the checker hold the stream. And a judgement that had to wait is retried only once the
+//! held bytes have doubled (or reached the size it needs), so a large message arriving in small
+//! segments is parsed a logarithmic number of times, not once per segment.
+
+use std::collections::VecDeque;
+
+use crate::diagnose::{in_requests, in_responses};
+use crate::messages::{self, Decoded};
+use crate::stream::{prefix, request_at, response_at, Attempt, Connection, Direction};
+
+/// Most bytes held per direction while one message (or resynchronisation candidate) completes.
+/// hashicorp/raft sets no limit; an AppendEntries of 64 entries of Consul's largest values
+/// (512 KiB) stays under it.
+pub const MAX_PENDING: usize = 32 << 20;
+
+/// How many bytes the desync diagnosis reads (the longest foreign-protocol banner and an HTTP
+/// request line): with fewer, it waits, unless the stream has ended.
+const DIAGNOSIS_BYTES: usize = 64;
+
+/// One direction's unjudged bytes and where its judging stands.
+#[derive(Debug, Default)]
+struct Side {
+    /// Bytes received and not yet judged; `buf[0]` is at stream offset `start`.
+    buf: Vec<u8>,
+    start: u64,
+    /// Bytes still to pass over unparsed (InstallSnapshot data), and whether they count as
+    /// skipped (they do in the response direction, where a request does not belong).
+    pass: u64,
+    pass_is_skip: bool,
+    /// Resynchronising after the desync at this stream offset.
+    desync_from: Option<u64>,
+    /// Nothing more is judged: a message cut by the end of the stream, or an encrypted stream.
+    stopped: bool,
+    /// The stream has ended: whatever is short is truncated.
+    ended: bool,
+    /// The last judgement waited for more bytes: retry once `buf` holds this many.
+    retry_len: usize,
+}
+
+/// What judging the held bytes came to.
+enum Held {
+    /// The first `n` bytes are judged (all of them with `usize::MAX`).
+    Judged(usize),
+    /// Bytes before `n` are judged; the judgement at `n` waits for more.
+    Waiting(usize),
+}
+
+impl Side {
+    /// Appends `bytes`, first passing over what must be; returns how many bytes were passed over.
+    fn push(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut passed = 0;
+        if self.buf.is_empty() && self.pass > 0 {
+            let n = bytes.len().min(usize::try_from(self.pass).unwrap_or(usize::MAX));
+            self.pass -= n as u64;
+            self.start += n as u64;
+            passed = n as u64;
+            bytes = bytes.get(n..).unwrap_or_default();
+        }
+        if self.stopped {
+            self.start += bytes.len() as u64;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+        passed
+    }
+
+    /// True if enough has arrived since the last wait to judge again.
+    fn ready(&self) -> bool {
+        self.ended || self.buf.len() >= self.retry_len
+    }
+
+    /// Drops what `held` says is judged and sets when to retry a waiting judgement.
+    fn settle(&mut self, held: Held) {
+        let (n, waiting) = match held {
+            Held::Judged(n) => (n, false),
+            Held::Waiting(n) => (n, true),
+        };
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.start += n as u64;
+        self.retry_len = if waiting {
+            let held = self.buf.len();
+            (2 * held).max(held + 1).min(MAX_PENDING + 1)
+        } else {
+            0
+        };
+    }
+
+    /// True when a parse that ran out of input at `at` must wait for more: the stream goes on and
+    /// the wait stays within [`MAX_PENDING`].
+    fn can_wait(&self, at: usize) -> bool {
+        !self.ended && self.buf.len().saturating_sub(at) <= MAX_PENDING
+    }
+
+    /// True when the bytes from `at` are too few for a decision that reads `n` of them.
+    fn short(&self, at: usize, n: usize) -> bool {
+        self.can_wait(at) && self.buf.len().saturating_sub(at) < n
+    }
+
+    fn offset(&self, at: usize) -> u64 {
+        self.start + at as u64
+    }
+
+    /// Passes over held bytes still to be passed; returns the new position, or `None` if the
+    /// held bytes run out first.
+    fn pass_held(&mut self, at: usize, skipped: &mut u64) -> Option<usize> {
+        let n = (self.buf.len() - at).min(usize::try_from(self.pass).unwrap_or(usize::MAX));
+        self.pass -= n as u64;
+        if self.pass_is_skip {
+            *skipped += n as u64;
+        }
+        (self.pass == 0).then_some(at + n)
+    }
+
+    /// Looks for the next trustworthy message from `at` while resynchronising: `Ok(q)` when found,
+    /// `Err(held)` when there is none (yet).
+    fn resync(
+        &mut self,
+        at: usize,
+        skipped: &mut u64,
+        candidate: impl Fn(&Side, usize) -> Candidate,
+    ) -> Result<usize, Held> {
+        let from = self.desync_from.unwrap_or_else(|| self.offset(at));
+        for q in at..self.buf.len() {
+            match candidate(self, q) {
+                Candidate::Yes => {
+                    *skipped += self.offset(q) - from;
+                    self.desync_from = None;
+                    return Ok(q);
+                }
+                // Bytes before it are skipped whatever it turns out to be.
+                Candidate::Pending => return Err(Held::Waiting(q)),
+                Candidate::No => {}
+            }
+        }
+        if self.ended {
+            *skipped += self.offset(self.buf.len()) - from;
+            self.desync_from = None;
+            return Err(Held::Judged(usize::MAX));
+        }
+        Err(Held::Waiting(self.buf.len()))
+    }
+}
+
+/// Whether a position can be where a stream resumes.
+enum Candidate {
+    Yes,
+    No,
+    /// Cannot tell until more bytes arrive.
+    Pending,
+}
+
+/// A hashicorp/raft connection checked incrementally: feed each direction's bytes in capture
+/// order with [`requests`](Self::requests) and [`responses`](Self::responses), then
+/// [`finish`](Self::finish).
+#[derive(Debug, Default)]
+pub struct Checker {
+    c: Connection,
+    keep_messages: bool,
+    requests: Side,
+    responses: Side,
+    /// The client's stream prefix (Consul, Nomad, TLS) has been judged.
+    started: bool,
+    /// Where the InstallSnapshot data being passed over began, and its size, for a truncation
+    /// finding.
+    snapshot_at: u64,
+    snapshot_size: u64,
+    /// Types of the requests not yet answered, oldest first.
+    unanswered: VecDeque<u8>,
+    requests_seen: usize,
+    answered: usize,
+    request_hints: Vec<&'static str>,
+    response_hints: Vec<&'static str>,
+}
+
+impl Checker {
+    /// A checker. With `keep_messages`, every decoded message is listed in
+    /// [`Direction::messages`] (a dissector's view; that list grows with the connection).
+    pub fn new(keep_messages: bool) -> Checker {
+        Checker {
+            keep_messages,
+            ..Checker::default()
+        }
+    }
+
+    /// The next client-to-server bytes.
+    pub fn requests(&mut self, bytes: &[u8]) {
+        self.c.requests.bytes += bytes.len() as u64;
+        self.requests.push(bytes);
+        let (seen, started) = (self.requests_seen, self.started);
+        self.run_requests();
+        if self.requests_seen > seen || self.started != started {
+            // Responses may have been waiting for these requests: judge them again now.
+            self.responses.retry_len = 0;
+            self.run_responses();
+        }
+    }
+
+    /// The next server-to-client bytes.
+    pub fn responses(&mut self, bytes: &[u8]) {
+        self.c.responses.bytes += bytes.len() as u64;
+        let passed = self.responses.push(bytes);
+        if self.responses.pass_is_skip {
+            self.c.responses.skipped += passed;
+        }
+        self.run_responses();
+    }
+
+    /// Bytes held, not yet judged, in both directions.
+    pub fn buffered(&self) -> usize {
+        self.requests.buf.len() + self.responses.buf.len()
+    }
+
+    /// Both streams have ended: judges what is left and returns what the connection showed.
+    pub fn finish(mut self) -> Connection {
+        self.requests.ended = true;
+        self.run_requests();
+        if self.requests.pass > 0 && !self.c.encrypted {
+            let size = self.snapshot_size;
+            self.c.requests.find(
+                self.snapshot_at,
+                "hc_truncated",
+                "MUST",
+                format!("the stream ends inside the {size} bytes of InstallSnapshot data that follow the request"),
+            );
+        }
+        self.responses.ended = true;
+        self.run_responses();
+        let mut c = self.c;
+        if c.encrypted {
+            return c;
+        }
+        if self.answered < self.requests_seen && c.responses.bytes > 0 {
+            c.notes.push(format!(
+                "{} request(s) unanswered when the capture ends (in flight at shutdown?)",
+                self.requests_seen - self.answered
+            ));
+        }
+        let mut hints = self.request_hints;
+        for h in self.response_hints {
+            if !hints.contains(&h) {
+                hints.push(h);
+            }
+        }
+        c.notes.extend(hints.into_iter().map(str::to_string));
+        c
+    }
+
+    fn run_requests(&mut self) {
+        if !self.started {
+            // The longest prefix judged: 0x03 or 0x04, then a TLS record header.
+            if self.requests.short(0, 4) {
+                return;
+            }
+            self.started = true;
+            let (skip, encrypted) = prefix(&self.requests.buf, &mut self.c.notes);
+            if encrypted {
+                // Nothing can be checked in either direction; bytes are only counted.
+                self.c.encrypted = true;
+                for side in [&mut self.requests, &mut self.responses] {
+                    side.stopped = true;
+                    side.settle(Held::Judged(usize::MAX));
+                }
+                return;
+            }
+            self.requests.settle(Held::Judged(skip));
+        }
+        if self.requests.ready() {
+            let held = self.judge_requests();
+            self.requests.settle(held);
+        }
+    }
+
+    fn judge_requests(&mut self) -> Held {
+        let side = &mut self.requests;
+        let dir = &mut self.c.requests;
+        let mut at = 0;
+        loop {
+            if side.stopped {
+                return Held::Judged(usize::MAX);
+            }
+            if side.pass > 0 {
+                match side.pass_held(at, &mut dir.skipped) {
+                    Some(next) => at = next,
+                    None => return Held::Judged(usize::MAX),
+                }
+            }
+            if side.desync_from.is_some() {
+                match side.resync(at, &mut dir.skipped, request_candidate) {
+                    Ok(q) => at = q,
+                    Err(held) => return held,
+                }
+            }
+            if at >= side.buf.len() {
+                return Held::Judged(at);
+            }
+            let offset = side.offset(at);
+            // A request needs its type byte and the first byte of its map to be judged at all.
+            let attempt = if side.short(at, 2) {
+                Some(Attempt::NeedsMore)
+            } else {
+                request_at(&side.buf, at)
+            };
+            match attempt {
+                Some(Attempt::Whole((t, d, len))) => {
+                    decoded(dir, offset, &d, &mut self.request_hints, self.keep_messages);
+                    self.unanswered.push_back(t);
+                    self.requests_seen += 1;
+                    at += len;
+                    if let Some(size) = d.snapshot_size {
+                        side.pass = size;
+                        side.pass_is_skip = false;
+                        self.snapshot_at = side.offset(at);
+                        self.snapshot_size = size;
+                    }
+                    continue;
+                }
+                Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
+                Some(Attempt::NeedsMore) if side.ended => {
+                    dir.find(
+                        offset,
+                        "hc_truncated",
+                        "MUST",
+                        "the stream ends inside a request (connection cut, or the capture is incomplete)".into(),
+                    );
+                    side.stopped = true;
+                    return Held::Judged(usize::MAX);
+                }
+                _ => {}
+            }
+            // Not a request: say what it is, then pass over a whole response written into the
+            // wrong direction as one unit, or resynchronise on the next trustworthy request.
+            let response = response_at(&side.buf, at);
+            if side.short(at, DIAGNOSIS_BYTES) || matches!(response, Some(Attempt::NeedsMore)) && side.can_wait(at) {
+                return Held::Waiting(at);
+            }
+            let d = in_requests(side.buf.get(at..).unwrap_or_default());
+            dir.find(offset, d.code, "MUST", d.message);
+            if let Some(Attempt::Whole((_, _, len))) = response {
+                dir.skipped += len as u64;
+                at += len;
+            } else {
+                side.desync_from = Some(offset);
+                at += 1;
+            }
+        }
+    }
+
+    fn run_responses(&mut self) {
+        // Until the client's prefix is judged it is unknown whether the connection is encrypted.
+        let side = &self.responses;
+        if !self.started && side.can_wait(0) || !side.ready() {
+            return;
+        }
+        let held = self.judge_responses();
+        self.responses.settle(held);
+    }
+
+    fn judge_responses(&mut self) -> Held {
+        let requests_done = self.requests.ended || self.requests.stopped;
+        let side = &mut self.responses;
+        let dir = &mut self.c.responses;
+        let mut at = 0;
+        loop {
+            if side.stopped {
+                return Held::Judged(usize::MAX);
+            }
+            if side.pass > 0 {
+                match side.pass_held(at, &mut dir.skipped) {
+                    Some(next) => at = next,
+                    None => return Held::Judged(usize::MAX),
+                }
+            }
+            if side.desync_from.is_some() {
+                match side.resync(at, &mut dir.skipped, response_candidate) {
+                    Ok(q) => at = q,
+                    Err(held) => return held,
+                }
+            }
+            if at >= side.buf.len() {
+                return Held::Judged(at);
+            }
+            let offset = side.offset(at);
+            match response_at(&side.buf, at) {
+                Some(Attempt::Whole((err, v, len))) => {
+                    match self.unanswered.front() {
+                        Some(&t) => {
+                            self.unanswered.pop_front();
+                            let d = messages::response(t, &v);
+                            decoded(dir, offset, &d, &mut self.response_hints, self.keep_messages);
+                            if !err.is_empty() {
+                                dir.find(
+                                    offset,
+                                    "hc_error_response",
+                                    "INFO",
+                                    format!("{} carries the error {:?}", d.name, String::from_utf8_lossy(err)),
+                                );
+                            }
+                        }
+                        // Its request may still be arriving: pair in request order, as a reader
+                        // of the whole streams would.
+                        None if !requests_done && side.can_wait(at) => return Held::Waiting(at),
+                        None => dir.find(
+                            offset,
+                            "hc_unsolicited_response",
+                            "MUST",
+                            format!(
+                                "response {} answers no request: responses outnumber the {} requests",
+                                self.answered + 1,
+                                self.requests_seen
+                            ),
+                        ),
+                    }
+                    self.answered += 1;
+                    at += len;
+                    continue;
+                }
+                Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
+                Some(Attempt::NeedsMore) if side.ended => {
+                    dir.find(
+                        offset,
+                        "hc_truncated",
+                        "MUST",
+                        "the stream ends inside a response".into(),
+                    );
+                    side.stopped = true;
+                    return Held::Judged(usize::MAX);
+                }
+                _ => {}
+            }
+            // Not a response: say what it is, then pass over a whole request written into the
+            // wrong direction (with any InstallSnapshot data it announces) as one unit, or
+            // resynchronise on the next whole response.
+            let request = if side.short(at, 2) {
+                Some(Attempt::NeedsMore)
+            } else {
+                request_at(&side.buf, at)
+            };
+            if side.short(at, DIAGNOSIS_BYTES) || matches!(request, Some(Attempt::NeedsMore)) && side.can_wait(at) {
+                return Held::Waiting(at);
+            }
+            let d = in_responses(side.buf.get(at..).unwrap_or_default());
+            dir.find(offset, d.code, "MUST", d.message);
+            if let Some(Attempt::Whole((_, d, len))) = request {
+                dir.skipped += len as u64;
+                at += len;
+                side.pass = d.snapshot_size.unwrap_or(0);
+                side.pass_is_skip = true;
+            } else {
+                side.desync_from = Some(offset);
+                at += 1;
+            }
+        }
+    }
+}
+
+/// Records a decoded message, listing it only for a dissector's view.
+fn decoded(dir: &mut Direction, offset: u64, d: &Decoded, hints: &mut Vec<&'static str>, keep: bool) {
+    dir.decoded(offset, d, hints, keep);
+}
+
+/// Requests resume at a whole request with nothing wrong with it (the next one a reader can
+/// trust).
+fn request_candidate(side: &Side, q: usize) -> Candidate {
+    if side.short(q, 2) {
+        return Candidate::Pending;
+    }
+    match request_at(&side.buf, q) {
+        Some(Attempt::Whole((_, d, _))) if d.problems.iter().all(|p| p.info) => Candidate::Yes,
+        Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
+        _ => Candidate::No,
+    }
+}
+
+/// Responses resume at a whole response (an error string, then a map or nil).
+fn response_candidate(side: &Side, q: usize) -> Candidate {
+    if !matches!(side.buf.get(q), Some(0xa0..=0xbf | 0xda)) {
+        return Candidate::No;
+    }
+    match response_at(&side.buf, q) {
+        Some(Attempt::Whole(_)) => Candidate::Yes,
+        Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
+        _ => Candidate::No,
+    }
+}
