@@ -81,6 +81,22 @@ pub fn text(report: &Report, strict: bool) -> String {
             direction(&mut out, "server_to_client", &c.directions.server_to_client, strict);
         }
     }
+    let n = &report.connections_not_listed;
+    if n.connections > 0 {
+        let _ = writeln!(
+            out,
+            "{} more connection(s) checked but not listed (the first {} with violations and {} without are): \
+             {} with violations ({} MUST, {} SHOULD), {} frames, {} bytes skipped",
+            n.connections,
+            crate::report::MAX_LISTED,
+            crate::report::MAX_LISTED,
+            n.with_violations,
+            n.must,
+            n.should,
+            n.frames,
+            n.bytes_skipped
+        );
+    }
     let s = &report.summary;
     let _ = writeln!(
         out,
@@ -133,6 +149,24 @@ pub fn junit(report: &Report, strict: bool) -> String {
             };
             suite.add_test_case(TestCase::new(name, status));
         }
+        out.add_test_suite(suite);
+    }
+    let n = &report.connections_not_listed;
+    if n.connections > 0 {
+        // One case stands for the connections not listed, failing if any of them does.
+        let failing = n.must + if strict { n.should } else { 0 };
+        let status = if failing == 0 {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!(
+                "{failing} violation(s) in {} connection(s) not listed",
+                n.with_violations
+            ));
+            s
+        };
+        let mut suite = TestSuite::new(format!("{} connections not listed", n.connections));
+        suite.add_test_case(TestCase::new("all", status));
         out.add_test_suite(suite);
     }
     out.to_string().unwrap_or_default()

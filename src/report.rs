@@ -10,8 +10,122 @@ use serde::Serialize;
 pub struct Report {
     pub summary: Summary,
     pub connections: Vec<ConnectionReport>,
+    /// Connections checked and counted in the summary but not listed (see [`MAX_LISTED`]).
+    pub connections_not_listed: NotListed,
     /// One entry per pcap/pcapng input: what it held besides the connections reported.
     pub captures: Vec<CaptureReport>,
+}
+
+/// Most connections listed with MUST/SHOULD violations, and most listed without, in report order.
+/// Past these, connections are still checked and counted in the summary, but not listed: a
+/// capture of a million short connections (one per RPC) is validated in bounded memory, and its
+/// report stays readable.
+pub const MAX_LISTED: usize = 1000;
+
+/// What the connections beyond [`MAX_LISTED`] held.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct NotListed {
+    pub connections: usize,
+    /// Of which, connections with a MUST or SHOULD violation.
+    pub with_violations: usize,
+    pub frames: u64,
+    pub bytes_skipped: u64,
+    /// Their violations by level.
+    pub must: usize,
+    pub should: usize,
+}
+
+impl NotListed {
+    fn count(&mut self, c: &ConnectionReport) {
+        self.connections += 1;
+        self.with_violations += usize::from(c.has_violations());
+        for d in c.directions() {
+            self.frames += d.frames;
+            self.bytes_skipped += d.bytes_skipped;
+            self.must += d.violations.iter().filter(|v| v.level == "MUST").count();
+            self.should += d.violations.iter().filter(|v| v.level == "SHOULD").count();
+        }
+    }
+
+    fn add(&mut self, o: &NotListed) {
+        self.connections += o.connections;
+        self.with_violations += o.with_violations;
+        self.frames += o.frames;
+        self.bytes_skipped += o.bytes_skipped;
+        self.must += o.must;
+        self.should += o.should;
+    }
+}
+
+/// A connection's place in the report: its input, then (in a capture) the packets at which it
+/// closed and opened.
+pub type Order = (usize, u64, u64);
+
+struct Ranked(Order, ConnectionReport);
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+/// Connection reports as they are checked, memory bounded: the first [`MAX_LISTED`] in report
+/// order with violations and without are kept whole, the rest only counted. Which ones are kept
+/// depends on their order alone, so collections built on several threads merge into the one a
+/// single thread builds.
+#[derive(Default)]
+pub struct Collected {
+    flagged: std::collections::BinaryHeap<Ranked>,
+    clean: std::collections::BinaryHeap<Ranked>,
+    not_listed: NotListed,
+}
+
+impl Collected {
+    pub fn push(&mut self, order: Order, c: ConnectionReport) {
+        let heap = if c.has_violations() {
+            &mut self.flagged
+        } else {
+            &mut self.clean
+        };
+        heap.push(Ranked(order, c));
+        if heap.len() > MAX_LISTED {
+            // The latest in report order gives way.
+            if let Some(Ranked(_, last)) = heap.pop() {
+                self.not_listed.count(&last);
+            }
+        }
+    }
+
+    /// Takes in `other`, whose orders are re-numbered by `order`.
+    pub fn merge(&mut self, other: Collected, order: impl Fn(Order) -> Order) {
+        self.not_listed.add(&other.not_listed);
+        for Ranked(o, c) in other.flagged.into_iter().chain(other.clean) {
+            self.push(order(o), c);
+        }
+    }
+
+    /// True if no connection was checked.
+    pub fn is_empty(&self) -> bool {
+        self.flagged.is_empty() && self.clean.is_empty() && self.not_listed.connections == 0
+    }
+
+    /// The listed connections in report order, and what the others held.
+    pub fn finish(self) -> (Vec<ConnectionReport>, NotListed) {
+        let mut listed: Vec<Ranked> = self.flagged.into_iter().chain(self.clean).collect();
+        listed.sort_unstable();
+        (listed.into_iter().map(|Ranked(_, c)| c).collect(), self.not_listed)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -41,6 +155,19 @@ pub struct Summary {
     /// Violations that count against conformance (informational notes excluded).
     pub violations: usize,
     pub bytes_skipped: u64,
+}
+
+impl ConnectionReport {
+    pub fn directions(&self) -> [&DirectionReport; 2] {
+        [&self.directions.client_to_server, &self.directions.server_to_client]
+    }
+
+    /// True if a direction has a MUST or SHOULD violation (notes alone do not count).
+    pub fn has_violations(&self) -> bool {
+        self.directions()
+            .iter()
+            .any(|d| d.violations.iter().any(|v| v.level == "MUST" || v.level == "SHOULD"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,16 +235,19 @@ impl Report {
                 .iter()
                 .flat_map(|c| [&c.directions.client_to_server, &c.directions.server_to_client])
         };
+        let n = &self.connections_not_listed;
         let violations = dirs()
             .flat_map(|d| d.violations.iter())
             .filter(|v| v.fails(strict))
-            .count();
+            .count()
+            + n.must
+            + if strict { n.should } else { 0 };
         self.summary = Summary {
             conforming: violations == 0,
-            connections: self.connections.len(),
-            frames: dirs().map(|d| d.frames).sum(),
+            connections: self.connections.len() + n.connections,
+            frames: dirs().map(|d| d.frames).sum::<u64>() + n.frames,
             violations,
-            bytes_skipped: dirs().map(|d| d.bytes_skipped).sum(),
+            bytes_skipped: dirs().map(|d| d.bytes_skipped).sum::<u64>() + n.bytes_skipped,
         };
     }
 }

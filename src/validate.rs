@@ -11,7 +11,7 @@ use raftwire_conformance::{check_one_direction, check_untimed, Direction, FrameI
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::input::RawConnection;
-use crate::report::{ConnectionReport, Directions, Report};
+use crate::report::{Collected, ConnectionReport, Directions, Report};
 
 /// Validates every input: captures connection by connection, raw files as connections.
 pub fn run(
@@ -24,7 +24,8 @@ pub fn run(
 ) -> Result<Report, String> {
     let inputs = crate::input::collect(inputs)?;
     let mut report = Report::default();
-    for path in &inputs.captures {
+    let mut all = Collected::default();
+    for (input, path) in inputs.captures.iter().enumerate() {
         let opts = crate::capture::Options {
             limits,
             ports: ports.to_vec(),
@@ -48,13 +49,14 @@ pub fn run(
                 if ports.is_empty() { "" } else { "; check --port" }
             ));
         }
-        report.connections.extend(connections);
+        all.merge(connections, |(_, closed, opened)| (input, closed, opened));
         report.captures.push(stats);
     }
     let raw = in_parallel(&inputs.raw, jobs, |conn| validate_raw(conn, limits, dialect));
-    for r in raw {
-        report.connections.push(r?);
+    for (i, r) in raw.into_iter().enumerate() {
+        all.push((inputs.captures.len() + i, 0, 0), r?);
     }
+    (report.connections, report.connections_not_listed) = all.finish();
     report.summarise(strict);
     Ok(report)
 }

@@ -18,9 +18,9 @@ use raftwire_codec::Limits;
 
 use packet::{supported_link_type, tcp_segment, Skip, TcpSegment};
 use shards::Shards;
-use tracker::{Closed, Settings, Tracker};
+use tracker::{Settings, Tracker};
 
-use crate::report::ConnectionReport;
+use crate::report::Collected;
 
 /// What to read and how.
 pub struct Options {
@@ -174,7 +174,7 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
 }
 
 /// Validates every RFW/1 connection in a pcap or pcapng file, on `opts.jobs` threads.
-pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, Stats), String> {
+pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats), String> {
     let mut stats = Stats {
         file: path.display().to_string(),
         ..Stats::default()
@@ -185,7 +185,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
         dialect: opts.dialect,
     };
     let ports = &opts.ports;
-    let (mut closed, ignored) = if opts.jobs <= 1 {
+    let (closed, ignored) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
         read_packets(path, opts.progress, |lt, data, cut| {
             if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
@@ -206,6 +206,5 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Vec<ConnectionReport>, St
         done?
     };
     stats.ignored_connections = ignored;
-    closed.sort_by_key(Closed::order);
-    Ok((closed.into_iter().map(|c| c.report).collect(), stats))
+    Ok((closed, stats))
 }

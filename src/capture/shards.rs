@@ -3,7 +3,7 @@
 //! copied into a batch for the thread that owns its connection, picked by a hash of the address
 //! pair, so every connection still sees its own segments in capture order. Each worker is a
 //! [`Tracker`] of its own; their reports merge back into the single-threaded order (see
-//! [`Closed`]), so the output does not depend on the number of threads.
+//! [`Collected`]), so the output does not depend on the number of threads.
 //!
 //! Memory stays bounded: a worker's queue holds at most [`QUEUED`] batches of about
 //! [`BATCH_BYTES`], and a full queue makes the reader wait.
@@ -13,7 +13,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use super::packet::TcpSegment;
-use super::tracker::{Closed, Settings, Tracker};
+use super::tracker::{Settings, Tracker};
+use crate::report::Collected;
 
 /// Payload bytes per batch: large enough that queueing costs nothing per segment, small enough
 /// that the queues stay a few MiB.
@@ -85,7 +86,7 @@ impl Batch {
 struct Worker {
     queue: SyncSender<Batch>,
     filling: Batch,
-    thread: JoinHandle<(Vec<Closed>, u64)>,
+    thread: JoinHandle<(Collected, u64)>,
 }
 
 /// The reading side of the sharded validation.
@@ -112,7 +113,7 @@ fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     ((mixed >> 32) % shards.max(1) as u64) as usize
 }
 
-fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Vec<Closed>, u64) {
+fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, u64) {
     let mut tracker = Tracker::new(settings);
     for mut batch in queue {
         batch.replay(&mut tracker);
@@ -163,13 +164,13 @@ impl Shards {
     }
 
     /// Hands over what is left, waits for the workers and gathers their connections.
-    pub fn finish(mut self) -> Result<(Vec<Closed>, u64), String> {
+    pub fn finish(mut self) -> Result<(Collected, u64), String> {
         for shard in 0..self.workers.len() {
             if self.workers.get(shard).is_some_and(|w| !w.filling.segments.is_empty()) {
                 self.send(shard);
             }
         }
-        let mut closed = Vec::new();
+        let mut closed = Collected::default();
         let mut ignored = 0;
         for w in self.workers {
             drop(w.queue);
@@ -177,7 +178,7 @@ impl Shards {
                 .thread
                 .join()
                 .map_err(|_| "a validation thread failed (this is a bug in raftwire)".to_string())?;
-            closed.extend(c);
+            closed.merge(c, |o| o);
             ignored += i;
         }
         Ok((closed, ignored))

@@ -10,7 +10,7 @@ use raftwire_codec::Limits;
 use super::connection::Connection;
 use super::packet::TcpSegment;
 use crate::dialect::Dialect;
-use crate::report::ConnectionReport;
+use crate::report::Collected;
 
 /// A connection's address pair, smaller address first: the same for both directions.
 pub type Key = (SocketAddr, SocketAddr);
@@ -49,24 +49,10 @@ pub struct Settings {
     pub dialect: Dialect,
 }
 
-/// A finished connection's report, with the packet numbers that place it in the merged report:
-/// connections closed during the capture come in the order they closed, the rest (still open
-/// when it ended) after them in the order they opened.
-pub struct Closed {
-    pub closed_at: u64,
-    pub opened_at: u64,
-    pub report: ConnectionReport,
-}
-
-impl Closed {
-    pub fn order(&self) -> (u64, u64) {
-        (self.closed_at, self.opened_at)
-    }
-}
-
 struct Open {
     opened_at: u64,
-    conn: Connection,
+    /// Boxed: a connection's state is a few KiB, and the table moves its entries as it grows.
+    conn: Box<Connection>,
 }
 
 /// Looked up once per packet, so the hasher matters: foldhash is several times cheaper than the
@@ -77,7 +63,10 @@ type OpenMap = HashMap<Key, Open, foldhash::fast::RandomState>;
 pub struct Tracker {
     settings: Settings,
     open: OpenMap,
-    done: Vec<Closed>,
+    /// Closed connections, each placed by the packets at which it closed and opened: those
+    /// closed during the capture in the order they closed, then the rest (open when it ended) in
+    /// the order they opened. Collections of several trackers merge into the same order.
+    done: Collected,
     /// TCP connections that carried data but no RFW/1 frame (other protocols), not reported.
     pub ignored_connections: u64,
 }
@@ -87,7 +76,7 @@ impl Tracker {
         Tracker {
             settings,
             open: OpenMap::default(),
-            done: Vec::new(),
+            done: Collected::default(),
             ignored_connections: 0,
         }
     }
@@ -95,11 +84,7 @@ impl Tracker {
     fn close(&mut self, k: Key, closed_at: u64) {
         if let Some(Open { opened_at, conn }) = self.open.remove(&k) {
             if conn.saw_frames() || (!self.settings.ports.is_empty() && conn.data_packets > 0) {
-                self.done.push(Closed {
-                    closed_at,
-                    opened_at,
-                    report: conn.finish(),
-                });
+                self.done.push((0, closed_at, opened_at), conn.finish());
             } else {
                 self.ignored_connections += u64::from(conn.data_packets > 0);
             }
@@ -119,12 +104,18 @@ impl Tracker {
             // The 4-tuple is reused by a new connection.
             self.close(k, at);
         }
+        if !self.open.contains_key(&k) && seg.payload.is_empty() && !seg.syn {
+            // A bare ACK, FIN or RST of a connection not (or no longer) open, such as the last
+            // ACK after both FINs: nothing to check, and opening a connection for it would keep
+            // one idle entry per closed connection until the capture ends.
+            return;
+        }
         let Settings { limits, ports, dialect } = &self.settings;
         let open = self.open.entry(k).or_insert_with(|| {
             let (client, server) = roles(seg, ports);
             Open {
                 opened_at: at,
-                conn: Connection::new(client, server, *limits, *dialect),
+                conn: Box::new(Connection::new(client, server, *limits, *dialect)),
             }
         });
         let c = &mut open.conn;
@@ -139,7 +130,7 @@ impl Tracker {
     }
 
     /// Ends the capture: every connection still open is finished too.
-    pub fn finish(mut self) -> (Vec<Closed>, u64) {
+    pub fn finish(mut self) -> (Collected, u64) {
         let mut rest: Vec<(u64, Key)> = self.open.iter().map(|(k, o)| (o.opened_at, *k)).collect();
         rest.sort_unstable();
         for (_, k) in rest {
