@@ -59,7 +59,9 @@ fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
                 excerpt: None,
             })
             .collect(),
-        violations_omitted: 0,
+        violations_omitted: d.findings_omitted,
+        omitted_must: d.omitted_must,
+        omitted_should: 0,
     }
 }
 

@@ -20,6 +20,11 @@ impl DirectionAcc {
             self.report.violations.push(v);
         } else {
             self.report.violations_omitted += 1;
+            match v.level.as_str() {
+                "MUST" => self.report.omitted_must += 1,
+                "SHOULD" => self.report.omitted_should += 1,
+                _ => {}
+            }
         }
     }
 

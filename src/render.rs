@@ -59,6 +59,13 @@ fn direction(out: &mut String, name: &str, d: &DirectionReport, strict: bool) {
             hexdump(out, x, v.offset);
         }
     }
+    if d.violations_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "    ... {} more violation(s) not listed ({} MUST, {} SHOULD)",
+            d.violations_omitted, d.omitted_must, d.omitted_should
+        );
+    }
 }
 
 /// The human-readable report.
@@ -127,16 +134,18 @@ pub fn junit(report: &Report, strict: bool) -> String {
             ("server_to_client", &c.directions.server_to_client),
         ] {
             let failing: Vec<_> = d.violations.iter().filter(|v| v.fails(strict)).collect();
-            let status = match failing.first() {
-                None => TestCaseStatus::success(),
-                Some(first) => {
+            let status = match (d.failing(strict), failing.first()) {
+                (0, _) => TestCaseStatus::success(),
+                (n, None) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!("{n} violation(s), none of them listed"));
+                    s
+                }
+                (n, Some(first)) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(format!(
-                        "{} violation(s); first: offset {} {} [{}]",
-                        failing.len(),
-                        first.offset,
-                        first.code,
-                        first.requirement
+                        "{n} violation(s); first: offset {} {} [{}]",
+                        first.offset, first.code, first.requirement
                     ));
                     s.set_type(first.code.clone());
                     let all: Vec<String> = failing

@@ -42,8 +42,8 @@ impl NotListed {
         for d in c.directions() {
             self.frames += d.frames;
             self.bytes_skipped += d.bytes_skipped;
-            self.must += d.violations.iter().filter(|v| v.level == "MUST").count();
-            self.should += d.violations.iter().filter(|v| v.level == "SHOULD").count();
+            self.must += d.violations.iter().filter(|v| v.level == "MUST").count() + d.omitted_must as usize;
+            self.should += d.violations.iter().filter(|v| v.level == "SHOULD").count() + d.omitted_should as usize;
         }
     }
 
@@ -164,9 +164,10 @@ impl ConnectionReport {
 
     /// True if a direction has a MUST or SHOULD violation (notes alone do not count).
     pub fn has_violations(&self) -> bool {
-        self.directions()
-            .iter()
-            .any(|d| d.violations.iter().any(|v| v.level == "MUST" || v.level == "SHOULD"))
+        self.directions().iter().any(|d| {
+            d.omitted_must + d.omitted_should > 0
+                || d.violations.iter().any(|v| v.level == "MUST" || v.level == "SHOULD")
+        })
     }
 }
 
@@ -197,6 +198,18 @@ pub struct DirectionReport {
     pub violations: Vec<Violation>,
     /// Violations beyond the per-direction cap, counted but not listed.
     pub violations_omitted: u64,
+    /// Of which, MUST and SHOULD violations (they count in the summary like listed ones).
+    pub omitted_must: u64,
+    pub omitted_should: u64,
+}
+
+impl DirectionReport {
+    /// Violations, listed or not, that fail conformance at this strictness.
+    pub fn failing(&self, strict: bool) -> u64 {
+        self.violations.iter().filter(|v| v.fails(strict)).count() as u64
+            + self.omitted_must
+            + if strict { self.omitted_should } else { 0 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -236,12 +249,8 @@ impl Report {
                 .flat_map(|c| [&c.directions.client_to_server, &c.directions.server_to_client])
         };
         let n = &self.connections_not_listed;
-        let violations = dirs()
-            .flat_map(|d| d.violations.iter())
-            .filter(|v| v.fails(strict))
-            .count()
-            + n.must
-            + if strict { n.should } else { 0 };
+        let violations =
+            dirs().map(|d| d.failing(strict) as usize).sum::<usize>() + n.must + if strict { n.should } else { 0 };
         self.summary = Summary {
             conforming: violations == 0,
             connections: self.connections.len() + n.connections,

@@ -236,3 +236,34 @@ fn inspect_dissects_frames_and_shows_errors_with_hex() {
         "hex excerpt: {text}"
     );
 }
+
+/// Past 1000 violations a direction lists no more, but every one still counts: in the summary,
+/// the exit status, the direction's `omitted_*` counts and the text report.
+#[test]
+fn violations_past_the_listing_cap_still_count() {
+    let sample = std::fs::read("samples/cluster/n2-n1.c2s.bin").unwrap();
+    let first_len = 24 + u32::from_be_bytes(sample[16..20].try_into().unwrap()) as usize + 4;
+    let mut bad = sample[..first_len].to_vec();
+    // A payload byte: the header still verifies, so each copy is skipped alone and the next
+    // one is found at its boundary marker.
+    bad[30] ^= 0x01;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.c2s.bin");
+    std::fs::write(&path, bad.repeat(1500)).unwrap();
+    let (code, r) = validate_json(&[&path]);
+    assert_eq!(code, 1);
+    let d = &r["connections"][0]["directions"]["client_to_server"];
+    assert_eq!(d["violations"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        (d["violations_omitted"].as_u64(), d["omitted_must"].as_u64()),
+        (Some(500), Some(500))
+    );
+    assert_eq!(r["summary"]["violations"], 1500);
+    let text = raftwire().arg("validate").arg(&path).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("500 more violation(s) not listed (500 MUST, 0 SHOULD)"),
+        "{text}"
+    );
+    assert!(text.contains("1500 violation(s)"), "{text}");
+}

@@ -318,3 +318,28 @@ fn streaming_check_holds_one_message_at_a_time_and_finds_what_a_whole_check_find
         "held {most_held} bytes at once; largest message {largest}"
     );
 }
+
+/// Past 1000 findings a hashicorp direction lists no more, but each still counts.
+#[test]
+fn hashicorp_findings_past_the_listing_cap_still_count() {
+    let (c2s, _) = busiest();
+    let request = &c2s[..first_request_len(&c2s)];
+    let mut stream = Vec::new();
+    for _ in 0..1500 {
+        stream.extend_from_slice(request);
+        stream.push(0xff);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.c2s.bin"), &stream).unwrap();
+    std::fs::write(dir.path().join("x.s2c.bin"), b"").unwrap();
+    let (code, r) = validate(&["--dialect", "hashicorp", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let d = &r["connections"][0]["directions"]["client_to_server"];
+    assert_eq!(d["frames"], 1500);
+    assert_eq!(d["violations"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        (d["violations_omitted"].as_u64(), d["omitted_must"].as_u64()),
+        (Some(500), Some(500))
+    );
+    assert_eq!(r["summary"]["violations"], 1500);
+}

@@ -48,6 +48,6 @@ pub fn fuzz_check(data: &[u8]) {
             d.findings.iter().all(|f| f.offset <= len as u64),
             "finding outside the stream"
         );
-        assert!(d.findings.len() <= 1000);
+        assert!(d.findings.len() <= stream::MAX_FINDINGS);
     }
 }

@@ -34,8 +34,12 @@ pub struct Direction {
     pub by_type: BTreeMap<String, u64>,
     /// Bytes passed over after desyncs.
     pub skipped: u64,
-    /// Findings, in offset order.
+    /// Findings, in offset order (the first [`MAX_FINDINGS`]).
     pub findings: Vec<Finding>,
+    /// Findings past [`MAX_FINDINGS`]: counted, not listed.
+    pub findings_omitted: u64,
+    /// Of which, MUST-level findings.
+    pub omitted_must: u64,
     /// Every message decoded: (offset, name), for a dissector view.
     pub messages: Vec<(u64, String)>,
 }
@@ -52,6 +56,9 @@ pub struct Connection {
     /// True when the stream is TLS and nothing could be checked.
     pub encrypted: bool,
 }
+
+/// Most findings listed per direction: a stream of garbage cannot grow the report without bound.
+pub const MAX_FINDINGS: usize = 1000;
 
 fn requirement(code: &str) -> &'static str {
     match code {
@@ -72,7 +79,7 @@ fn requirement(code: &str) -> &'static str {
 
 impl Direction {
     pub(crate) fn find(&mut self, offset: u64, code: &'static str, level: &'static str, message: String) {
-        if self.findings.len() < 1000 {
+        if self.findings.len() < MAX_FINDINGS {
             self.findings.push(Finding {
                 offset,
                 code,
@@ -80,6 +87,9 @@ impl Direction {
                 level,
                 message,
             });
+        } else {
+            self.findings_omitted += 1;
+            self.omitted_must += u64::from(level == "MUST");
         }
     }
 
