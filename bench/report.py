@@ -2,21 +2,45 @@
 """Turns criterion's medians (target/criterion/**/new/estimates.json) into BENCHMARKS.md tables:
 each raftwire figure next to the ceiling or alternative measured in the same run, as a ratio.
 
-usage: python3 bench/report.py [OUT.md]   (after `cargo bench -p raftwire-bench`)
+usage: python3 bench/report.py [OUT.md] [--runs]   (after `cargo bench -p raftwire-bench`)
+
+With --runs, the runs bench/run.sh saved (target/criterion-runs/*) are read instead of the last
+one: every figure and ratio is the median over the runs (each ratio computed within its run), and
+the ratio's range is shown. These machines are noisy.
 """
+import glob
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "criterion")
+TARGET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target")
+ROOT = os.path.join(TARGET, "criterion")
+ARGS = [a for a in sys.argv[1:] if a != "--runs"]
+RUNS = sorted(glob.glob(os.path.join(TARGET, "criterion-runs", "*"))) if "--runs" in sys.argv else [ROOT]
+if not RUNS:
+    sys.exit("no runs saved: bench/run.sh saves them")
+
+
+def run_ns(root, group, function):
+    path = os.path.join(root, group.replace("/", "_"), function, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
 
 
 def median_ns(group, function):
-    path = os.path.join(ROOT, group.replace("/", "_"), function, "new", "estimates.json")
-    with open(path) as f:
-        return json.load(f)["median"]["point_estimate"]
+    return statistics.median(run_ns(r, group, function) for r in RUNS)
+
+
+def ratio(group, ours, ref):
+    """The median over runs of ref/ours time (speed ratio), and its range."""
+    rs = [run_ns(r, group, ref) / run_ns(r, group, ours) for r in RUNS]
+    text = f"{statistics.median(rs):.2f}x"
+    if len(rs) > 1:
+        text += f" ({min(rs):.2f}-{max(rs):.2f})"
+    return text
 
 
 def workloads():
@@ -54,7 +78,7 @@ def main():
         else:
             fa = f"{a:.0f} ns/msg"
             fb = f"{b:.0f} ns/msg ({label})"
-        add(f"| {group} | {fa} | {fb} | {b / a:.2f}x | {target} |")
+        add(f"| {group} | {fa} | {fb} | {ratio(group, ours, ref)} | {target} |")
 
     for size, target in [("16B", "-"), ("64B", ">= 10 M frames/s"), ("4KiB", ">= 0.85x"), ("1MiB", ">= 0.85x")]:
         row(f"decode/{size}", "raftwire", "crc32fast_ceiling", "crc32fast per frame", target)
@@ -64,7 +88,7 @@ def main():
     nbytes, frames = w[g]
     for ours, what, target in [("raftwire", "RfwCodec", ">= 1.0x"), ("split_and_check_floor", "floor: the same split + header and payload CRC, nothing decoded", "bound")]:
         a, b = median_ns(g, ours), median_ns(g, "length_delimited_codec")
-        add(f"| {g} ({what}) | {frames / a * 1e3:.2f} M frames/s | {frames / b * 1e3:.2f} M frames/s (LengthDelimitedCodec, no checks) | {b / a:.2f}x | {target} |")
+        add(f"| {g} ({what}) | {frames / a * 1e3:.2f} M frames/s | {frames / b * 1e3:.2f} M frames/s (LengthDelimitedCodec, no checks) | {ratio(g, ours, 'length_delimited_codec')} | {target} |")
     for n in ["1x128B", "16x128B", "256x128B"]:
         row(f"vs_encodings/{n}", "raftwire", "prost", "prost, eraftpb", ">= 3x", unit="ns")
         row(f"vs_encodings/{n}", "raftwire", "rmp_serde", "rmp-serde, hashicorp shape", ">= 10x", unit="ns")
@@ -77,11 +101,12 @@ def main():
     g = "incremental/4KiB"
     one, copy = median_ns(g, "one_shot"), median_ns(g, "reassembly_copy_floor")
     nbytes, _ = w[g]
-    add(f"| {g} (bound) | {nbytes / (one + copy):.2f} GB/s (one-shot decode + copying 1460-byte segments into whole frames) | {nbytes / one:.2f} GB/s (one-shot decode) | {one / (one + copy):.2f}x | bound |")
+    bounds = [run_ns(r, g, "one_shot") / (run_ns(r, g, "one_shot") + run_ns(r, g, "reassembly_copy_floor")) for r in RUNS]
+    add(f"| {g} (bound) | {nbytes / (one + copy):.2f} GB/s (one-shot decode + copying 1460-byte segments into whole frames) | {nbytes / one:.2f} GB/s (one-shot decode) | {statistics.median(bounds):.2f}x | bound |")
     text = "\n".join(lines) + "\n"
-    header = f"Machine: {cpu()}, {os.cpu_count()} cores. Medians of criterion samples.\n\n"
-    if len(sys.argv) > 1:
-        with open(sys.argv[1], "w") as f:
+    header = f"Machine: {cpu()}, {os.cpu_count()} cores. Medians of criterion samples, then medians over {len(RUNS)} run(s).\n\n"
+    if ARGS:
+        with open(ARGS[0], "w") as f:
             f.write(header + text)
     print(header + text)
 
