@@ -201,22 +201,45 @@ impl StreamDecoder {
     }
 
     /// Hands every frame the held bytes complete to `on_frame`, until more input is needed.
-    /// Frames wholly inside the owned chunk go straight from the decoder to `on_frame`: the
-    /// common case of a socket read holding many small frames.
     #[inline]
     fn drain(&mut self, on_frame: &mut impl FnMut(Frame)) -> Result<(), DecodeError> {
         self.recorded(|d| loop {
             if d.buf.is_empty() {
-                if let Ok((frame, _)) = d.next_in_chunk()? {
-                    on_frame(frame);
-                    continue;
-                }
+                d.walk_chunk(on_frame)?;
             }
             match d.judge_next()? {
                 Progress::Frame { frame, .. } => on_frame(frame),
                 Progress::NeedMore { .. } => return Ok(()),
             }
         })
+    }
+
+    /// The common case of a socket read holding many small frames: every frame wholly inside the
+    /// owned chunk is decoded in place and handed to `on_frame`, walked like a one-shot decode of
+    /// a buffer, and the chunk is advanced once past them all. A frame the chunk ends inside is
+    /// left for [`judge_next`](Self::judge_next).
+    #[inline]
+    fn walk_chunk(&mut self, on_frame: &mut impl FnMut(Frame)) -> Result<(), DecodeError> {
+        let mut at = 0;
+        let walked = loop {
+            let rest = self.chunk.get(at..).unwrap_or_default();
+            let offset = self.offset + at as u64;
+            match frame_extent(rest, offset, &self.limits) {
+                Ok(Ok((header, len))) => match decode_checked(&header, &self.chunk, at, offset) {
+                    Ok(frame) => {
+                        on_frame(frame);
+                        at += len;
+                    }
+                    Err(e) => break Err(e),
+                },
+                Ok(Err(_)) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        // `at` is the end of the last whole frame found in the chunk, so `advance` cannot overrun.
+        self.chunk.advance(at);
+        self.offset += at as u64;
+        walked
     }
 
     /// Pushes all of `chunk`, handing every completed frame to `on_frame`.

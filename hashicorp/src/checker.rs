@@ -17,8 +17,8 @@
 use std::collections::VecDeque;
 
 use crate::diagnose::{in_requests, in_responses};
-use crate::messages::{self, Decoded};
-use crate::stream::{prefix, request_at, response_at, Attempt, Connection, Direction};
+use crate::messages;
+use crate::stream::{prefix, request_at, response_at, Attempt, Connection};
 
 /// Most bytes held per direction while one message (or resynchronisation candidate) completes.
 /// hashicorp/raft sets no limit; an AppendEntries of 64 entries of Consul's largest values
@@ -187,7 +187,8 @@ pub struct Checker {
 
 impl Checker {
     /// A checker. With `keep_messages`, every decoded message is listed in
-    /// [`Direction::messages`] (a dissector's view; that list grows with the connection).
+    /// [`Direction::messages`](crate::Direction::messages): a dissector's view, which grows with
+    /// the connection.
     pub fn new(keep_messages: bool) -> Checker {
         Checker {
             keep_messages,
@@ -315,7 +316,7 @@ impl Checker {
             };
             match attempt {
                 Some(Attempt::Whole((t, d, len))) => {
-                    decoded(dir, offset, &d, &mut self.request_hints, self.keep_messages);
+                    dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
                     self.unanswered.push_back(t);
                     self.requests_seen += 1;
                     at += len;
@@ -399,7 +400,7 @@ impl Checker {
                         Some(&t) => {
                             self.unanswered.pop_front();
                             let d = messages::response(t, &v);
-                            decoded(dir, offset, &d, &mut self.response_hints, self.keep_messages);
+                            dir.decoded(offset, &d, &mut self.response_hints, self.keep_messages);
                             if !err.is_empty() {
                                 dir.find(
                                     offset,
@@ -464,11 +465,6 @@ impl Checker {
             }
         }
     }
-}
-
-/// Records a decoded message, listing it only for a dissector's view.
-fn decoded(dir: &mut Direction, offset: u64, d: &Decoded, hints: &mut Vec<&'static str>, keep: bool) {
-    dir.decoded(offset, d, hints, keep);
 }
 
 /// Requests resume at a whole request with nothing wrong with it (the next one a reader can
