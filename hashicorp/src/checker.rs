@@ -124,6 +124,31 @@ impl Side {
         (self.pass == 0).then_some(at + n)
     }
 
+    /// Where the next message starts, from `at`: past bytes still to be passed over and, while
+    /// resynchronising, at the next trustworthy message. `Err` ends this judging: the side has
+    /// stopped, or the held bytes run out first.
+    fn next_message(
+        &mut self,
+        at: usize,
+        skipped: &mut u64,
+        candidate: impl Fn(&Side, usize) -> Candidate,
+    ) -> Result<usize, Held> {
+        if self.stopped {
+            return Err(Held::Judged(usize::MAX));
+        }
+        let mut at = at;
+        if self.pass > 0 {
+            at = self.pass_held(at, skipped).ok_or(Held::Judged(usize::MAX))?;
+        }
+        if self.desync_from.is_some() {
+            at = self.resync(at, skipped, candidate)?;
+        }
+        if at >= self.buf.len() {
+            return Err(Held::Judged(at));
+        }
+        Ok(at)
+    }
+
     /// Looks for the next trustworthy message from `at` while resynchronising: `Ok(q)` when found,
     /// `Err(held)` when there is none (yet).
     fn resync(
@@ -289,24 +314,10 @@ impl Checker {
         let dir = &mut self.c.requests;
         let mut at = 0;
         loop {
-            if side.stopped {
-                return Held::Judged(usize::MAX);
-            }
-            if side.pass > 0 {
-                match side.pass_held(at, &mut dir.skipped) {
-                    Some(next) => at = next,
-                    None => return Held::Judged(usize::MAX),
-                }
-            }
-            if side.desync_from.is_some() {
-                match side.resync(at, &mut dir.skipped, request_candidate) {
-                    Ok(q) => at = q,
-                    Err(held) => return held,
-                }
-            }
-            if at >= side.buf.len() {
-                return Held::Judged(at);
-            }
+            at = match side.next_message(at, &mut dir.skipped, request_candidate) {
+                Ok(at) => at,
+                Err(held) => return held,
+            };
             let offset = side.offset(at);
             // A request needs its type byte and the first byte of its map to be judged at all.
             let attempt = if side.short(at, 2) {
@@ -375,24 +386,10 @@ impl Checker {
         let dir = &mut self.c.responses;
         let mut at = 0;
         loop {
-            if side.stopped {
-                return Held::Judged(usize::MAX);
-            }
-            if side.pass > 0 {
-                match side.pass_held(at, &mut dir.skipped) {
-                    Some(next) => at = next,
-                    None => return Held::Judged(usize::MAX),
-                }
-            }
-            if side.desync_from.is_some() {
-                match side.resync(at, &mut dir.skipped, response_candidate) {
-                    Ok(q) => at = q,
-                    Err(held) => return held,
-                }
-            }
-            if at >= side.buf.len() {
-                return Held::Judged(at);
-            }
+            at = match side.next_message(at, &mut dir.skipped, response_candidate) {
+                Ok(at) => at,
+                Err(held) => return held,
+            };
             let offset = side.offset(at);
             match response_at(&side.buf, at) {
                 Some(Attempt::Whole((err, v, len))) => {
