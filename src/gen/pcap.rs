@@ -61,55 +61,116 @@ fn tcp_packet(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32, flags: Flags
     out
 }
 
-fn connection_packets(c: &Connection, out: &mut Vec<Packet>) {
-    let (Ok(client), Ok(server)) = (c.client.parse::<SocketAddr>(), c.server.parse::<SocketAddr>()) else {
-        return;
-    };
-    let start = c.segments.first().map_or(0, |s| s.time_us).saturating_sub(30);
-    // Sequence numbers: next byte to send, per side; initial numbers derived from the ports.
-    let mut seq = [
-        u32::from(client.port()).wrapping_mul(0x9E37_79B9),
-        u32::from(server.port()).wrapping_mul(0x85EB_CA6B),
-    ];
-    let mut push = |t: u64, bytes: Vec<u8>| out.push(Packet { time_us: t, bytes });
-    push(start, tcp_packet(client, server, seq[0], 0, Flags::Syn, &[]));
-    seq[0] = seq[0].wrapping_add(1);
-    push(
-        start + 10,
-        tcp_packet(server, client, seq[1], seq[0], Flags::SynAck, &[]),
-    );
-    seq[1] = seq[1].wrapping_add(1);
-    push(start + 20, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
-    let mut last = start + 20;
-    for s in &c.segments {
-        let (from, to, me, peer) = match s.direction {
-            Direction::ClientToServer => (client, server, 0, 1),
-            Direction::ServerToClient => (server, client, 1, 0),
+/// One connection's packets in time order, made a segment at a time: the handshake, each
+/// segment's MSS-sized packets and the peer's ACK, then the FIN exchange.
+struct ConnectionPackets<'a> {
+    segments: std::slice::Iter<'a, super::traffic::Segment>,
+    client: SocketAddr,
+    server: SocketAddr,
+    /// Next byte to send, per side.
+    seq: [u32; 2],
+    last: u64,
+    /// Packets made and not yet taken, and whether the FIN exchange has been made.
+    ready: std::collections::VecDeque<Packet>,
+    closed: bool,
+}
+
+impl<'a> ConnectionPackets<'a> {
+    fn new(c: &'a Connection) -> Option<Self> {
+        let (Ok(client), Ok(server)) = (c.client.parse::<SocketAddr>(), c.server.parse::<SocketAddr>()) else {
+            return None;
         };
-        let mut t = s.time_us.max(last);
-        for chunk in s.bytes.chunks(MSS) {
-            push(t, tcp_packet(from, to, seq[me], seq[peer], Flags::Data, chunk));
-            seq[me] = seq[me].wrapping_add(chunk.len() as u32);
-            t += 1;
-        }
-        push(t + 5, tcp_packet(to, from, seq[peer], seq[me], Flags::Ack, &[]));
-        last = t + 5;
+        let start = c.segments.first().map_or(0, |s| s.time_us).saturating_sub(30);
+        // Initial sequence numbers derived from the ports.
+        let mut seq = [
+            u32::from(client.port()).wrapping_mul(0x9E37_79B9),
+            u32::from(server.port()).wrapping_mul(0x85EB_CA6B),
+        ];
+        let mut ready = std::collections::VecDeque::new();
+        let mut push = |t: u64, bytes: Vec<u8>| ready.push_back(Packet { time_us: t, bytes });
+        push(start, tcp_packet(client, server, seq[0], 0, Flags::Syn, &[]));
+        seq[0] = seq[0].wrapping_add(1);
+        push(
+            start + 10,
+            tcp_packet(server, client, seq[1], seq[0], Flags::SynAck, &[]),
+        );
+        seq[1] = seq[1].wrapping_add(1);
+        push(start + 20, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
+        Some(ConnectionPackets {
+            segments: c.segments.iter(),
+            client,
+            server,
+            seq,
+            last: start + 20,
+            ready,
+            closed: false,
+        })
     }
-    push(last + 10, tcp_packet(client, server, seq[0], seq[1], Flags::Fin, &[]));
-    seq[0] = seq[0].wrapping_add(1);
-    push(last + 20, tcp_packet(server, client, seq[1], seq[0], Flags::Fin, &[]));
-    seq[1] = seq[1].wrapping_add(1);
-    push(last + 30, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
+
+    /// Makes the next segment's packets (or the FIN exchange); false when all are made.
+    fn make_more(&mut self) -> bool {
+        let (client, server) = (self.client, self.server);
+        let seq = &mut self.seq;
+        let mut push = |t: u64, bytes: Vec<u8>| self.ready.push_back(Packet { time_us: t, bytes });
+        if let Some(s) = self.segments.next() {
+            let (from, to, me, peer) = match s.direction {
+                Direction::ClientToServer => (client, server, 0, 1),
+                Direction::ServerToClient => (server, client, 1, 0),
+            };
+            let mut t = s.time_us.max(self.last);
+            for chunk in s.bytes.chunks(MSS) {
+                push(t, tcp_packet(from, to, seq[me], seq[peer], Flags::Data, chunk));
+                seq[me] = seq[me].wrapping_add(chunk.len() as u32);
+                t += 1;
+            }
+            push(t + 5, tcp_packet(to, from, seq[peer], seq[me], Flags::Ack, &[]));
+            self.last = t + 5;
+            return true;
+        }
+        if self.closed {
+            return false;
+        }
+        self.closed = true;
+        let last = self.last;
+        push(last + 10, tcp_packet(client, server, seq[0], seq[1], Flags::Fin, &[]));
+        seq[0] = seq[0].wrapping_add(1);
+        push(last + 20, tcp_packet(server, client, seq[1], seq[0], Flags::Fin, &[]));
+        seq[1] = seq[1].wrapping_add(1);
+        push(last + 30, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
+        true
+    }
+}
+
+impl Iterator for ConnectionPackets<'_> {
+    type Item = Packet;
+
+    fn next(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(p) = self.ready.pop_front() {
+                return Some(p);
+            }
+            if !self.make_more() {
+                return None;
+            }
+        }
+    }
 }
 
 /// Writes `traffic` as a little-endian, microsecond pcap with Ethernet link type.
+///
+/// The connections' packets are merged by time as they are made (at the same microsecond, the
+/// earlier connection first, then each connection's own order), so only the traffic is held in
+/// memory, not every packet of the capture as well.
 pub fn write(traffic: &Traffic, w: &mut impl Write) -> std::io::Result<()> {
-    let mut packets = Vec::new();
-    for c in &traffic.connections {
-        connection_packets(c, &mut packets);
-    }
-    // Stable: packets of one connection at the same microsecond keep their order.
-    packets.sort_by_key(|p| p.time_us);
+    use std::cmp::Reverse;
+    let mut streams: Vec<ConnectionPackets<'_>> =
+        traffic.connections.iter().filter_map(ConnectionPackets::new).collect();
+    let mut heads: Vec<Option<Packet>> = streams.iter_mut().map(Iterator::next).collect();
+    let mut order: std::collections::BinaryHeap<Reverse<(u64, usize)>> = heads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| Reverse((p.time_us, i))))
+        .collect();
     let mut header = PcapHeader::new();
     header.snaplen = 65535;
     header.network = Linktype::ETHERNET;
@@ -117,7 +178,16 @@ pub fn write(traffic: &Traffic, w: &mut impl Write) -> std::io::Result<()> {
         .to_vec_raw()
         .map_err(|e| std::io::Error::other(format!("pcap header: {e:?}")))?;
     w.write_all(&bytes)?;
-    for p in &packets {
+    while let Some(Reverse((_, i))) = order.pop() {
+        let Some(p) = heads.get_mut(i).and_then(Option::take) else {
+            continue;
+        };
+        if let Some(next) = streams.get_mut(i).and_then(Iterator::next) {
+            order.push(Reverse((next.time_us, i)));
+            if let Some(slot) = heads.get_mut(i) {
+                *slot = Some(next);
+            }
+        }
         let block = LegacyPcapBlock {
             ts_sec: (p.time_us / 1_000_000) as u32,
             ts_usec: (p.time_us % 1_000_000) as u32,
