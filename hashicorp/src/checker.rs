@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::diagnose::{in_requests, in_responses};
 use crate::messages;
-use crate::stream::{prefix, request_at, response_at, Attempt, Connection};
+use crate::stream::{prefix, request_at, response_at, Attempt, Connection, Direction};
 
 /// Most bytes held per direction while one message (or resynchronisation candidate) completes.
 /// hashicorp/raft sets no limit; an AppendEntries of 64 entries of Consul's largest values
@@ -122,6 +122,13 @@ impl Side {
             *skipped += n as u64;
         }
         (self.pass == 0).then_some(at + n)
+    }
+
+    /// The stream ended inside the message at `offset`: reported, and nothing more is judged.
+    fn cut_short(&mut self, dir: &mut Direction, offset: u64, message: &str) -> Held {
+        dir.find(offset, "hc_truncated", "MUST", message.to_string());
+        self.stopped = true;
+        Held::Judged(usize::MAX)
     }
 
     /// Where the next message starts, from `at`: past bytes still to be passed over and, while
@@ -341,14 +348,11 @@ impl Checker {
                 }
                 Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
                 Some(Attempt::NeedsMore) if side.ended => {
-                    dir.find(
+                    return side.cut_short(
+                        dir,
                         offset,
-                        "hc_truncated",
-                        "MUST",
-                        "the stream ends inside a request (connection cut, or the capture is incomplete)".into(),
+                        "the stream ends inside a request (connection cut, or the capture is incomplete)",
                     );
-                    side.stopped = true;
-                    return Held::Judged(usize::MAX);
                 }
                 _ => {}
             }
@@ -427,14 +431,7 @@ impl Checker {
                 }
                 Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
                 Some(Attempt::NeedsMore) if side.ended => {
-                    dir.find(
-                        offset,
-                        "hc_truncated",
-                        "MUST",
-                        "the stream ends inside a response".into(),
-                    );
-                    side.stopped = true;
-                    return Held::Judged(usize::MAX);
+                    return side.cut_short(dir, offset, "the stream ends inside a response");
                 }
                 _ => {}
             }
