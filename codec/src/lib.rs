@@ -22,7 +22,7 @@
 //!
 //! Layers, each speaking only to the one below: [`wire`](crate) field parsers (nom), message
 //! bodies ([`message`]), the frame header, frames ([`decode`], [`encode`]), the incremental
-//! [`StreamDecoder`] and, with the `tokio` feature, [`RfwCodec`] for `tokio_util::codec::Framed`.
+//! [`StreamDecoder`] and, with the `tokio` feature, `RfwCodec` for `tokio_util::codec::Framed`.
 //! Stream rules (which frames may follow which) live in `raftwire-conformance`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
