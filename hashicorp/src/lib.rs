@@ -5,6 +5,9 @@
 //! a map per response, no framing and no checksums. See `conformance/HASHICORP.md` for what is
 //! checked (HC-1 .. HC-7) and which releases are supported. The RFW/1 codec does not depend on
 //! this crate.
+//!
+//! [`Checker`] checks a connection as its bytes arrive, in any chunking, holding only the message
+//! being read; [`check`] runs it on two whole streams.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
