@@ -124,6 +124,16 @@ impl Side {
         (self.pass == 0).then_some(at + n)
     }
 
+    /// The request at `at`; one needs its type byte and the first byte of its map before it can
+    /// be judged at all, so with fewer (and more to come) it needs more.
+    fn request_at(&self, at: usize) -> Option<Attempt<(u8, crate::messages::Decoded, usize)>> {
+        if self.short(at, 2) {
+            Some(Attempt::NeedsMore)
+        } else {
+            request_at(&self.buf, at)
+        }
+    }
+
     /// The stream ended inside the message at `offset`: reported, and nothing more is judged.
     fn cut_short(&mut self, dir: &mut Direction, offset: u64, message: &str) -> Held {
         dir.find(offset, "hc_truncated", "MUST", message.to_string());
@@ -326,12 +336,7 @@ impl Checker {
                 Err(held) => return held,
             };
             let offset = side.offset(at);
-            // A request needs its type byte and the first byte of its map to be judged at all.
-            let attempt = if side.short(at, 2) {
-                Some(Attempt::NeedsMore)
-            } else {
-                request_at(&side.buf, at)
-            };
+            let attempt = side.request_at(at);
             match attempt {
                 Some(Attempt::Whole((t, d, len))) => {
                     dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
@@ -438,11 +443,7 @@ impl Checker {
             // Not a response: say what it is, then pass over a whole request written into the
             // wrong direction (with any InstallSnapshot data it announces) as one unit, or
             // resynchronise on the next whole response.
-            let request = if side.short(at, 2) {
-                Some(Attempt::NeedsMore)
-            } else {
-                request_at(&side.buf, at)
-            };
+            let request = side.request_at(at);
             if side.short(at, DIAGNOSIS_BYTES) || matches!(request, Some(Attempt::NeedsMore)) && side.can_wait(at) {
                 return Held::Waiting(at);
             }
@@ -464,10 +465,7 @@ impl Checker {
 /// Requests resume at a whole request with nothing wrong with it (the next one a reader can
 /// trust).
 fn request_candidate(side: &Side, q: usize) -> Candidate {
-    if side.short(q, 2) {
-        return Candidate::Pending;
-    }
-    match request_at(&side.buf, q) {
+    match side.request_at(q) {
         Some(Attempt::Whole((_, d, _))) if d.problems.iter().all(|p| p.info) => Candidate::Yes,
         Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
         _ => Candidate::No,
