@@ -56,12 +56,7 @@ fn hc_1_a_real_raft_cluster_capture_conforms_and_matches_what_the_servers_decode
 
 #[test]
 fn raw_streams_from_the_capture_give_the_same_results_as_the_capture() {
-    let dir = tempfile::tempdir().unwrap();
-    raftwire()
-        .args(["streams", CAPTURE, "--out"])
-        .arg(dir.path())
-        .assert()
-        .success();
+    let dir = streams_of_capture();
     let (code, raw) = validate(&[dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{raw}");
     let (_, pcap) = validate(&[CAPTURE]);
@@ -78,14 +73,20 @@ fn raw_streams_from_the_capture_give_the_same_results_as_the_capture() {
     assert_eq!(counts(&raw), counts(&pcap));
 }
 
-/// The streams of the capture's busiest connection, as raw bytes.
-fn busiest() -> (Vec<u8>, Vec<u8>) {
+/// The capture's connections as raw stream files (`raftwire streams`), in a temporary directory.
+fn streams_of_capture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     raftwire()
         .args(["streams", CAPTURE, "--out"])
         .arg(dir.path())
         .assert()
         .success();
+    dir
+}
+
+/// The streams of the capture's busiest connection, as raw bytes.
+fn busiest() -> (Vec<u8>, Vec<u8>) {
+    let dir = streams_of_capture();
     let mut best = (Vec::new(), Vec::new());
     for e in std::fs::read_dir(dir.path()).unwrap() {
         let p = e.unwrap().path();
