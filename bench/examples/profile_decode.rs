@@ -10,13 +10,22 @@
 
 use std::hint::black_box;
 
-use raftwire_bench::{decode_stream, stream};
+use raftwire_bench::{decode_stream, decode_stream_ref, stream};
 use raftwire_codec::{HEADER_LEN, TRAILER_LEN};
 
 fn main() {
     let payload: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4096);
     let count = (8 << 20) / (payload + HEADER_LEN + TRAILER_LEN);
     let buf = stream(payload, count);
-    let frames: usize = (0..1500).map(|_| decode_stream(black_box(&buf))).sum();
+    let by_ref = std::env::args().nth(2).is_some_and(|a| a == "ref");
+    let frames: usize = (0..1500)
+        .map(|_| {
+            if by_ref {
+                decode_stream_ref(black_box(&buf))
+            } else {
+                decode_stream(black_box(&buf))
+            }
+        })
+        .sum();
     println!("{frames} frames decoded");
 }

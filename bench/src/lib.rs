@@ -100,6 +100,24 @@ pub fn decode_stream(buf: &Bytes) -> usize {
     n
 }
 
+/// [`decode_stream`] through the borrowed view ([`decode_ref_at`]): every frame checked the same
+/// way, no owned message built.
+pub fn decode_stream_ref(buf: &[u8]) -> usize {
+    let limits = Limits::default();
+    let mut at = 0;
+    let mut n = 0;
+    while at < buf.len() {
+        match decode_ref_at(buf, at, &limits) {
+            Ok(Progress::Frame { len, .. }) => {
+                at += len;
+                n += 1;
+            }
+            _ => break,
+        }
+    }
+    n
+}
+
 /// The per-frame CRC ceiling: crc32fast over each frame's bytes, the one per-byte cost a
 /// checksummed format cannot avoid. Returns a fold of the CRCs.
 pub fn crc_each_frame(buf: &[u8], frame_len: usize) -> u32 {

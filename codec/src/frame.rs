@@ -40,13 +40,14 @@ impl Frame {
     }
 }
 
-/// What the start of a buffer holds: a whole frame, or a valid prefix of one.
+/// What the start of a buffer holds: a whole frame (owned [`Frame`], or a borrowed [`FrameRef`]
+/// from the `_ref` decoders), or a valid prefix of one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress {
+pub enum Progress<F = Frame> {
     /// A complete, valid frame of `len` bytes.
     Frame {
         /// The frame.
-        frame: Frame,
+        frame: F,
         /// How many bytes it occupied.
         len: usize,
     },
@@ -58,17 +59,15 @@ pub enum Progress {
     },
 }
 
-/// Checks the frame that starts at `input[start]` (its header already judged valid and all of its
-/// `header.frame_len()` bytes present): payload CRC, then body. Fields of the decoded message are
-/// zero-copy slices of `input`; nothing else is cloned on the way, because every transient
-/// `Bytes` handle costs two atomic operations per frame.
+/// Checks the payload CRC of the frame that starts at `input[start]` (its header already judged
+/// valid and all of its `header.frame_len()` bytes present) and returns the payload.
 #[inline]
-pub(crate) fn decode_checked(
+pub(crate) fn checked_payload<'a>(
     header: &FrameHeader,
-    input: &Bytes,
+    input: &'a [u8],
     start: usize,
     offset: u64,
-) -> Result<Frame, DecodeError> {
+) -> Result<&'a [u8], DecodeError> {
     let len = header.payload_len as usize;
     let payload_at = start + HEADER_LEN;
     let payload = input.get(payload_at..payload_at + len);
@@ -95,8 +94,23 @@ pub(crate) fn decode_checked(
             expected: Expected::Exactly(computed as u64),
         });
     }
+    Ok(payload)
+}
+
+/// Checks the frame that starts at `input[start]` (its header already judged valid and all of its
+/// `header.frame_len()` bytes present): payload CRC, then body. Fields of the decoded message are
+/// zero-copy slices of `input`; nothing else is cloned on the way, because every transient
+/// `Bytes` handle costs two atomic operations per frame.
+#[inline]
+pub(crate) fn decode_checked(
+    header: &FrameHeader,
+    input: &Bytes,
+    start: usize,
+    offset: u64,
+) -> Result<Frame, DecodeError> {
+    let payload = checked_payload(header, input, start, offset)?;
     let message = Message::decode_body(header.message_type, payload, input)
-        .map_err(|e| e.locate(offset + HEADER_LEN as u64, len))?;
+        .map_err(|e| e.locate(offset + HEADER_LEN as u64, payload.len()))?;
     Ok(Frame {
         request_id: header.request_id,
         message,
@@ -161,20 +175,26 @@ pub fn decode(input: &Bytes) -> Result<Frame, DecodeError> {
 /// (FRAME-10), bytes after the frame are `trailing_bytes` (FRAME-9).
 #[inline]
 pub fn decode_with(input: &Bytes, limits: &Limits) -> Result<Frame, DecodeError> {
-    match decode_prefix(input, 0, limits)? {
+    only_frame(decode_prefix(input, 0, limits)?, input.len())
+}
+
+/// The frame a buffer of `input_len` bytes must consist of exactly.
+#[inline]
+pub(crate) fn only_frame<F>(progress: Progress<F>, input_len: usize) -> Result<F, DecodeError> {
+    match progress {
         Progress::NeedMore { needed } => Err(DecodeError {
             code: ErrorCode::TruncatedFrame,
             offset: 0,
             field: "frame",
-            found: input.len() as u64,
-            expected: Expected::AtLeast((input.len() + needed) as u64),
+            found: input_len as u64,
+            expected: Expected::AtLeast((input_len + needed) as u64),
         }),
-        Progress::Frame { frame, len } if len == input.len() => Ok(frame),
+        Progress::Frame { frame, len } if len == input_len => Ok(frame),
         Progress::Frame { len, .. } => Err(DecodeError {
             code: ErrorCode::TrailingBytes,
             offset: len as u64,
             field: "frame",
-            found: (input.len() - len) as u64,
+            found: input_len.saturating_sub(len) as u64,
             expected: Expected::End,
         }),
     }

@@ -4,7 +4,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{decode_prefix, encode_with, EncodeError, ErrorCode, Frame, Limits, Progress, StreamDecoder};
+use crate::{
+    decode_prefix, decode_ref_at, encode_with, EncodeError, ErrorCode, Frame, Limits, Progress, StreamDecoder,
+};
 
 /// The limits every target decodes with: small enough that a length driving an allocation before
 /// its bound is checked shows up under `-malloc_limit_mb`.
@@ -34,9 +36,20 @@ fn one_shot(input: &Bytes) -> (Vec<(Frame, usize)>, Option<crate::DecodeError>, 
 
 /// `decode_frame`: arbitrary bytes into the one-shot decoder. Never panics; an accepted frame
 /// re-encodes to exactly the bytes it was decoded from (ENC-1); an error points inside the input.
+/// The borrowed view ([`decode_ref_at`]) reaches exactly the same verdict: the same error, or a
+/// view whose owned form is the same frame.
 pub fn decode_frame(data: &[u8]) {
     let input = Bytes::copy_from_slice(data);
-    match decode_prefix(&input, 0, &LIMITS) {
+    let owned = decode_prefix(&input, 0, &LIMITS);
+    let viewed = decode_ref_at(&input, 0, &LIMITS).map(|p| match p {
+        Progress::Frame { frame, len } => Progress::Frame {
+            frame: frame.to_frame(&input),
+            len,
+        },
+        Progress::NeedMore { needed } => Progress::NeedMore { needed },
+    });
+    assert_eq!(viewed, owned, "the borrowed view and the owned decoder disagree");
+    match owned {
         Ok(Progress::Frame { frame, len }) => {
             let mut again = BytesMut::new();
             let encoded = encode_with(&frame, &mut again, &LIMITS);

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Layers, each speaking only to the one below: [`wire`](crate) field parsers (nom), message
-//! bodies ([`message`]), the frame header, frames ([`decode`], [`encode`]), the incremental
+//! bodies ([`message`]), the frame header, frames ([`decode`], [`encode`]; and borrowed views,
+//! [`decode_ref`], for a transport that handles each frame while its buffer lives), the incremental
 //! [`StreamDecoder`] and, with the `tokio` feature, `RfwCodec` for `tokio_util::codec::Framed`.
 //! Stream rules (which frames may follow which) live in `raftwire-conformance`.
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@
 pub mod craft;
 mod error;
 mod frame;
+mod frame_ref;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod header;
@@ -43,12 +45,15 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError, ErrorCode, Expected};
 pub use frame::{decode, decode_all, decode_at, decode_prefix, decode_with, encode, encode_with, Frame, Progress};
+pub use frame_ref::{decode_ref, decode_ref_at, decode_ref_with, FrameRef};
 pub use header::{decode_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, MARKER, TRAILER_LEN, VERSION};
 pub use limits::{Limits, DEFAULT_MAX_PAYLOAD_LEN};
 pub use message::{
-    AppendEntriesRequest, AppendEntriesResponse, Configuration, Entries, Entry, EntryKind, EntryRef, ErrorResponse,
-    ErrorResponseCode, Id, InstallSnapshotRequest, InstallSnapshotResponse, Message, RequestVoteRequest,
-    RequestVoteResponse, Server, Suffrage, TimeoutNowRequest, TimeoutNowResponse, MAX_ERROR_MESSAGE_LEN,
+    AppendEntriesRef, AppendEntriesRequest, AppendEntriesResponse, Configuration, ConfigurationRef, Entries,
+    EntriesRef, Entry, EntryKind, EntryRef, ErrorResponse, ErrorResponseCode, ErrorResponseRef, Id, InstallSnapshotRef,
+    InstallSnapshotRequest, InstallSnapshotResponse, Message, MessageRef, RequestVoteRef, RequestVoteRequest,
+    RequestVoteResponse, Server, ServerRef, Suffrage, TimeoutNowRef, TimeoutNowRequest, TimeoutNowResponse,
+    MAX_ERROR_MESSAGE_LEN,
 };
 pub use stream::StreamDecoder;
 #[cfg(feature = "tokio")]

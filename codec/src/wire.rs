@@ -139,7 +139,12 @@ pub(crate) fn bool_field(field: &'static str) -> impl Fn(&[u8]) -> PResult<'_, b
 
 /// `len` bytes after a length prefix that started at `prefix_at`; a claim past the end of the
 /// payload is FIELD-1, reported at the prefix with the claimed length.
-fn take_claimed<'a>(prefix_at: &'a [u8], rest: &'a [u8], len: usize, field: &'static str) -> PResult<'a, &'a [u8]> {
+pub(crate) fn take_claimed<'a>(
+    prefix_at: &'a [u8],
+    rest: &'a [u8],
+    len: usize,
+    field: &'static str,
+) -> PResult<'a, &'a [u8]> {
     match (rest.get(..len), rest.get(len..)) {
         (Some(data), Some(after)) => Ok((after, data)),
         _ => Err(Violation::new(

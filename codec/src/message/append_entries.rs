@@ -6,12 +6,14 @@
 use bytes::Bytes;
 
 use super::configuration::Configuration;
-use super::entries::{Entries, EntryRef};
+use super::entries::{
+    split_fixed, Entries, EntriesRef, EntryRef, Fixed, ENTRY_DATA_LEN_AT, ENTRY_FIXED_LEN, ENTRY_KIND_AT, ENTRY_TERM_AT,
+};
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
 use crate::wire::{
-    blob_field, bool_field, count_field, fits, id_field, nonzero_term, share, u64_field, u8_field, PResult, Rule,
-    Violation, WireError, Writer,
+    blob_field, bool_field, count_field, fits, id_field, nonzero_term, take_claimed, u64_field, u8_field, PResult,
+    Rule, Violation, WireError, Writer,
 };
 
 /// What a log entry carries (a closed enumeration, FIELD-3).
@@ -72,8 +74,57 @@ pub struct AppendEntriesRequest {
     pub entries: Entries,
 }
 
-/// Smallest encoded entry: index, term, kind and an empty data length.
-const MIN_ENTRY_LEN: usize = 8 + 8 + 1 + 4;
+/// An AppendEntries request as a borrowed view of the frame it was decoded from
+/// ([`crate::decode_ref`]): every field checked exactly as for [`AppendEntriesRequest`], nothing
+/// built, no handle taken on the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendEntriesRef<'a> {
+    /// The leader's term (MSG-1).
+    pub term: u64,
+    /// Index of the entry just before `entries` (0 when they start the log).
+    pub prev_log_index: u64,
+    /// Term of that entry (AE-1).
+    pub prev_log_term: u64,
+    /// The leader's commit index.
+    pub leader_commit: u64,
+    /// The leader's server id (1-255 bytes).
+    pub leader_id: &'a [u8],
+    /// The entries, read on demand from the frame.
+    pub entries: EntriesRef<'a>,
+}
+
+/// FIELD-3 for an entry's kind.
+fn entry_kind(byte: u8) -> Result<EntryKind, Violation> {
+    EntryKind::from_byte(byte)
+        .ok_or_else(|| Violation::new(ErrorCode::UnknownEnum, byte as u64, Expected::OneOf(&[0, 1, 2, 3])))
+}
+
+/// The first error of an entry cut short inside its fixed part, in wire order: the fields that
+/// are present are still checked first, then the first one missing is reported. Cold:
+/// `count_field` bounds the count by the bytes present, so only data lengths that eat into later
+/// entries get here.
+#[cold]
+fn short_entry(i: &[u8], next_index: Option<u64>, previous_term: u64, term: u64) -> nom::Err<WireError> {
+    let fields = || -> PResult<'_, ()> {
+        let (r, index) = u64_field("entry.index")(i)?;
+        index_follows(index, next_index).map_err(|v| v.at(i, "entry.index"))?;
+        let (after, entry_term) = u64_field("entry.term")(r)?;
+        term_in_order(entry_term, previous_term, term).map_err(|v| v.at(r, "entry.term"))?;
+        let (r, kind) = u8_field("entry.kind")(after)?;
+        entry_kind(kind).map_err(|v| v.at(after, "entry.kind"))?;
+        blob_field("entry.data")(r).map(|(r, _)| (r, ()))
+    };
+    match fields() {
+        Err(e) => e,
+        // Unreachable (the fixed part did not fit), but still an error, never a pass.
+        Ok(_) => Violation::new(
+            ErrorCode::TruncatedBody,
+            i.len() as u64,
+            Expected::AtLeast(ENTRY_FIXED_LEN as u64),
+        )
+        .at(i, "entry.index"),
+    }
+}
 
 /// AE-1.
 fn prev_log_consistent(prev_log_index: u64, prev_log_term: u64, term: u64) -> Rule {
@@ -127,14 +178,14 @@ fn term_in_order(entry_term: u64, previous: u64, term: u64) -> Rule {
 /// AE-4 and AE-5, as a positioned error relative to `data` (and the bytes after it). Commands,
 /// nearly every entry, carry anything: that case is inlined into the entry loop.
 #[inline]
-fn data_fits_kind(kind: EntryKind, data: &[u8], payload: &Bytes) -> Result<(), WireError> {
+fn data_fits_kind(kind: EntryKind, data: &[u8]) -> Result<(), WireError> {
     match kind {
         EntryKind::Command => Ok(()),
-        _ => special_data_fits_kind(kind, data, payload),
+        _ => special_data_fits_kind(kind, data),
     }
 }
 
-fn special_data_fits_kind(kind: EntryKind, data: &[u8], payload: &Bytes) -> Result<(), WireError> {
+fn special_data_fits_kind(kind: EntryKind, data: &[u8]) -> Result<(), WireError> {
     match kind {
         EntryKind::Noop | EntryKind::Barrier if !data.is_empty() => {
             Err(
@@ -142,7 +193,7 @@ fn special_data_fits_kind(kind: EntryKind, data: &[u8], payload: &Bytes) -> Resu
                     .wire(data, "entry.data"),
             )
         }
-        EntryKind::Configuration => Configuration::check_entry_data(data, payload),
+        EntryKind::Configuration => Configuration::check_entry_data(data),
         _ => Ok(()),
     }
 }
@@ -151,60 +202,6 @@ impl AppendEntriesRequest {
     /// True for a heartbeat (no entries).
     pub fn is_heartbeat(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
-        let at = i;
-        let (i, term) = u64_field("term")(i)?;
-        nonzero_term(term).map_err(|v| v.at(at, "term"))?;
-        let (i, prev_log_index) = u64_field("prev_log_index")(i)?;
-        let at = i;
-        let (i, prev_log_term) = u64_field("prev_log_term")(i)?;
-        prev_log_consistent(prev_log_index, prev_log_term, term).map_err(|v| v.at(at, "prev_log_term"))?;
-        let (i, leader_commit) = u64_field("leader_commit")(i)?;
-        let (i, leader) = id_field("leader_id")(i)?;
-        let (mut i, count) = count_field("entry_count", 4, MIN_ENTRY_LEN)(i)?;
-        let region_start = i;
-        let mut next_index = prev_log_index.checked_add(1);
-        let mut previous_term = prev_log_term;
-        for _ in 0..count {
-            let at = i;
-            let (r, index) = u64_field("entry.index")(i)?;
-            index_follows(index, next_index).map_err(|v| v.at(at, "entry.index"))?;
-            let at = r;
-            let (r, entry_term) = u64_field("entry.term")(r)?;
-            term_in_order(entry_term, previous_term, term).map_err(|v| v.at(at, "entry.term"))?;
-            let at = r;
-            let (r, kind) = u8_field("entry.kind")(r)?;
-            let kind = EntryKind::from_byte(kind).ok_or_else(|| {
-                Violation::new(ErrorCode::UnknownEnum, kind as u64, Expected::OneOf(&[0, 1, 2, 3])).at(at, "entry.kind")
-            })?;
-            let (r, data) = blob_field("entry.data")(r)?;
-            data_fits_kind(kind, data, payload).map_err(|mut e| {
-                // Positions inside `data` become positions in the payload.
-                e.remaining += r.len();
-                nom::Err::Failure(e)
-            })?;
-            next_index = index.checked_add(1);
-            previous_term = entry_term;
-            i = r;
-        }
-        Ok((
-            i,
-            AppendEntriesRequest {
-                term,
-                prev_log_index,
-                prev_log_term,
-                leader_commit,
-                leader_id: Id::from_checked(payload, leader),
-                // A heartbeat keeps no handle on the frame.
-                entries: match region_start.get(..region_start.len() - i.len()) {
-                    Some(region) if count > 0 => Entries::from_wire(share(payload, region), count),
-                    _ => Entries::default(),
-                },
-            },
-        ))
     }
 
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
@@ -235,7 +232,7 @@ impl AppendEntriesRequest {
             w.check(term_in_order(e.term, previous_term, self.term), "entry.term")?;
             w.u64(e.term);
             w.u8(e.kind as u8);
-            if let Err(err) = data_fits_kind(e.kind, e.data, e.source()) {
+            if let Err(err) = data_fits_kind(e.kind, e.data) {
                 // Reported at the data length prefix: where the encoder stands.
                 w.check(Err(Violation::new(err.code, err.found, err.expected)), err.field)?;
             }
@@ -247,8 +244,87 @@ impl AppendEntriesRequest {
     }
 }
 
+impl<'a> AppendEntriesRef<'a> {
+    /// True for a heartbeat (no entries).
+    pub fn is_heartbeat(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The owned request, its zero-copy fields shared from `buffer`, which should be the
+    /// buffer this view was decoded from (fields outside it are copied, never lost).
+    #[inline]
+    pub fn to_owned_in(&self, buffer: &Bytes) -> AppendEntriesRequest {
+        AppendEntriesRequest {
+            term: self.term,
+            prev_log_index: self.prev_log_index,
+            prev_log_term: self.prev_log_term,
+            leader_commit: self.leader_commit,
+            leader_id: Id::from_checked(buffer, self.leader_id),
+            entries: Entries::from_wire(buffer, &self.entries),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
+        let at = i;
+        let (i, term) = u64_field("term")(i)?;
+        nonzero_term(term).map_err(|v| v.at(at, "term"))?;
+        let (i, prev_log_index) = u64_field("prev_log_index")(i)?;
+        let at = i;
+        let (i, prev_log_term) = u64_field("prev_log_term")(i)?;
+        prev_log_consistent(prev_log_index, prev_log_term, term).map_err(|v| v.at(at, "prev_log_term"))?;
+        let (i, leader_commit) = u64_field("leader_commit")(i)?;
+        let (i, leader) = id_field("leader_id")(i)?;
+        let (mut i, count) = count_field("entry_count", 4, ENTRY_FIXED_LEN)(i)?;
+        let region_start = i;
+        let mut next_index = prev_log_index.checked_add(1);
+        let mut previous_term = prev_log_term;
+        for _ in 0..count {
+            let Some((
+                Fixed {
+                    index,
+                    term: entry_term,
+                    kind,
+                    data_len,
+                },
+                r,
+            )) = split_fixed(i)
+            else {
+                return Err(short_entry(i, next_index, previous_term, term));
+            };
+            let field_at = |offset: usize| i.get(offset..).unwrap_or_default();
+            index_follows(index, next_index).map_err(|v| v.at(i, "entry.index"))?;
+            term_in_order(entry_term, previous_term, term).map_err(|v| v.at(field_at(ENTRY_TERM_AT), "entry.term"))?;
+            let kind = entry_kind(kind).map_err(|v| v.at(field_at(ENTRY_KIND_AT), "entry.kind"))?;
+            let (r, data) = take_claimed(field_at(ENTRY_DATA_LEN_AT), r, data_len as usize, "entry.data")?;
+            data_fits_kind(kind, data).map_err(|mut e| {
+                // Positions inside `data` become positions in the payload.
+                e.remaining += r.len();
+                nom::Err::Failure(e)
+            })?;
+            next_index = index.checked_add(1);
+            previous_term = entry_term;
+            i = r;
+        }
+        Ok((
+            i,
+            AppendEntriesRef {
+                term,
+                prev_log_index,
+                prev_log_term,
+                leader_commit,
+                leader_id: leader,
+                entries: EntriesRef::from_checked(
+                    region_start.get(..region_start.len() - i.len()).unwrap_or_default(),
+                    count,
+                ),
+            },
+        ))
+    }
+}
+
 /// A follower's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendEntriesResponse {
     /// The follower's term (MSG-1).
     pub term: u64,

@@ -53,12 +53,36 @@ pub struct Configuration {
     pub servers: Vec<Server>,
 }
 
+/// A configuration as a borrowed view of the frame: `count` servers, checked (CONF-1, CONF-2,
+/// FIELD-3, FIELD-4), back to back in `region`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConfigurationRef<'a> {
+    region: &'a [u8],
+    count: usize,
+}
+
+/// One member of a borrowed configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerRef<'a> {
+    /// Voting rights.
+    pub suffrage: Suffrage,
+    /// The server's stable id (1-255 bytes).
+    pub id: &'a [u8],
+    /// Where to reach it (1-255 bytes).
+    pub address: &'a [u8],
+}
+
 /// The smallest encoded server: suffrage byte and two one-byte ids with their length bytes.
 const MIN_SERVER_LEN: usize = 5;
 
 /// CONF-1, checked once the whole configuration is known.
 fn has_voter(servers: &[Server]) -> Rule {
-    if servers.is_empty() || servers.iter().any(|s| s.suffrage == Suffrage::Voter) {
+    voter_present(servers.len(), servers.iter().any(|s| s.suffrage == Suffrage::Voter))
+}
+
+/// CONF-1, from the count and whether a voter was seen.
+fn voter_present(count: usize, any_voter: bool) -> Rule {
+    if count == 0 || any_voter {
         Ok(())
     } else {
         Err(Violation::new(ErrorCode::NoVoter, 0, Expected::AtLeast(1)))
@@ -69,36 +93,6 @@ impl Configuration {
     /// True when no servers are listed (the configuration is absent).
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
-    }
-
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Configuration> {
-        let start = i;
-        let (mut i, count) = count_field("server_count", 2, MIN_SERVER_LEN)(i)?;
-        let mut servers = Vec::with_capacity(count);
-        let mut seen = HashSet::with_capacity(count);
-        for _ in 0..count {
-            let at = i;
-            let (r, b) = u8_field("server.suffrage")(i)?;
-            let suffrage = Suffrage::from_byte(b).ok_or_else(|| {
-                Violation::new(ErrorCode::UnknownEnum, b as u64, Expected::OneOf(&[0, 1, 2])).at(at, "server.suffrage")
-            })?;
-            let at = r;
-            let (r, id) = id_field("server.id")(r)?;
-            if !seen.insert(id) {
-                return Err(
-                    Violation::new(ErrorCode::DuplicateServer, id.len() as u64, Expected::End).at(at, "server.id"),
-                );
-            }
-            let (r, address) = id_field("server.address")(r)?;
-            servers.push(Server {
-                suffrage,
-                id: Id::from_checked(payload, id),
-                address: Id::from_checked(payload, address),
-            });
-            i = r;
-        }
-        has_voter(&servers).map_err(|v| v.at(start, "server_count"))?;
-        Ok((i, Configuration { servers }))
     }
 
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
@@ -125,8 +119,8 @@ impl Configuration {
     }
 
     /// Checks that `data` is exactly one present configuration (a configuration log entry's data).
-    pub(crate) fn check_entry_data(data: &[u8], payload: &Bytes) -> Result<(), crate::wire::WireError> {
-        let (rest, conf) = match Configuration::decode(data, payload) {
+    pub(crate) fn check_entry_data(data: &[u8]) -> Result<(), crate::wire::WireError> {
+        let (rest, conf) = match ConfigurationRef::decode(data) {
             Ok(ok) => ok,
             Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(e),
             Err(nom::Err::Incomplete(_)) => {
@@ -143,6 +137,110 @@ impl Configuration {
             }
         })
     }
+}
+
+impl<'a> ConfigurationRef<'a> {
+    /// How many servers.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no servers are listed (the configuration is absent).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The members, in wire order, read from the frame.
+    pub fn servers(&self) -> Servers<'a> {
+        Servers {
+            rest: self.region,
+            left: self.count,
+        }
+    }
+
+    /// The owned configuration, its long ids shared from `buffer`, which should be the buffer
+    /// this view was decoded from (ids outside it are copied).
+    pub fn to_owned_in(&self, buffer: &Bytes) -> Configuration {
+        Configuration {
+            servers: self
+                .servers()
+                .map(|s| Server {
+                    suffrage: s.suffrage,
+                    id: Id::from_checked(buffer, s.id),
+                    address: Id::from_checked(buffer, s.address),
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes and checks a configuration. The duplicate check holds one set entry per server,
+    /// and the count is bounded by the bytes present before anything is reserved (FIELD-1).
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
+        let start = i;
+        let (mut i, count) = count_field("server_count", 2, MIN_SERVER_LEN)(i)?;
+        let region = i;
+        let mut seen = HashSet::with_capacity(count);
+        let mut any_voter = false;
+        for _ in 0..count {
+            let at = i;
+            let (r, b) = u8_field("server.suffrage")(i)?;
+            let suffrage = Suffrage::from_byte(b).ok_or_else(|| {
+                Violation::new(ErrorCode::UnknownEnum, b as u64, Expected::OneOf(&[0, 1, 2])).at(at, "server.suffrage")
+            })?;
+            any_voter |= suffrage == Suffrage::Voter;
+            let at = r;
+            let (r, id) = id_field("server.id")(r)?;
+            if !seen.insert(id) {
+                return Err(
+                    Violation::new(ErrorCode::DuplicateServer, id.len() as u64, Expected::End).at(at, "server.id"),
+                );
+            }
+            let (r, _address) = id_field("server.address")(r)?;
+            i = r;
+        }
+        voter_present(count, any_voter).map_err(|v| v.at(start, "server_count"))?;
+        let region = region.get(..region.len() - i.len()).unwrap_or_default();
+        Ok((i, ConfigurationRef { region, count }))
+    }
+}
+
+impl std::fmt::Debug for ConfigurationRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.servers()).finish()
+    }
+}
+
+/// Iterator over a [`ConfigurationRef`]'s servers.
+pub struct Servers<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl<'a> Iterator for Servers<'a> {
+    type Item = ServerRef<'a>;
+
+    fn next(&mut self) -> Option<ServerRef<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        // Validated when decoded: a failure here is impossible, and ends the iteration.
+        let (&suffrage, rest) = self.rest.split_first()?;
+        let (id, rest) = split_id(rest)?;
+        let (address, rest) = split_id(rest)?;
+        self.rest = rest;
+        self.left -= 1;
+        Some(ServerRef {
+            suffrage: Suffrage::from_byte(suffrage)?,
+            id,
+            address,
+        })
+    }
+}
+
+/// An id already checked by the decoder: its length byte, then its bytes.
+fn split_id(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&len, rest) = b.split_first()?;
+    rest.split_at_checked(len as usize)
 }
 
 #[cfg(feature = "arbitrary")]

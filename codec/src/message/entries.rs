@@ -3,7 +3,8 @@
 //! nothing and touches no reference count per entry (the cost that dominated small and mid-size
 //! frames, BENCHMARKS.md), while every entry has still been checked in full (AE-2 .. AE-5).
 //! Reading is borrowed too ([`EntryRef`]): a reference count is taken only for the entries a
-//! caller keeps ([`EntryRef::to_entry`]).
+//! caller keeps ([`EntryRef::to_entry`]). [`EntriesRef`] is the same region seen by a borrowed
+//! frame view ([`crate::FrameRef`]), which takes no handle on the frame at all.
 
 use bytes::Bytes;
 
@@ -30,9 +31,17 @@ impl Default for Repr {
 }
 
 impl Entries {
-    /// Entries decoded from `region`, which the decoder has validated entry by entry.
-    pub(crate) fn from_wire(region: Bytes, count: usize) -> Entries {
-        Entries(Repr::Wire { region, count })
+    /// The owned form of a validated region: one zero-copy handle on it, shared from `buffer`
+    /// (a heartbeat keeps no handle on the frame).
+    #[inline]
+    pub(crate) fn from_wire(buffer: &Bytes, wire: &EntriesRef<'_>) -> Entries {
+        if wire.count == 0 {
+            return Entries::default();
+        }
+        Entries(Repr::Wire {
+            region: crate::wire::share(buffer, wire.region),
+            count: wire.count,
+        })
     }
 
     /// How many entries.
@@ -54,7 +63,7 @@ impl Entries {
         match &self.0 {
             Repr::Owned(v) => Iter(IterRepr::Owned(v.iter())),
             Repr::Wire { region, count } => Iter(IterRepr::Wire {
-                region,
+                source: Some(region),
                 rest: region,
                 left: *count,
             }),
@@ -93,26 +102,24 @@ pub struct EntryRef<'a> {
     pub kind: EntryKind,
     /// The payload, borrowed from the frame (or from the built entry).
     pub data: &'a [u8],
-    /// The buffer `data` lies in, so [`EntryRef::to_entry`] can share it instead of copying.
-    source: &'a Bytes,
+    /// The buffer `data` lies in, so [`EntryRef::to_entry`] can share it instead of copying;
+    /// `None` when read from a borrowed view, which holds no buffer.
+    source: Option<&'a Bytes>,
 }
 
 impl<'a> EntryRef<'a> {
-    /// The buffer the data lies in (fields checked inside it are shared, not copied).
-    pub(crate) fn source(&self) -> &'a Bytes {
-        self.source
-    }
-
-    /// The entry as an owned value; its data is a zero-copy slice of the same buffer.
+    /// The entry as an owned value. Its data is a zero-copy slice of the frame when the entry was
+    /// read from an owned message ([`Entries`]); an entry read from a borrowed view
+    /// ([`EntriesRef`]) has no buffer to share, so its data is copied. To keep a view's entries
+    /// without copying, turn the view into an owned frame first ([`crate::FrameRef::to_frame`]).
     pub fn to_entry(&self) -> Entry {
         Entry {
             index: self.index,
             term: self.term,
             kind: self.kind,
-            data: if self.data.is_empty() {
-                Bytes::new()
-            } else {
-                self.source.slice_ref(self.data)
+            data: match self.source {
+                Some(source) if !self.data.is_empty() => crate::wire::share(source, self.data),
+                _ => Bytes::copy_from_slice(self.data),
             },
         }
     }
@@ -125,7 +132,7 @@ impl<'a> From<&'a Entry> for EntryRef<'a> {
             term: e.term,
             kind: e.kind,
             data: &e.data,
-            source: &e.data,
+            source: Some(&e.data),
         }
     }
 }
@@ -161,27 +168,66 @@ pub struct Iter<'a>(IterRepr<'a>);
 enum IterRepr<'a> {
     Owned(std::slice::Iter<'a, Entry>),
     Wire {
-        region: &'a Bytes,
+        source: Option<&'a Bytes>,
         rest: &'a [u8],
         left: usize,
     },
 }
 
-/// Splits the entry at the start of `rest`: index, term, kind, data length, data (SPEC.md §5.2).
+/// The fixed-width part of an entry: index, term, kind, data length (SPEC.md §5.2).
+pub(crate) const ENTRY_FIXED_LEN: usize = 8 + 8 + 1 + 4;
+
+/// Field offsets within the fixed part, for error positions.
+pub(crate) const ENTRY_TERM_AT: usize = 8;
+pub(crate) const ENTRY_KIND_AT: usize = 16;
+pub(crate) const ENTRY_DATA_LEN_AT: usize = 17;
+
+/// An entry's fixed part, fields unchecked.
+pub(crate) struct Fixed {
+    pub index: u64,
+    pub term: u64,
+    pub kind: u8,
+    pub data_len: u32,
+}
+
+/// The entry's fixed part at the start of `i`, and the bytes after it: one bounds check for four
+/// fields, shared by the decoder's entry loop and the reader. `None` only when fewer than
+/// [`ENTRY_FIXED_LEN`] bytes remain.
 #[inline]
-fn read_entry<'a>(region: &'a Bytes, rest: &'a [u8]) -> Option<(EntryRef<'a>, &'a [u8])> {
-    let (fixed, rest) = rest.split_first_chunk::<21>()?;
+pub(crate) fn split_fixed(i: &[u8]) -> Option<(Fixed, &[u8])> {
+    let (fixed, rest) = i.split_first_chunk::<ENTRY_FIXED_LEN>()?;
+    // Splits of a fixed-size array: the compiler proves these cannot fail.
     let (index, fixed) = fixed.split_first_chunk::<8>()?;
     let (term, fixed) = fixed.split_first_chunk::<8>()?;
     let (&kind, len) = fixed.split_first()?;
-    let len = u32::from_be_bytes(<[u8; 4]>::try_from(len).ok()?) as usize;
-    let (data, rest) = rest.split_at_checked(len)?;
-    let entry = EntryRef {
+    let fixed = Fixed {
         index: u64::from_be_bytes(*index),
         term: u64::from_be_bytes(*term),
+        kind,
+        data_len: u32::from_be_bytes(*len.first_chunk::<4>()?),
+    };
+    Some((fixed, rest))
+}
+
+/// Splits the entry at the start of `rest`: its fixed part, then its data.
+#[inline]
+fn read_entry<'a>(source: Option<&'a Bytes>, rest: &'a [u8]) -> Option<(EntryRef<'a>, &'a [u8])> {
+    let (
+        Fixed {
+            index,
+            term,
+            kind,
+            data_len,
+        },
+        rest,
+    ) = split_fixed(rest)?;
+    let (data, rest) = rest.split_at_checked(data_len as usize)?;
+    let entry = EntryRef {
+        index,
+        term,
         kind: EntryKind::from_byte(kind)?,
         data,
-        source: region,
+        source,
     };
     Some((entry, rest))
 }
@@ -193,12 +239,12 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<EntryRef<'a>> {
         match &mut self.0 {
             IterRepr::Owned(it) => it.next().map(EntryRef::from),
-            IterRepr::Wire { region, rest, left } => {
+            IterRepr::Wire { source, rest, left } => {
                 if *left == 0 {
                     return None;
                 }
                 // Validated when decoded: a failure here is impossible, and ends the iteration.
-                let (entry, after) = read_entry(region, rest)?;
+                let (entry, after) = read_entry(*source, rest)?;
                 *rest = after;
                 *left -= 1;
                 Some(entry)
@@ -211,6 +257,61 @@ impl<'a> Iterator for Iter<'a> {
             IterRepr::Owned(it) => it.size_hint(),
             IterRepr::Wire { left, .. } => (0, Some(*left)),
         }
+    }
+}
+
+/// The entries of a borrowed AppendEntries view: `count` validated entries back to back in
+/// `region`, a slice of the frame. Reading them touches no reference count and allocates nothing.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntriesRef<'a> {
+    region: &'a [u8],
+    count: usize,
+}
+
+impl<'a> EntriesRef<'a> {
+    /// Entries the decoder has validated one by one (AE-2 .. AE-5) in `region`.
+    pub(crate) fn from_checked(region: &'a [u8], count: usize) -> Self {
+        EntriesRef { region, count }
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True for a heartbeat.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The entries in order, read from the frame.
+    #[inline]
+    pub fn iter(&self) -> Iter<'a> {
+        Iter(IterRepr::Wire {
+            source: None,
+            rest: self.region,
+            left: self.count,
+        })
+    }
+}
+
+impl<'a> IntoIterator for EntriesRef<'a> {
+    type Item = EntryRef<'a>;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for EntriesRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq<Entries> for EntriesRef<'_> {
+    fn eq(&self, other: &Entries) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 

@@ -46,24 +46,37 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
-impl ErrorResponse {
+/// An Error response as a borrowed view of its frame ([`crate::decode_ref`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorResponseRef<'a> {
+    /// Why.
+    pub code: ErrorResponseCode,
+    /// Human-readable detail, checked UTF-8 of at most [`MAX_ERROR_MESSAGE_LEN`] bytes.
+    pub message: &'a str,
+}
+
+impl<'a> ErrorResponseRef<'a> {
+    /// The owned response (the message is copied into a `String`).
+    pub fn to_owned(&self) -> ErrorResponse {
+        ErrorResponse {
+            code: self.code,
+            message: self.message.to_owned(),
+        }
+    }
+
     #[inline]
-    pub(crate) fn decode(i: &[u8]) -> PResult<'_, Self> {
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;
         let (i, raw) = u16_field("error_code")(i)?;
         let code = ErrorResponseCode::from_u16(raw).ok_or_else(|| {
             Violation::new(ErrorCode::UnknownEnum, raw as u64, Expected::OneOf(CODES)).at(at, "error_code")
         })?;
         let (i, message) = text_field("message", MAX_ERROR_MESSAGE_LEN)(i)?;
-        Ok((
-            i,
-            ErrorResponse {
-                code,
-                message: message.to_owned(),
-            },
-        ))
+        Ok((i, ErrorResponseRef { code, message }))
     }
+}
 
+impl ErrorResponse {
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u16(self.code as u16);
         w.text("message", &self.message, MAX_ERROR_MESSAGE_LEN)

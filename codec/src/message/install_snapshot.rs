@@ -5,10 +5,36 @@
 
 use bytes::Bytes;
 
-use super::configuration::Configuration;
+use super::configuration::{Configuration, ConfigurationRef};
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
 use crate::wire::{blob_field, bool_field, id_field, nonzero_term, share, u64_field, PResult, Rule, Violation, Writer};
+
+/// One InstallSnapshot chunk as a borrowed view of its frame ([`crate::decode_ref`]): checked
+/// exactly as [`InstallSnapshotRequest`], nothing built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallSnapshotRef<'a> {
+    /// The leader's term (MSG-1).
+    pub term: u64,
+    /// Last log index the snapshot covers (IS-4).
+    pub last_included_index: u64,
+    /// Term of that entry (IS-4).
+    pub last_included_term: u64,
+    /// Size of the whole snapshot in bytes.
+    pub total_size: u64,
+    /// Where this chunk's data starts within the snapshot.
+    pub offset: u64,
+    /// True on the chunk that completes the snapshot (IS-2).
+    pub done: bool,
+    /// The leader's server id (1-255 bytes).
+    pub leader_id: &'a [u8],
+    /// Identifies the snapshot across its chunks (1-255 bytes).
+    pub snapshot_id: &'a [u8],
+    /// The configuration as of `last_included_index`: present in the first chunk only (IS-3).
+    pub configuration: ConfigurationRef<'a>,
+    /// This chunk's bytes.
+    pub data: &'a [u8],
+}
 
 /// One chunk of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,9 +128,27 @@ fn chunk_consistent(total_size: u64, offset: u64, len: u64, done: bool) -> Rule 
     Ok(())
 }
 
-impl InstallSnapshotRequest {
+impl<'a> InstallSnapshotRef<'a> {
+    /// The owned chunk, its zero-copy fields shared from `buffer`, which should be the buffer
+    /// this view was decoded from (fields outside it are copied).
     #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
+    pub fn to_owned_in(&self, buffer: &Bytes) -> InstallSnapshotRequest {
+        InstallSnapshotRequest {
+            term: self.term,
+            last_included_index: self.last_included_index,
+            last_included_term: self.last_included_term,
+            total_size: self.total_size,
+            offset: self.offset,
+            done: self.done,
+            leader_id: Id::from_checked(buffer, self.leader_id),
+            snapshot_id: Id::from_checked(buffer, self.snapshot_id),
+            configuration: self.configuration.to_owned_in(buffer),
+            data: share(buffer, self.data),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
         nonzero_term(term).map_err(|v| v.at(at, "term"))?;
@@ -124,27 +168,29 @@ impl InstallSnapshotRequest {
         let at = i;
         let (_, count) = crate::wire::u16_field("server_count")(i)?;
         configuration_placed(offset, count as usize).map_err(|v| v.at(at, "server_count"))?;
-        let (i, configuration) = Configuration::decode(i, payload)?;
+        let (i, configuration) = ConfigurationRef::decode(i)?;
         let at = i;
         let (i, data) = blob_field("data")(i)?;
         chunk_consistent(total_size, offset, data.len() as u64, done).map_err(|v| v.at(at, "data"))?;
         Ok((
             i,
-            InstallSnapshotRequest {
+            InstallSnapshotRef {
                 term,
                 last_included_index,
                 last_included_term,
                 total_size,
                 offset,
                 done,
-                leader_id: Id::from_checked(payload, leader),
-                snapshot_id: Id::from_checked(payload, snapshot),
+                leader_id: leader,
+                snapshot_id: snapshot,
                 configuration,
-                data: share(payload, data),
+                data,
             },
         ))
     }
+}
 
+impl InstallSnapshotRequest {
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.check(nonzero_term(self.term), "term")?;
         w.u64(self.term);
@@ -171,7 +217,7 @@ impl InstallSnapshotRequest {
 }
 
 /// The follower's answer to one chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstallSnapshotResponse {
     /// The follower's term (MSG-1).
     pub term: u64,

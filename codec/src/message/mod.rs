@@ -1,6 +1,7 @@
 //! The message bodies of RFW/1: one module per RPC family, one type per body layout.
 
 mod append_entries;
+mod borrowed;
 mod configuration;
 mod entries;
 mod error_response;
@@ -9,14 +10,15 @@ mod install_snapshot;
 mod request_vote;
 mod timeout_now;
 
-pub use append_entries::{AppendEntriesRequest, AppendEntriesResponse, Entry, EntryKind};
-pub use configuration::{Configuration, Server, Suffrage};
-pub use entries::{Entries, EntryRef, Iter as EntriesIter};
-pub use error_response::{ErrorResponse, ErrorResponseCode, MAX_ERROR_MESSAGE_LEN};
+pub use append_entries::{AppendEntriesRef, AppendEntriesRequest, AppendEntriesResponse, Entry, EntryKind};
+pub use borrowed::MessageRef;
+pub use configuration::{Configuration, ConfigurationRef, Server, ServerRef, Servers, Suffrage};
+pub use entries::{Entries, EntriesRef, EntryRef, Iter as EntriesIter};
+pub use error_response::{ErrorResponse, ErrorResponseCode, ErrorResponseRef, MAX_ERROR_MESSAGE_LEN};
 pub use id::{Id, InvalidId};
-pub use install_snapshot::{InstallSnapshotRequest, InstallSnapshotResponse};
-pub use request_vote::{RequestVoteRequest, RequestVoteResponse};
-pub use timeout_now::{TimeoutNowRequest, TimeoutNowResponse};
+pub use install_snapshot::{InstallSnapshotRef, InstallSnapshotRequest, InstallSnapshotResponse};
+pub use request_vote::{RequestVoteRef, RequestVoteRequest, RequestVoteResponse};
+pub use timeout_now::{TimeoutNowRef, TimeoutNowRequest, TimeoutNowResponse};
 
 use bytes::Bytes;
 
@@ -82,30 +84,29 @@ impl Message {
 
     /// Decodes a whole payload as the body of `ty`: every byte must belong to the body (FRAME-9).
     /// `p` is the payload, a slice of `payload` (the buffer zero-copy fields are sliced from).
+    /// Each body is checked by its borrowed view's decoder, the one validation path, and only
+    /// then made owned. Per variant, not through a whole [`MessageRef`]: building the 120-byte
+    /// view enum and then matching on it again measured 40 to 56 ns a 64 B frame.
     #[inline]
     pub(crate) fn decode_body(ty: MessageType, p: &[u8], payload: &Bytes) -> Result<Message, WireError> {
-        #[inline(always)]
-        fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
-            let (rest, value) = r.map_err(unwrap_nom)?;
-            end(rest).map_err(unwrap_nom)?;
-            Ok(value)
-        }
         Ok(match ty {
-            MessageType::RequestVote => Message::RequestVote(whole(RequestVoteRequest::decode(p, payload))?),
+            MessageType::RequestVote => Message::RequestVote(whole(RequestVoteRef::decode(p))?.to_owned_in(payload)),
             MessageType::RequestVoteResponse => Message::RequestVoteResponse(whole(RequestVoteResponse::decode(p))?),
-            MessageType::AppendEntries => Message::AppendEntries(whole(AppendEntriesRequest::decode(p, payload))?),
+            MessageType::AppendEntries => {
+                Message::AppendEntries(whole(AppendEntriesRef::decode(p))?.to_owned_in(payload))
+            }
             MessageType::AppendEntriesResponse => {
                 Message::AppendEntriesResponse(whole(AppendEntriesResponse::decode(p))?)
             }
             MessageType::InstallSnapshot => {
-                Message::InstallSnapshot(Box::new(whole(InstallSnapshotRequest::decode(p, payload))?))
+                Message::InstallSnapshot(Box::new(whole(InstallSnapshotRef::decode(p))?.to_owned_in(payload)))
             }
             MessageType::InstallSnapshotResponse => {
                 Message::InstallSnapshotResponse(whole(InstallSnapshotResponse::decode(p))?)
             }
-            MessageType::TimeoutNow => Message::TimeoutNow(whole(TimeoutNowRequest::decode(p, payload))?),
+            MessageType::TimeoutNow => Message::TimeoutNow(whole(TimeoutNowRef::decode(p))?.to_owned_in(payload)),
             MessageType::TimeoutNowResponse => Message::TimeoutNowResponse(whole(TimeoutNowResponse::decode(p))?),
-            MessageType::Error => Message::Error(whole(ErrorResponse::decode(p))?),
+            MessageType::Error => Message::Error(whole(ErrorResponseRef::decode(p))?.to_owned()),
         })
     }
 
@@ -122,6 +123,14 @@ impl Message {
             Message::Error(m) => m.encode(w),
         }
     }
+}
+
+/// A body parser's result, with the body required to end the payload (FRAME-9).
+#[inline(always)]
+pub(crate) fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
+    let (rest, value) = r.map_err(unwrap_nom)?;
+    end(rest).map_err(unwrap_nom)?;
+    Ok(value)
 }
 
 /// Complete-mode parsers never return `Incomplete`; if one ever did, it is still a short body.

@@ -23,6 +23,23 @@ pub struct RequestVoteRequest {
     pub candidate_id: Id,
 }
 
+/// A RequestVote request as a borrowed view of its frame ([`crate::decode_ref`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestVoteRef<'a> {
+    /// The candidate's term (MSG-1: at least 1).
+    pub term: u64,
+    /// Index of the candidate's last log entry (0 for an empty log).
+    pub last_log_index: u64,
+    /// Term of that entry (RV-1).
+    pub last_log_term: u64,
+    /// A pre-vote: asks without disrupting the cluster.
+    pub pre_vote: bool,
+    /// Sent on behalf of a leadership transfer (RV-2: never with `pre_vote`).
+    pub leadership_transfer: bool,
+    /// The candidate's server id (1-255 bytes).
+    pub candidate_id: &'a [u8],
+}
+
 /// RV-1: `last_log_term` is 0 exactly when `last_log_index` is, and not above `term`.
 fn last_log_consistent(last_log_index: u64, last_log_term: u64, term: u64) -> Rule {
     if (last_log_index == 0) != (last_log_term == 0) {
@@ -52,9 +69,22 @@ fn flags_compatible(pre_vote: bool, leadership_transfer: bool) -> Rule {
     }
 }
 
-impl RequestVoteRequest {
+impl<'a> RequestVoteRef<'a> {
+    /// The owned request; a long candidate id is shared from `buffer` (copied if outside it).
     #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
+    pub fn to_owned_in(&self, buffer: &Bytes) -> RequestVoteRequest {
+        RequestVoteRequest {
+            term: self.term,
+            last_log_index: self.last_log_index,
+            last_log_term: self.last_log_term,
+            pre_vote: self.pre_vote,
+            leadership_transfer: self.leadership_transfer,
+            candidate_id: Id::from_checked(buffer, self.candidate_id),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
         nonzero_term(term).map_err(|v| v.at(at, "term"))?;
@@ -69,17 +99,19 @@ impl RequestVoteRequest {
         let (i, candidate) = id_field("candidate_id")(i)?;
         Ok((
             i,
-            RequestVoteRequest {
+            RequestVoteRef {
                 term,
                 last_log_index,
                 last_log_term,
                 pre_vote,
                 leadership_transfer,
-                candidate_id: Id::from_checked(payload, candidate),
+                candidate_id: candidate,
             },
         ))
     }
+}
 
+impl RequestVoteRequest {
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.check(nonzero_term(self.term), "term")?;
         w.u64(self.term);
@@ -101,7 +133,7 @@ impl RequestVoteRequest {
 }
 
 /// A voter's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestVoteResponse {
     /// The voter's term. The one term allowed to be 0 (MSG-1): a node that has never seen an
     /// election answers a pre-vote without adopting the candidate's term.

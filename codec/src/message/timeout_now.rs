@@ -16,22 +16,42 @@ pub struct TimeoutNowRequest {
     pub leader_id: Id,
 }
 
-impl TimeoutNowRequest {
+/// A TimeoutNow request as a borrowed view of its frame ([`crate::decode_ref`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutNowRef<'a> {
+    /// The leader's term (MSG-1).
+    pub term: u64,
+    /// The leader's server id (1-255 bytes).
+    pub leader_id: &'a [u8],
+}
+
+impl<'a> TimeoutNowRef<'a> {
+    /// The owned request; a long leader id is shared from `buffer` (copied if outside it).
     #[inline]
-    pub(crate) fn decode<'a>(i: &'a [u8], payload: &Bytes) -> PResult<'a, Self> {
+    pub fn to_owned_in(&self, buffer: &Bytes) -> TimeoutNowRequest {
+        TimeoutNowRequest {
+            term: self.term,
+            leader_id: Id::from_checked(buffer, self.leader_id),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;
         nonzero_term(term).map_err(|v| v.at(at, "term"))?;
         let (i, leader) = id_field("leader_id")(i)?;
         Ok((
             i,
-            TimeoutNowRequest {
+            TimeoutNowRef {
                 term,
-                leader_id: Id::from_checked(payload, leader),
+                leader_id: leader,
             },
         ))
     }
+}
 
+impl TimeoutNowRequest {
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.check(nonzero_term(self.term), "term")?;
         w.u64(self.term);
@@ -41,7 +61,7 @@ impl TimeoutNowRequest {
 }
 
 /// The target's acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeoutNowResponse {
     /// The target's term (MSG-1).
     pub term: u64,
