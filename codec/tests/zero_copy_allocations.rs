@@ -2,20 +2,31 @@
 //! counted with a counting global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use bytes::Bytes;
 use raftwire_codec::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// (allocations, bytes) made by this thread: per thread, so the test harness and tests
+    /// running in parallel never land in another test's count. `const`-initialised, so reading
+    /// it inside the allocator allocates nothing.
+    static MADE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// This thread's (allocations, bytes allocated) so far.
+fn made() -> (usize, usize) {
+    MADE.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        let _ = MADE.try_with(|m| {
+            let (n, bytes) = m.get();
+            m.set((n + 1, bytes + layout.size()));
+        });
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -52,9 +63,9 @@ fn append_entries(n: u64) -> Bytes {
 
 /// (allocations, bytes allocated) while decoding `input`.
 fn measure(input: &Bytes) -> (usize, usize, usize) {
-    let (a0, b0) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a0, b0) = made();
     let frame = decode(input).unwrap();
-    let (a1, b1) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a1, b1) = made();
     let Message::AppendEntries(ae) = frame.message else {
         panic!()
     };
@@ -83,4 +94,33 @@ fn decoding_n_entries_allocates_a_constant_number_of_buffers_and_copies_no_entry
         seen.windows(2).all(|w| w[0] == w[1]),
         "allocation count grows with N: {seen:?}"
     );
+}
+
+#[test]
+fn a_borrowed_view_allocates_nothing_and_made_owned_copies_no_entry_data() {
+    for n in [1u64, 10, 100, 1000] {
+        let input = append_entries(n);
+        let (a0, b0) = made();
+        let view = decode_ref(&input).unwrap();
+        let read: usize = match view.message {
+            MessageRef::AppendEntries(ae) => ae.entries.iter().map(|e| e.data.len()).sum(),
+            _ => panic!("not an AppendEntries"),
+        };
+        let (a1, b1) = made();
+        assert_eq!(read as u64, n * 512);
+        assert_eq!((a1 - a0, b1 - b0), (0, 0), "{n} entries viewed");
+        // Made owned from the buffer it views, it takes a handle: still no allocation.
+        let owned = view.to_frame(&input);
+        let (a2, b2) = made();
+        assert_eq!((a2 - a1, b2 - b1), (0, 0), "{n} entries made owned");
+        assert_eq!(owned, decode(&input).unwrap());
+        // The counter does count: an entry kept from the view alone owns a copy of its data.
+        let MessageRef::AppendEntries(ae) = view.message else {
+            unreachable!()
+        };
+        let kept = ae.entries.iter().last().map(|e| e.to_entry());
+        let (a3, b3) = made();
+        assert_eq!((a3 - a2, b3 - b2), (1, 512));
+        drop(kept);
+    }
 }

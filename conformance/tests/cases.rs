@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use raftwire_codec::{decode_all, ErrorCode, Limits};
+use raftwire_codec::{decode_all, decode_ref_at, ErrorCode, Limits, Progress};
 use raftwire_conformance::cases::{frame_cases, Verdict};
 
 #[test]
@@ -18,7 +18,34 @@ fn every_case_gets_its_declared_verdict() {
             },
         };
         assert_eq!(got, case.verdict, "{}", case.name);
+        assert_eq!(viewed(&case.bytes), case.verdict, "{} (borrowed view)", case.name);
     }
+}
+
+/// The verdict of walking `bytes` with the borrowed view decoder, frame by frame.
+fn viewed(bytes: &[u8]) -> Verdict {
+    let (mut at, mut frames) = (0, 0);
+    while at < bytes.len() {
+        match decode_ref_at(bytes, at, &Limits::default()) {
+            Ok(Progress::Frame { len, .. }) => {
+                at += len;
+                frames += 1;
+            }
+            Ok(Progress::NeedMore { .. }) => {
+                return Verdict::Reject {
+                    code: ErrorCode::TruncatedFrame,
+                    offset: at as u64,
+                }
+            }
+            Err(e) => {
+                return Verdict::Reject {
+                    code: e.code,
+                    offset: e.offset,
+                }
+            }
+        }
+    }
+    Verdict::Accept { frames }
 }
 
 #[test]

@@ -144,12 +144,24 @@ pub fn raw(ty: MessageType, payload: &[u8]) -> Vec<u8> {
     RawFrame::new(ty as u8, payload.to_vec()).bytes()
 }
 
+/// The owned decoder's error, checked to be exactly the borrowed view's.
 pub fn reject(bytes: &[u8]) -> DecodeError {
-    decode(&Bytes::copy_from_slice(bytes)).expect_err("frame should be rejected")
+    let e = decode(&Bytes::copy_from_slice(bytes)).expect_err("frame should be rejected");
+    assert_eq!(
+        decode_ref(bytes).expect_err("the view accepted it"),
+        e,
+        "view and owned errors differ"
+    );
+    e
 }
 
+/// The owned decoder's frame, checked to be exactly the borrowed view's.
 pub fn accept(bytes: &[u8]) -> Frame {
-    decode(&Bytes::copy_from_slice(bytes)).expect("frame should be accepted")
+    let input = Bytes::copy_from_slice(bytes);
+    let frame = decode(&input).expect("frame should be accepted");
+    let view = decode_ref(&input).expect("the view rejected it");
+    assert_eq!(view.to_frame(&input), frame, "view and owned frames differ");
+    frame
 }
 
 /// Asserts the rejection's code, requirement and absolute offset.

@@ -1,0 +1,176 @@
+//! The borrowed frame view (`decode_ref`, `FrameRef`) as a transport uses it: decode in the read
+//! buffer, read every field, keep a frame only when it must outlive the buffer. Its verdicts are
+//! pinned to the owned decoder's here for every message type; `common::accept`/`reject` repeat the
+//! comparison for every case of the body and frame rule tests, and the `decode_frame` fuzz
+//! property for arbitrary bytes.
+
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::*;
+use raftwire_codec::*;
+
+#[test]
+fn every_message_type_viewed_equals_its_owned_decoding() {
+    for message in every_message() {
+        let input = Bytes::from(encoded(message.clone()));
+        let view = decode_ref(&input).unwrap();
+        assert_eq!(view.request_id, 1);
+        assert_eq!(view.message_type(), message.message_type());
+        assert_eq!(view.message.term(), message.term());
+        assert_eq!(view.to_frame(&input), Frame::new(1, message.clone()));
+        assert_eq!(view.message.to_owned_in(&input), message);
+    }
+}
+
+#[test]
+fn append_entries_fields_and_entries_are_read_from_the_frame() {
+    let sent = append_entries();
+    let input = Bytes::from(encoded(Message::AppendEntries(sent.clone())));
+    let MessageRef::AppendEntries(ae) = decode_ref(&input).unwrap().message else {
+        panic!("not an AppendEntries")
+    };
+    assert_eq!(
+        (
+            ae.term,
+            ae.prev_log_index,
+            ae.prev_log_term,
+            ae.leader_commit,
+            ae.leader_id
+        ),
+        (5, 10, 4, 9, &b"n1"[..])
+    );
+    assert!(!ae.is_heartbeat());
+    assert_eq!(ae.entries.len(), 3);
+    assert_eq!(ae.entries, sent.entries);
+    let read: Vec<(u64, u64, EntryKind, Vec<u8>)> = ae
+        .entries
+        .iter()
+        .map(|e| (e.index, e.term, e.kind, e.data.to_vec()))
+        .collect();
+    let expected: Vec<(u64, u64, EntryKind, Vec<u8>)> = sent
+        .entries
+        .iter()
+        .map(|e| (e.index, e.term, e.kind, e.data.to_vec()))
+        .collect();
+    assert_eq!(read, expected);
+    // Entry data is a slice of the input itself, not a copy.
+    let range = input.as_ptr_range();
+    for e in ae.entries {
+        assert!(range.contains(&e.data.as_ptr()) || e.data.is_empty());
+    }
+    // An entry kept from a view owns a copy of its data (the view holds no buffer to share).
+    let kept = ae.entries.iter().next().unwrap().to_entry();
+    assert_eq!(kept, sent.entries.first().unwrap().to_entry());
+    assert!(!range.contains(&kept.data.as_ptr()));
+}
+
+#[test]
+fn snapshot_chunks_expose_their_configuration_server_by_server() {
+    let sent = install_snapshot(0, b"first", 12);
+    let input = Bytes::from(encoded(Message::InstallSnapshot(Box::new(sent.clone()))));
+    let MessageRef::InstallSnapshot(chunk) = decode_ref(&input).unwrap().message else {
+        panic!("not an InstallSnapshot")
+    };
+    assert_eq!((chunk.offset, chunk.done, chunk.data), (0, false, &b"first"[..]));
+    assert_eq!((chunk.leader_id, chunk.snapshot_id), (&b"n1"[..], &b"snap-100"[..]));
+    let servers: Vec<ServerRef> = chunk.configuration.servers().collect();
+    assert_eq!(servers.len(), chunk.configuration.len());
+    let expected: Vec<ServerRef> = sent
+        .configuration
+        .servers
+        .iter()
+        .map(|s| ServerRef {
+            suffrage: s.suffrage,
+            id: s.id.as_bytes(),
+            address: s.address.as_bytes(),
+        })
+        .collect();
+    assert_eq!(servers, expected);
+    assert_eq!(chunk.configuration.to_owned_in(&input), sent.configuration);
+    // A later chunk carries no configuration.
+    let later = Bytes::from(encoded(Message::InstallSnapshot(Box::new(install_snapshot(
+        5, b"mid", 12,
+    )))));
+    let MessageRef::InstallSnapshot(chunk) = decode_ref(&later).unwrap().message else {
+        panic!("not an InstallSnapshot")
+    };
+    assert!(chunk.configuration.is_empty());
+    assert_eq!(chunk.configuration.servers().count(), 0);
+}
+
+#[test]
+fn to_frame_shares_the_buffer_it_is_given_and_copies_otherwise() {
+    let long = "a-server-id-longer-than-twenty-three-bytes";
+    let message = Message::TimeoutNow(TimeoutNowRequest {
+        term: 2,
+        leader_id: id(long),
+    });
+    let input = Bytes::from(encoded(message.clone()));
+    let view = decode_ref(&input).unwrap();
+    let Message::TimeoutNow(shared) = view.to_frame(&input).message else {
+        panic!()
+    };
+    assert!(input.as_ptr_range().contains(&shared.leader_id.as_bytes().as_ptr()));
+    // Given some other buffer, the field is copied: never misread, never a panic.
+    let elsewhere = Bytes::from_static(b"unrelated");
+    let Message::TimeoutNow(copied) = view.to_frame(&elsewhere).message else {
+        panic!()
+    };
+    assert_eq!(copied.leader_id.as_bytes(), long.as_bytes());
+    assert!(!input.as_ptr_range().contains(&copied.leader_id.as_bytes().as_ptr()));
+}
+
+#[test]
+fn decode_ref_at_walks_a_read_buffer_with_offsets_relative_to_it() {
+    let mut buf = BytesMut::new();
+    let messages = every_message();
+    for (i, m) in messages.iter().enumerate() {
+        encode(&Frame::new(i as u64 + 1, m.clone()), &mut buf).unwrap();
+    }
+    let mut corrupt = buf.to_vec();
+    let whole = buf.freeze();
+    let limits = Limits::default();
+    let (mut at, mut seen) = (0, Vec::new());
+    while at < whole.len() {
+        match decode_ref_at(&whole, at, &limits).unwrap() {
+            Progress::Frame { frame, len } => {
+                seen.push(frame.to_frame(&whole));
+                at += len;
+            }
+            Progress::NeedMore { .. } => panic!("a whole buffer needs nothing more"),
+        }
+    }
+    let sent: Vec<Frame> = messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Frame::new(i as u64 + 1, m))
+        .collect();
+    assert_eq!(seen, sent);
+    // A short buffer needs exactly the missing bytes; a corrupt payload byte in the third frame
+    // is reported at that frame's payload CRC, counted from the start of the buffer.
+    let last = whole.len() - sent.last().unwrap().to_bytes().unwrap().len();
+    assert_eq!(
+        decode_ref_at(&whole[..whole.len() - 3], last, &limits),
+        Ok(Progress::NeedMore { needed: 3 })
+    );
+    let third = sent[0].to_bytes().unwrap().len() + sent[1].to_bytes().unwrap().len();
+    let third_len = sent[2].to_bytes().unwrap().len();
+    corrupt[third + HEADER_LEN] ^= 0x40;
+    let e = decode_ref_at(&corrupt, third, &limits).unwrap_err();
+    assert_eq!(e.code, ErrorCode::PayloadCrcMismatch);
+    assert_eq!(e.offset, (third + third_len - TRAILER_LEN) as u64);
+    assert_eq!(Err(e), decode_at(&Bytes::from(corrupt), third, &limits));
+}
+
+#[test]
+fn a_view_is_exactly_one_frame_or_an_error() {
+    let one = encoded(every_message().remove(0));
+    let mut two = one.clone();
+    two.extend_from_slice(&one);
+    let e = decode_ref(&two).unwrap_err();
+    assert_eq!((e.code, e.offset), (ErrorCode::TrailingBytes, one.len() as u64));
+    let e = decode_ref(&one[..one.len() - 1]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TruncatedFrame);
+    assert_eq!(decode_ref(&[]).unwrap_err().code, ErrorCode::TruncatedFrame);
+}
