@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::error::DecodeError;
 use crate::frame::{checked_payload, frame_extent, only_frame, Frame, Progress};
-use crate::header::{MessageType, HEADER_LEN};
+use crate::header::{FrameHeader, MessageType, HEADER_LEN};
 use crate::limits::Limits;
 use crate::message::MessageRef;
 
@@ -46,17 +46,28 @@ pub fn decode_ref_at<'a>(input: &'a [u8], at: usize, limits: &Limits) -> Result<
     match frame_extent(rest, at as u64, limits)? {
         Err(needed) => Ok(Progress::NeedMore { needed }),
         Ok((header, len)) => {
-            let offset = at as u64;
-            let payload = checked_payload(&header, input, at, offset)?;
-            let message = MessageRef::decode_body(header.message_type, payload)
-                .map_err(|e| e.locate(offset + HEADER_LEN as u64, payload.len()))?;
-            let frame = FrameRef {
-                request_id: header.request_id,
-                message,
-            };
+            let frame = view_checked(&header, input, at, at as u64)?;
             Ok(Progress::Frame { frame, len })
         }
     }
+}
+
+/// Checks the frame that starts at `input[start]` (absolute offset `offset`; its header already
+/// judged valid and all of its bytes present) and views it: payload CRC, then body.
+#[inline]
+pub(crate) fn view_checked<'a>(
+    header: &FrameHeader,
+    input: &'a [u8],
+    start: usize,
+    offset: u64,
+) -> Result<FrameRef<'a>, DecodeError> {
+    let payload = checked_payload(header, input, start, offset)?;
+    let message = MessageRef::decode_body(header.message_type, payload)
+        .map_err(|e| e.locate(offset + HEADER_LEN as u64, payload.len()))?;
+    Ok(FrameRef {
+        request_id: header.request_id,
+        message,
+    })
 }
 
 /// Decodes a buffer that must hold exactly one frame, with the default [`Limits`].

@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{
     decode_prefix, decode_ref_at, encode_with, EncodeError, ErrorCode, Frame, Limits, Progress, StreamDecoder,
+    StreamRefDecoder,
 };
 
 /// The limits every target decodes with: small enough that a length driving an allocation before
@@ -74,7 +75,8 @@ pub fn decode_frame(data: &[u8]) {
 /// `decode_stream`: bytes fed to the incremental decoder in chunk sizes drawn from the first two
 /// input bytes, some borrowed (`push`), some owned (`push_bytes`). Never panics; never buffers
 /// more than one maximal frame; yields exactly the frames, and the error, of one-shot decoding
-/// the same bytes.
+/// the same bytes. The borrowed-view decoder ([`StreamRefDecoder`]) fed the same chunk sizes
+/// must do the same, and end the stream with the same verdict.
 pub fn decode_stream(data: &[u8]) {
     let (seed, stream) = match data {
         [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
@@ -128,6 +130,37 @@ pub fn decode_stream(data: &[u8]) {
     assert_eq!(
         got_error, want_error,
         "incremental and one-shot decoding disagree on the error"
+    );
+
+    let mut v = StreamRefDecoder::new(LIMITS);
+    let mut viewed = Vec::new();
+    let mut viewed_error = None;
+    let mut rest = stream;
+    let mut step = seed as usize;
+    while !rest.is_empty() {
+        step = step.wrapping_mul(31).wrapping_add(7);
+        let (chunk, after) = rest.split_at((1 + step % 97).min(rest.len()));
+        // Owned copies of every field: the view lives only for the call.
+        if let Err(e) = v.feed(chunk, |f| viewed.push(f.to_frame(&Bytes::new()))) {
+            viewed_error = Some(e);
+            break;
+        }
+        assert!(
+            v.buffered() <= LIMITS.max_frame_len(),
+            "view decoder holds {} bytes",
+            v.buffered()
+        );
+        rest = after;
+    }
+    assert_eq!(viewed, want_frames, "view and one-shot decoding disagree on frames");
+    assert_eq!(
+        viewed_error, want_error,
+        "view and one-shot decoding disagree on the error"
+    );
+    assert_eq!(
+        v.finish(),
+        d.finish(),
+        "view and owned decoders end the stream differently"
     );
 }
 

@@ -39,6 +39,7 @@ mod header_crc;
 mod limits;
 pub mod message;
 mod stream;
+mod stream_ref;
 #[cfg(feature = "tokio")]
 mod tokio_codec;
 mod wire;
@@ -56,5 +57,6 @@ pub use message::{
     MAX_ERROR_MESSAGE_LEN,
 };
 pub use stream::StreamDecoder;
+pub use stream_ref::StreamRefDecoder;
 #[cfg(feature = "tokio")]
 pub use tokio_codec::{CodecError, RfwCodec};

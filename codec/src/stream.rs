@@ -269,25 +269,38 @@ impl StreamDecoder {
 
     /// Declares the end of the stream: an error if it ended inside a frame (FRAME-10).
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.buffered() == 0 {
-            return Ok(());
-        }
         // Unread bytes sit in `buf` or, when nothing straddles, at the start of the chunk.
         let held: &[u8] = if self.buf.is_empty() { &self.chunk } else { &self.buf };
-        let needed = match frame_extent(held, self.offset, &self.limits) {
-            Ok(Err(needed)) => needed,
-            Ok(Ok(_)) => 0,
-            Err(e) => return Err(e),
-        };
-        Err(DecodeError {
-            code: ErrorCode::TruncatedFrame,
-            offset: self.offset,
-            field: "frame",
-            found: self.buffered() as u64,
-            expected: Expected::AtLeast((self.buffered() + needed) as u64),
-        })
+        stream_end(self.failed.as_ref(), held, self.buffered(), self.offset, &self.limits)
     }
+}
+
+/// The end of a stream whose decoder failed with `failed` (if it did) and holds `buffered` unread
+/// bytes, starting with `held`, from absolute offset `offset`: an error if it ended inside a frame
+/// (FRAME-10), reporting how much of that frame was still missing.
+pub(crate) fn stream_end(
+    failed: Option<&DecodeError>,
+    held: &[u8],
+    buffered: usize,
+    offset: u64,
+    limits: &Limits,
+) -> Result<(), DecodeError> {
+    if let Some(e) = failed {
+        return Err(e.clone());
+    }
+    if buffered == 0 {
+        return Ok(());
+    }
+    let needed = match frame_extent(held, offset, limits) {
+        Ok(Err(needed)) => needed,
+        Ok(Ok(_)) => 0,
+        Err(e) => return Err(e),
+    };
+    Err(DecodeError {
+        code: ErrorCode::TruncatedFrame,
+        offset,
+        field: "frame",
+        found: buffered as u64,
+        expected: Expected::AtLeast((buffered + needed) as u64),
+    })
 }

@@ -174,3 +174,85 @@ fn a_view_is_exactly_one_frame_or_an_error() {
     assert_eq!(e.code, ErrorCode::TruncatedFrame);
     assert_eq!(decode_ref(&[]).unwrap_err().code, ErrorCode::TruncatedFrame);
 }
+
+/// Frames a stream decoder hands out when fed `stream` in chunks of `size`, kept as owned frames.
+fn viewed_in_chunks(stream: &[u8], size: usize) -> (Vec<Frame>, Result<(), DecodeError>, StreamRefDecoder) {
+    let mut d = StreamRefDecoder::new(Limits::default());
+    let mut frames = Vec::new();
+    for chunk in stream.chunks(size) {
+        if let Err(e) = d.feed(chunk, |f| frames.push(f.to_frame(&Bytes::copy_from_slice(chunk)))) {
+            return (frames, Err(e), d);
+        }
+    }
+    let end = d.finish();
+    (frames, end, d)
+}
+
+#[test]
+fn the_stream_view_decoder_yields_every_frame_whatever_the_chunking() {
+    let sent: Vec<Frame> = every_message()
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Frame::new(i as u64 + 1, m))
+        .collect();
+    let mut stream = BytesMut::new();
+    for f in &sent {
+        encode(f, &mut stream).unwrap();
+    }
+    for size in (1..=64).chain([100, 1460, stream.len()]) {
+        let (frames, end, d) = viewed_in_chunks(&stream, size);
+        assert_eq!(frames, sent, "chunks of {size}");
+        assert_eq!(end, Ok(()));
+        assert_eq!((d.offset(), d.buffered()), (stream.len() as u64, 0));
+    }
+}
+
+#[test]
+fn the_stream_view_decoder_reports_a_bad_byte_as_it_arrives_and_stays_failed() {
+    let good = encoded(every_message().remove(0));
+    let mut stream = good.clone();
+    stream.extend_from_slice(&good);
+    // The second frame's marker is broken in its second byte.
+    stream[good.len() + 1] ^= 0xff;
+    let mut d = StreamRefDecoder::new(Limits::default());
+    let mut n = 0;
+    let cut = good.len() + 2;
+    d.feed(&stream[..good.len() + 1], |_| n += 1).unwrap();
+    assert_eq!(n, 1);
+    // The bad byte arrives alone: reported now, at its own offset, not when more bytes come.
+    let e = d.feed(&stream[good.len() + 1..cut], |_| n += 1).unwrap_err();
+    assert_eq!((e.code, e.offset), (ErrorCode::BadMarker, good.len() as u64 + 1));
+    assert_eq!(d.feed(&stream[cut..], |_| n += 1), Err(e.clone()));
+    assert_eq!(d.finish(), Err(e));
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn the_stream_view_decoder_holds_no_more_than_the_bytes_of_one_frame() {
+    // A header announcing the largest payload allowed: nothing is reserved for it up front.
+    let limits = Limits::default();
+    let big = Frame::new(
+        1,
+        Message::InstallSnapshot(Box::new(InstallSnapshotRequest {
+            data: Bytes::from(vec![3u8; limits.max_payload_len as usize - 200]),
+            total_size: limits.max_payload_len as u64,
+            ..install_snapshot(0, b"", 1)
+        })),
+    )
+    .to_bytes()
+    .unwrap();
+    let mut d = StreamRefDecoder::new(limits);
+    let mut seen = 0;
+    let mut most = 0;
+    for chunk in big.chunks(1460) {
+        d.feed(chunk, |f| seen += f.to_frame(&Bytes::new()).request_id).unwrap();
+        most = most.max(d.buffered());
+    }
+    assert_eq!(seen, 1);
+    assert!(most < big.len(), "held {most} bytes of a {}-byte frame", big.len());
+    // Cut short, the stream ends with the frame's truncation at its start.
+    let (frames, end, _) = viewed_in_chunks(&big[..big.len() - 1], 1460);
+    assert!(frames.is_empty());
+    let e = end.unwrap_err();
+    assert_eq!((e.code, e.offset), (ErrorCode::TruncatedFrame, 0));
+}
