@@ -40,6 +40,31 @@ impl<'a> FrameRef<'a> {
 
 /// Decodes the frame that starts at `input[at]`, reporting offsets relative to `input`: the way
 /// to walk a read buffer of frames. Bytes after the frame are left alone.
+///
+/// ```
+/// use raftwire_codec::{decode_ref_at, encode, Frame, Id, Limits, Message, MessageRef, Progress, TimeoutNowRequest};
+///
+/// /// Handles every whole frame in `read_buffer`; returns the bytes consumed (the rest is the
+/// /// start of a frame still arriving).
+/// fn handle(read_buffer: &[u8]) -> Result<usize, raftwire_codec::DecodeError> {
+///     let (mut at, limits) = (0, Limits::default());
+///     while let Progress::Frame { frame, len } = decode_ref_at(read_buffer, at, &limits)? {
+///         if let MessageRef::TimeoutNow(t) = frame.message {
+///             assert_eq!((t.term, t.leader_id), (3, &b"node-1"[..]));
+///         }
+///         at += len;
+///     }
+///     Ok(at)
+/// }
+///
+/// let frame = Frame::new(7, Message::TimeoutNow(TimeoutNowRequest { term: 3, leader_id: Id::try_from("node-1").unwrap() }));
+/// let mut wire = bytes::BytesMut::new();
+/// encode(&frame, &mut wire).unwrap();
+/// encode(&frame, &mut wire).unwrap();
+/// let whole = wire.len();
+/// assert_eq!(handle(&wire[..whole - 5]).unwrap(), whole / 2);
+/// assert_eq!(handle(&wire).unwrap(), whole);
+/// ```
 #[inline]
 pub fn decode_ref_at<'a>(input: &'a [u8], at: usize, limits: &Limits) -> Result<Progress<FrameRef<'a>>, DecodeError> {
     let rest = input.get(at..).unwrap_or_default();
