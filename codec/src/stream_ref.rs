@@ -112,6 +112,9 @@ impl StreamRefDecoder {
                 },
             };
             let needed = header.frame_len().saturating_sub(self.held.len());
+            // The judged header bounds the frame by the limits: room for exactly its rest, so
+            // the buffer never grows past the largest frame seen.
+            self.held.reserve_exact(needed);
             chunk = self.take(chunk, needed);
             if self.held.len() < header.frame_len() {
                 return Ok(None);

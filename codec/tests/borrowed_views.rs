@@ -66,6 +66,41 @@ fn append_entries_fields_and_entries_are_read_from_the_frame() {
 }
 
 #[test]
+fn a_configuration_entry_is_read_as_its_configuration() {
+    let input = Bytes::from(encoded(Message::AppendEntries(append_entries())));
+    let MessageRef::AppendEntries(ae) = decode_ref(&input).unwrap().message else {
+        panic!("not an AppendEntries")
+    };
+    let kinds: Vec<(EntryKind, bool)> = ae
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.configuration().is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EntryKind::Command, false),
+            (EntryKind::Noop, false),
+            (EntryKind::Configuration, true)
+        ]
+    );
+    let carried = ae.entries.iter().last().and_then(|e| e.configuration()).unwrap();
+    assert_eq!(carried.to_owned_in(&input), configuration());
+    assert_eq!(
+        carried.servers().map(|s| s.id).collect::<Vec<_>>(),
+        [&b"n1"[..], &b"n2"[..]]
+    );
+    // Only a hand-built entry can carry data that is no configuration: read as none.
+    let built = Entry {
+        index: 1,
+        term: 1,
+        kind: EntryKind::Configuration,
+        data: Bytes::from_static(b"\x00\x01"),
+    };
+    assert_eq!(EntryRef::from(&built).configuration(), None);
+}
+
+#[test]
 fn snapshot_chunks_expose_their_configuration_server_by_server() {
     let sent = install_snapshot(0, b"first", 12);
     let input = Bytes::from(encoded(Message::InstallSnapshot(Box::new(sent.clone()))));

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::configuration::Configuration;
+use super::configuration::{Configuration, ConfigurationRef};
 use super::entries::{
     split_fixed, Entries, EntriesRef, EntryRef, Fixed, ENTRY_DATA_LEN_AT, ENTRY_FIXED_LEN, ENTRY_KIND_AT, ENTRY_TERM_AT,
 };
@@ -193,7 +193,7 @@ fn special_data_fits_kind(kind: EntryKind, data: &[u8]) -> Result<(), WireError>
                     .wire(data, "entry.data"),
             )
         }
-        EntryKind::Configuration => Configuration::check_entry_data(data),
+        EntryKind::Configuration => ConfigurationRef::from_entry_data(data).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -264,7 +264,7 @@ impl<'a> AppendEntriesRef<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;
         let (i, term) = u64_field("term")(i)?;

@@ -117,26 +117,6 @@ impl Configuration {
         }
         Ok(())
     }
-
-    /// Checks that `data` is exactly one present configuration (a configuration log entry's data).
-    pub(crate) fn check_entry_data(data: &[u8]) -> Result<(), crate::wire::WireError> {
-        let (rest, conf) = match ConfigurationRef::decode(data) {
-            Ok(ok) => ok,
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => return Err(e),
-            Err(nom::Err::Incomplete(_)) => {
-                return Err(Violation::new(ErrorCode::TruncatedBody, 0, Expected::AtLeast(1)).wire(data, "entry.data"))
-            }
-        };
-        if conf.is_empty() {
-            return Err(Violation::new(ErrorCode::NoVoter, 0, Expected::AtLeast(1)).wire(data, "server_count"));
-        }
-        crate::wire::end(rest).map(|_| ()).map_err(|e| match e {
-            nom::Err::Error(e) | nom::Err::Failure(e) => e,
-            nom::Err::Incomplete(_) => {
-                Violation::new(ErrorCode::TrailingBytes, 0, Expected::End).wire(rest, "entry.data")
-            }
-        })
-    }
 }
 
 impl<'a> ConfigurationRef<'a> {
@@ -171,6 +151,16 @@ impl<'a> ConfigurationRef<'a> {
                 })
                 .collect(),
         }
+    }
+
+    /// `data` as exactly one present configuration: a configuration log entry's data (AE-5).
+    pub(crate) fn from_entry_data(data: &'a [u8]) -> Result<Self, crate::wire::WireError> {
+        let (rest, conf) = ConfigurationRef::decode(data).map_err(crate::message::unwrap_nom)?;
+        if conf.is_empty() {
+            return Err(Violation::new(ErrorCode::NoVoter, 0, Expected::AtLeast(1)).wire(data, "server_count"));
+        }
+        crate::wire::end(rest).map_err(crate::message::unwrap_nom)?;
+        Ok(conf)
     }
 
     /// Decodes and checks a configuration. The duplicate check holds one set entry per server,

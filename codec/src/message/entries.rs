@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use super::append_entries::{Entry, EntryKind};
+use super::configuration::ConfigurationRef;
 
 /// A sequence of log entries.
 #[derive(Clone, Default)]
@@ -108,6 +109,16 @@ pub struct EntryRef<'a> {
 }
 
 impl<'a> EntryRef<'a> {
+    /// For a configuration entry, the configuration its data carries (AE-5), read from the data
+    /// in place. `None` for any other kind, or for data that is not exactly one valid
+    /// configuration, which only an entry built by hand can hold (a decoded one was checked).
+    pub fn configuration(&self) -> Option<ConfigurationRef<'a>> {
+        if self.kind != EntryKind::Configuration {
+            return None;
+        }
+        ConfigurationRef::from_entry_data(self.data).ok()
+    }
+
     /// The entry as an owned value. Its data is a zero-copy slice of the frame when the entry was
     /// read from an owned message ([`Entries`]); an entry read from a borrowed view
     /// ([`EntriesRef`]) has no buffer to share, so its data is copied. To keep a view's entries

@@ -134,7 +134,7 @@ pub(crate) fn whole<T>(r: PResult<'_, T>) -> Result<T, WireError> {
 }
 
 /// Complete-mode parsers never return `Incomplete`; if one ever did, it is still a short body.
-fn unwrap_nom(e: nom::Err<WireError>) -> WireError {
+pub(crate) fn unwrap_nom(e: nom::Err<WireError>) -> WireError {
     match e {
         nom::Err::Error(e) | nom::Err::Failure(e) => e,
         nom::Err::Incomplete(_) => WireError {
