@@ -119,7 +119,7 @@ pub(crate) fn decode_checked(
 
 /// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame
 /// is present, returns its header and length.
-#[inline]
+#[inline(always)]
 pub(crate) fn frame_extent(
     input: &[u8],
     offset: u64,

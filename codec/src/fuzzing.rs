@@ -38,7 +38,8 @@ fn one_shot(input: &Bytes) -> (Vec<(Frame, usize)>, Option<crate::DecodeError>, 
 /// `decode_frame`: arbitrary bytes into the one-shot decoder. Never panics; an accepted frame
 /// re-encodes to exactly the bytes it was decoded from (ENC-1); an error points inside the input.
 /// The borrowed view ([`decode_ref_at`]) reaches exactly the same verdict: the same error, or a
-/// view whose owned form is the same frame.
+/// view whose owned form is the same frame; and the inlined header check accepts a header
+/// exactly when the full judgement does.
 pub fn decode_frame(data: &[u8]) {
     let input = Bytes::copy_from_slice(data);
     let owned = decode_prefix(&input, 0, &LIMITS);
@@ -50,6 +51,17 @@ pub fn decode_frame(data: &[u8]) {
         Progress::NeedMore { needed } => Progress::NeedMore { needed },
     });
     assert_eq!(viewed, owned, "the borrowed view and the owned decoder disagree");
+    if let Some(head) = data.first_chunk::<{ crate::HEADER_LEN }>() {
+        let judged = match crate::header::judge_header(head, 0, &LIMITS) {
+            Ok(crate::HeaderProgress::Complete(h)) => Some(h),
+            _ => None,
+        };
+        assert_eq!(
+            crate::header::valid_header(head, &LIMITS),
+            judged,
+            "the fast header check and the full judgement disagree"
+        );
+    }
     match owned {
         Ok(Progress::Frame { frame, len }) => {
             let mut again = BytesMut::new();
