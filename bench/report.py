@@ -81,28 +81,35 @@ def main():
         add(f"| {group} | {fa} | {fb} | {ratio(group, ours, ref)} | {target} |")
 
     for size, target in [("16B", "-"), ("64B", ">= 10 M frames/s"), ("4KiB", ">= 0.85x"), ("1MiB", ">= 0.85x")]:
-        row(f"decode/{size}", "raftwire", "crc32fast_ceiling", "crc32fast per frame", target)
+        row(f"decode/{size}", "raftwire", "crc32fast_ceiling", "crc32fast per frame; owned Frame", target)
+        row(f"decode/{size}", "raftwire_ref", "crc32fast_ceiling", "crc32fast per frame; borrowed FrameRef", target)
     for size in ["16B", "64B", "4KiB", "1MiB"]:
         row(f"decode/{size}", "strict_floor", "crc32fast_ceiling", "crc32fast per frame; strict floor: header + payload CRC, nothing decoded", "bound")
     g = "vs_length_delimited/64B"
     nbytes, frames = w[g]
-    for ours, what, target in [("raftwire", "RfwCodec", ">= 1.0x"), ("split_and_check_floor", "floor: the same split + header and payload CRC, nothing decoded", "bound")]:
+    for ours, what, target in [("raftwire", "RfwCodec", ">= 1.0x"), ("raftwire_ref", "FrameRef views walked in the read buffer", ">= 1.0x"), ("split_and_check_floor", "floor: the same split + header and payload CRC, nothing decoded", "bound")]:
         a, b = median_ns(g, ours), median_ns(g, "length_delimited_codec")
         add(f"| {g} ({what}) | {frames / a * 1e3:.2f} M frames/s | {frames / b * 1e3:.2f} M frames/s (LengthDelimitedCodec, no checks) | {ratio(g, ours, 'length_delimited_codec')} | {target} |")
     for n in ["1x128B", "16x128B", "256x128B"]:
         row(f"vs_encodings/{n}", "raftwire", "prost", "prost, eraftpb", ">= 3x", unit="ns")
         row(f"vs_encodings/{n}", "raftwire", "rmp_serde", "rmp-serde, hashicorp shape", ">= 10x", unit="ns")
+        row(f"vs_encodings/{n}", "raftwire_ref", "prost", "prost, eraftpb; raftwire borrowed view", ">= 3x", unit="ns")
+        row(f"vs_encodings/{n}", "raftwire_ref", "rmp_serde", "rmp-serde, hashicorp shape; raftwire borrowed view", ">= 10x", unit="ns")
+        row(f"vs_encodings/{n}", "strict_floor", "prost", "prost; strict floor: header + payload CRC, nothing decoded", "bound", unit="ns")
+        row(f"vs_encodings/{n}", "strict_floor", "rmp_serde", "rmp-serde; strict floor: header + payload CRC, nothing decoded", "bound", unit="ns")
     for size in ["16B", "64B", "4KiB", "1MiB"]:
         row(f"encode/{size}", "raftwire", "memcpy_crc32fast_ceiling", "memcpy + crc32fast", "-")
     for size in ["64B", "4KiB"]:
         g = f"incremental/{size}"
         row(g, "chunked_1460_owned", "one_shot", "one-shot decode; owned 1460-byte chunks", ">= 0.9x")
         row(g, "chunked_1460_copied", "one_shot", "one-shot decode; borrowed chunks, copied", "-")
+        row(g, "chunked_1460_ref", "one_shot_ref", "one-shot FrameRef decode; StreamRefDecoder, borrowed chunks", ">= 0.9x")
     g = "incremental/4KiB"
-    one, copy = median_ns(g, "one_shot"), median_ns(g, "reassembly_copy_floor")
     nbytes, _ = w[g]
-    bounds = [run_ns(r, g, "one_shot") / (run_ns(r, g, "one_shot") + run_ns(r, g, "reassembly_copy_floor")) for r in RUNS]
-    add(f"| {g} (bound) | {nbytes / (one + copy):.2f} GB/s (one-shot decode + copying 1460-byte segments into whole frames) | {nbytes / one:.2f} GB/s (one-shot decode) | {statistics.median(bounds):.2f}x | bound |")
+    for one_fn, copy_fn, what in [("one_shot", "reassembly_copy_floor", "owned frames, a buffer per frame"), ("one_shot_ref", "reassembly_copy_floor_ref", "views, one reused buffer")]:
+        one, copy = median_ns(g, one_fn), median_ns(g, copy_fn)
+        bounds = [run_ns(r, g, one_fn) / (run_ns(r, g, one_fn) + run_ns(r, g, copy_fn)) for r in RUNS]
+        add(f"| {g} (bound, {what}) | {nbytes / (one + copy):.2f} GB/s (one-shot decode + copying 1460-byte segments into whole frames) | {nbytes / one:.2f} GB/s (one-shot decode) | {statistics.median(bounds):.2f}x | bound |")
     text = "\n".join(lines) + "\n"
     header = f"Machine: {cpu()}, {os.cpu_count()} cores. Medians of criterion samples, then medians over {len(RUNS)} run(s).\n\n"
     if ARGS:

@@ -4,10 +4,14 @@
 
 use std::hint::black_box;
 
+use bytes::Buf;
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use raftwire_bench::*;
-use raftwire_codec::{decode_header, encode, Frame, HeaderProgress, Limits, StreamDecoder, HEADER_LEN, TRAILER_LEN};
+use raftwire_codec::{
+    decode_header, decode_ref, decode_ref_at, encode, Frame, HeaderProgress, Limits, MessageRef, Progress,
+    StreamDecoder, StreamRefDecoder, HEADER_LEN, TRAILER_LEN,
+};
 use tokio_util::codec::Decoder;
 
 /// About 8 MiB of frames per decode workload: past L2, inside L3.
@@ -42,6 +46,7 @@ fn decode(c: &mut Criterion) {
         });
         g.bench_function("strict_floor", |b| b.iter(|| check_each_frame(black_box(&buf))));
         g.bench_function("raftwire", |b| b.iter(|| decode_stream(black_box(&buf))));
+        g.bench_function("raftwire_ref", |b| b.iter(|| decode_stream_ref(black_box(&buf))));
         g.finish();
     }
 }
@@ -91,6 +96,21 @@ fn versus_length_delimited(c: &mut Criterion) {
             n
         })
     });
+    // What a transport using borrowed views does with the same read buffer: walk the frames in
+    // place, handle each, then drop the consumed bytes once.
+    g.bench_function("raftwire_ref", |b| {
+        b.iter(|| {
+            let limits = Limits::default();
+            let mut src = BytesMut::from(&ours[..]);
+            let (mut at, mut n) = (0, 0);
+            while let Ok(Progress::Frame { frame, len }) = decode_ref_at(&src, at, &limits) {
+                n += frame.request_id as usize;
+                at += len;
+            }
+            src.advance(at);
+            n
+        })
+    });
     g.bench_function("raftwire", |b| {
         b.iter(|| {
             let mut codec = raftwire_codec::RfwCodec::default();
@@ -117,6 +137,17 @@ fn versus_encodings(c: &mut Criterion) {
         g.bench_function("raftwire", |b| {
             b.iter(|| match raftwire_codec::decode(black_box(&ours)).map(|f| f.message) {
                 Ok(raftwire_codec::Message::AppendEntries(m)) => {
+                    m.entries.iter().map(|e| e.index as usize + e.data.len()).sum::<usize>()
+                }
+                _ => 0,
+            })
+        });
+        // What any decoder of the format must do for this frame: judge the header, check the
+        // payload CRC. It bounds the one-entry ratios.
+        g.bench_function("strict_floor", |b| b.iter(|| check_each_frame(black_box(&ours))));
+        g.bench_function("raftwire_ref", |b| {
+            b.iter(|| match decode_ref(black_box(&ours)).map(|f| f.message) {
+                Ok(MessageRef::AppendEntries(m)) => {
                     m.entries.iter().map(|e| e.index as usize + e.data.len()).sum::<usize>()
                 }
                 _ => 0,
@@ -182,6 +213,19 @@ fn incremental(c: &mut Criterion) {
         let mut g = c.benchmark_group(&group_name);
         g.throughput(Throughput::Bytes(buf.len() as u64));
         g.bench_function("one_shot", |b| b.iter(|| decode_stream(black_box(&buf))));
+        g.bench_function("one_shot_ref", |b| b.iter(|| decode_stream_ref(black_box(&buf))));
+        // Borrowed views of borrowed 1460-byte segments: a frame inside a segment is viewed
+        // where it lies, a straddling one is assembled in one reused buffer.
+        g.bench_function("chunked_1460_ref", |b| {
+            b.iter(|| {
+                let mut d = StreamRefDecoder::new(Limits::default());
+                let mut n = 0;
+                for chunk in buf.chunks(1460) {
+                    let _ = d.feed(chunk, |f| n += f.request_id as usize);
+                }
+                n
+            })
+        });
         // What a transport reading a socket does: each 1460-byte segment arrives as an owned
         // chunk (`BytesMut::split().freeze()`); frames inside it are decoded in place, a frame
         // that straddles two segments is copied (at 4 KiB, every frame does).
@@ -211,6 +255,23 @@ fn incremental(c: &mut Criterion) {
                         held.extend_from_slice(chunk);
                         while held.len() >= frame_len {
                             n += black_box(held.split_to(frame_len).freeze()).len();
+                        }
+                    }
+                    n
+                })
+            });
+            // The same copy into one reused buffer: what the view decoder cannot avoid.
+            g.bench_function("reassembly_copy_floor_ref", |b| {
+                b.iter(|| {
+                    let mut held = Vec::with_capacity(frame_len);
+                    let mut n = 0;
+                    for chunk in buf.chunks(1460) {
+                        let take = (frame_len - held.len()).min(chunk.len());
+                        held.extend_from_slice(&chunk[..take]);
+                        if held.len() == frame_len {
+                            n += black_box(&held).len();
+                            held.clear();
+                            held.extend_from_slice(&chunk[take..]);
                         }
                     }
                     n

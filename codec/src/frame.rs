@@ -40,8 +40,8 @@ impl Frame {
     }
 }
 
-/// What the start of a buffer holds: a whole frame (owned [`Frame`], or a borrowed [`FrameRef`]
-/// from the `_ref` decoders), or a valid prefix of one.
+/// What the start of a buffer holds: a whole frame (an owned [`Frame`], or a borrowed
+/// [`FrameRef`](crate::FrameRef) from the `_ref` decoders), or a valid prefix of one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress<F = Frame> {
     /// A complete, valid frame of `len` bytes.

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::configuration::{Configuration, ConfigurationRef};
+use super::configuration::ConfigurationRef;
 use super::entries::{
     split_fixed, Entries, EntriesRef, EntryRef, Fixed, ENTRY_DATA_LEN_AT, ENTRY_FIXED_LEN, ENTRY_KIND_AT, ENTRY_TERM_AT,
 };
@@ -25,7 +25,7 @@ pub enum EntryKind {
     Command = 0,
     /// A leader's no-op at the start of its term (no data, AE-4).
     Noop = 1,
-    /// A membership change: data is an encoded [`Configuration`] (AE-5).
+    /// A membership change: data is an encoded [`Configuration`](super::Configuration) (AE-5).
     Configuration = 2,
     /// A barrier: applied only once everything before it is (no data, AE-4).
     Barrier = 3,
@@ -428,7 +428,7 @@ impl<'a> arbitrary::Arbitrary<'a> for AppendEntriesRequest {
                 EntryKind::Command => Bytes::copy_from_slice(u.arbitrary::<&[u8]>()?),
                 EntryKind::Noop | EntryKind::Barrier => Bytes::new(),
                 EntryKind::Configuration => u
-                    .arbitrary::<Configuration>()?
+                    .arbitrary::<super::configuration::Configuration>()?
                     .to_entry_data()
                     .map_err(|_| arbitrary::Error::IncorrectFormat)?,
             };
