@@ -61,7 +61,7 @@ pub enum Progress<F = Frame> {
 
 /// Checks the payload CRC of the frame that starts at `input[start]` (its header already judged
 /// valid and all of its `header.frame_len()` bytes present) and returns the payload.
-#[inline]
+#[inline(always)]
 pub(crate) fn checked_payload<'a>(
     header: &FrameHeader,
     input: &'a [u8],

@@ -79,7 +79,7 @@ pub fn decode_ref_at<'a>(input: &'a [u8], at: usize, limits: &Limits) -> Result<
 
 /// Checks the frame that starts at `input[start]` (absolute offset `offset`; its header already
 /// judged valid and all of its bytes present) and views it: payload CRC, then body.
-#[inline]
+#[inline(always)]
 pub(crate) fn view_checked<'a>(
     header: &FrameHeader,
     input: &'a [u8],

@@ -10,9 +10,8 @@
 //! runs both on the same chunks).
 
 use crate::error::DecodeError;
-use crate::frame::frame_extent;
 use crate::frame_ref::{view_checked, FrameRef};
-use crate::header::{decode_header, FrameHeader, HeaderProgress};
+use crate::header::{decode_header, FrameHeader, HeaderProgress, HEADER_LEN};
 use crate::limits::Limits;
 use crate::stream::stream_end;
 
@@ -95,21 +94,19 @@ impl StreamRefDecoder {
         while !self.held.is_empty() {
             let header = match self.straddling {
                 Some(h) => h,
-                None => match decode_header(&self.held, self.offset, &self.limits)? {
-                    HeaderProgress::Complete(h) => {
-                        self.straddling = Some(h);
-                        h
-                    }
-                    HeaderProgress::NeedMore(needed) => {
-                        if chunk.is_empty() {
-                            return Ok(None);
+                None => {
+                    // What is held was judged a valid prefix when it was kept: complete the
+                    // header from the chunk first, then judge it, once, at once.
+                    chunk = self.take(chunk, HEADER_LEN.saturating_sub(self.held.len()));
+                    match decode_header(&self.held, self.offset, &self.limits)? {
+                        HeaderProgress::Complete(h) => {
+                            self.straddling = Some(h);
+                            h
                         }
-                        // Only the header's own bytes (the length is not judged yet), and judged
-                        // again at once: a bad byte is reported as soon as it arrives.
-                        chunk = self.take(chunk, needed);
-                        continue;
+                        // Only when the chunk ran out inside the header.
+                        HeaderProgress::NeedMore(_) => return Ok(None),
                     }
-                },
+                }
             };
             let needed = header.frame_len().saturating_sub(self.held.len());
             // The judged header bounds the frame by the limits: room for exactly its rest, so
@@ -141,20 +138,23 @@ impl StreamRefDecoder {
         loop {
             let rest = chunk.get(at..).unwrap_or_default();
             let offset = self.offset + at as u64;
-            match frame_extent(rest, offset, &self.limits) {
-                Ok(Ok((header, len))) => {
-                    let frame = view_checked(&header, chunk, at, offset);
-                    match frame {
-                        Ok(frame) => on_frame(frame),
-                        Err(e) => {
-                            self.offset = offset;
-                            return Err(e);
-                        }
-                    }
+            let judged = decode_header(rest, offset, &self.limits).and_then(|progress| match progress {
+                HeaderProgress::Complete(header) if rest.len() >= header.frame_len() => {
+                    view_checked(&header, chunk, at, offset).map(|frame| Ok((frame, header.frame_len())))
+                }
+                // The chunk ends inside this frame: keep its (valid) start, and the header once
+                // judged, for the next chunk.
+                HeaderProgress::Complete(header) => Ok(Err(Some(header))),
+                HeaderProgress::NeedMore(_) => Ok(Err(None)),
+            });
+            match judged {
+                Ok(Ok((frame, len))) => {
+                    on_frame(frame);
                     at += len;
                 }
-                Ok(Err(_)) => {
+                Ok(Err(header)) => {
                     self.offset = offset;
+                    self.straddling = header;
                     self.held.extend_from_slice(rest);
                     return Ok(());
                 }

@@ -89,7 +89,7 @@ impl<'a> MessageRef<'a> {
     }
 
     /// Decodes a whole payload `p` as the body of `ty` (FRAME-9: every byte belongs to it).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn decode_body(ty: MessageType, p: &'a [u8]) -> Result<MessageRef<'a>, WireError> {
         Ok(match ty {
             MessageType::RequestVote => MessageRef::RequestVote(whole(RequestVoteRef::decode(p))?),
