@@ -10,7 +10,8 @@
 //! runs both on the same chunks).
 
 use crate::error::DecodeError;
-use crate::frame_ref::{view_checked, FrameRef};
+use crate::frame::Progress;
+use crate::frame_ref::{decode_ref_at, view_checked, FrameRef};
 use crate::header::{decode_header, FrameHeader, HeaderProgress, HEADER_LEN};
 use crate::limits::Limits;
 use crate::stream::stream_end;
@@ -131,39 +132,32 @@ impl StreamRefDecoder {
         rest
     }
 
-    /// With nothing held: every frame wholly inside `chunk` is viewed where it lies; a valid
-    /// prefix of the next one (shorter than a frame, since its header was judged) is held.
+    /// With nothing held: every frame wholly inside `chunk` is viewed where it lies, walked
+    /// exactly as a one-shot decode walks a buffer ([`decode_ref_at`]); the valid start of a
+    /// frame the chunk ends inside (shorter than the frame, whose header bounds it) is held.
     fn walk(&mut self, chunk: &[u8], on_frame: &mut impl FnMut(FrameRef<'_>)) -> Result<(), DecodeError> {
         let mut at = 0;
-        loop {
-            let rest = chunk.get(at..).unwrap_or_default();
-            let offset = self.offset + at as u64;
-            let judged = decode_header(rest, offset, &self.limits).and_then(|progress| match progress {
-                HeaderProgress::Complete(header) if rest.len() >= header.frame_len() => {
-                    view_checked(&header, chunk, at, offset).map(|frame| Ok((frame, header.frame_len())))
-                }
-                // The chunk ends inside this frame: keep its (valid) start, and the header once
-                // judged, for the next chunk.
-                HeaderProgress::Complete(header) => Ok(Err(Some(header))),
-                HeaderProgress::NeedMore(_) => Ok(Err(None)),
-            });
-            match judged {
-                Ok(Ok((frame, len))) => {
+        let walked = loop {
+            match decode_ref_at(chunk, at, &self.limits) {
+                Ok(Progress::Frame { frame, len }) => {
                     on_frame(frame);
                     at += len;
                 }
-                Ok(Err(header)) => {
-                    self.offset = offset;
-                    self.straddling = header;
-                    self.held.extend_from_slice(rest);
-                    return Ok(());
+                Ok(Progress::NeedMore { .. }) => {
+                    self.held.extend_from_slice(chunk.get(at..).unwrap_or_default());
+                    break Ok(());
                 }
+                // Offsets within the chunk become offsets in the stream.
                 Err(e) => {
-                    self.offset = offset;
-                    return Err(e);
+                    break Err(DecodeError {
+                        offset: e.offset + self.offset,
+                        ..e
+                    })
                 }
             }
-        }
+        };
+        self.offset += at as u64;
+        walked
     }
 
     /// Declares the end of the stream: an error if it ended inside a frame (FRAME-10).
