@@ -4,7 +4,7 @@
 //! Why: a transport that handles each frame while its read buffer is alive does not need an owned
 //! message, and building one is most of the cost of decoding a small or mid-size frame (a shared
 //! handle's atomic pair, and moving the message out; BENCHMARKS.md). The view takes no handle,
-//! allocates nothing (an InstallSnapshot configuration's duplicate check aside), and works on any
+//! allocates nothing (a configuration's duplicate-server check aside), and works on any
 //! `&[u8]`, not only `Bytes`. [`FrameRef::to_frame`] makes it owned when a frame must be kept.
 
 use bytes::Bytes;

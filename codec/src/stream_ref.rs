@@ -69,8 +69,9 @@ impl StreamRefDecoder {
 
     /// Decodes all of `chunk`, handing every frame it completes to `on_frame`. A frame lies in
     /// `chunk` itself when it starts and ends there, otherwise in the decoder's own buffer; either
-    /// way the view lives only for the call. Keep a frame with
-    /// [`FrameRef::to_frame`] (given a `Bytes` copy of the bytes it views).
+    /// way the view lives only for the call. Keep a frame with [`FrameRef::to_frame`]: given
+    /// any buffer (`&Bytes::new()`), it copies the fields the frame needs, since neither the
+    /// chunk nor the decoder's buffer outlives the call.
     pub fn feed(&mut self, chunk: &[u8], mut on_frame: impl FnMut(FrameRef<'_>)) -> Result<(), DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
