@@ -104,6 +104,7 @@ pub fn text(report: &Report, strict: bool) -> String {
             n.bytes_skipped
         );
     }
+    unchecked(&mut out, &report.unchecked_connections);
     let s = &report.summary;
     let _ = writeln!(
         out,
@@ -115,6 +116,48 @@ pub fn text(report: &Report, strict: bool) -> String {
         s.bytes_skipped
     );
     out
+}
+
+/// Connections not checked, each with its ports and first bytes, so none passes unseen.
+fn unchecked(out: &mut String, u: &crate::report::Unchecked) {
+    if u.connections == 0 {
+        return;
+    }
+    let mut why = Vec::new();
+    if u.with_data > 0 {
+        why.push(format!(
+            "{} not Raft traffic, on ports where no Raft connection was seen (--port P checks a port)",
+            u.with_data
+        ));
+    }
+    if u.connections > u.with_data {
+        why.push(format!("{} carried no data", u.connections - u.with_data));
+    }
+    let _ = writeln!(
+        out,
+        "{} TCP connection(s) not checked: {}",
+        u.connections,
+        why.join("; ")
+    );
+    for c in &u.listed {
+        let named = c.looks_like.as_ref().map(|l| format!(" [{l}]")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} -> {}: {} + {} bytes{named}: {}",
+            c.client, c.server, c.bytes_client_to_server, c.bytes_server_to_client, c.reason
+        );
+        for (dir, first) in [
+            ("client_to_server", &c.first_bytes_client_to_server),
+            ("server_to_client", &c.first_bytes_server_to_client),
+        ] {
+            if !first.is_empty() {
+                let _ = writeln!(out, "    {dir} starts: {first}");
+            }
+        }
+    }
+    if u.not_listed > 0 {
+        let _ = writeln!(out, "  ... {} more not listed", u.not_listed);
+    }
 }
 
 /// The JSON report (schema in the README).

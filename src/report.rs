@@ -14,6 +14,55 @@ pub struct Report {
     pub connections_not_listed: NotListed,
     /// One entry per pcap/pcapng input: what it held besides the connections reported.
     pub captures: Vec<CaptureReport>,
+    /// TCP connections of the captures that were not checked, and why. With `connections`, every
+    /// TCP connection of every capture is accounted for.
+    pub unchecked_connections: Unchecked,
+}
+
+/// Connections not checked: not Raft traffic, on a port where no Raft connection was seen (or
+/// carrying no data at all).
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Unchecked {
+    /// All of them, listed or not.
+    pub connections: usize,
+    /// Of which, connections that carried data (the others carried none).
+    pub with_data: usize,
+    /// The first [`MAX_LISTED`] in report order.
+    pub listed: Vec<UncheckedConnection>,
+    /// Those past the cap, counted only.
+    pub not_listed: usize,
+}
+
+impl Unchecked {
+    pub fn add(&mut self, other: Unchecked) {
+        self.connections += other.connections;
+        self.with_data += other.with_data;
+        self.not_listed += other.not_listed;
+        for c in other.listed {
+            if self.listed.len() < MAX_LISTED {
+                self.listed.push(c);
+            } else {
+                self.not_listed += 1;
+            }
+        }
+    }
+}
+
+/// A connection not checked, with what it held.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct UncheckedConnection {
+    pub client: String,
+    pub server: String,
+    pub bytes_client_to_server: u64,
+    pub bytes_server_to_client: u64,
+    /// The first bytes of each direction, in hex.
+    pub first_bytes_client_to_server: String,
+    pub first_bytes_server_to_client: String,
+    /// The protocol the first bytes are, where it can be named (`http`, `http2`, `tls`, `ssh`,
+    /// `multistream`).
+    pub looks_like: Option<String>,
+    /// Why it was not checked.
+    pub reason: String,
 }
 
 /// Most connections listed with MUST/SHOULD violations, and most listed without, in report order.
@@ -92,6 +141,11 @@ pub struct Collected {
 }
 
 impl Collected {
+    /// Adds counts of connections checked but never listed.
+    pub fn count_unlisted(&mut self, n: &NotListed) {
+        self.not_listed.add(n);
+    }
+
     pub fn push(&mut self, order: Order, c: ConnectionReport) {
         let heap = if c.has_violations() {
             &mut self.flagged
@@ -142,7 +196,8 @@ pub struct CaptureReport {
     pub truncated_packets: u64,
     /// TCP packets on ports other than `--port`.
     pub other_ports: u64,
-    /// TCP connections that carried data but no RFW/1 frame (other protocols), not reported.
+    /// TCP connections with data that were not checked: not Raft traffic, on ports where no Raft
+    /// connection was seen (listed in the report's `unchecked_connections`).
     pub ignored_connections: u64,
 }
 

@@ -33,14 +33,22 @@ pub fn run(
             dialect,
             jobs,
         };
-        let (connections, stats) = crate::capture::validate(path, opts)?;
+        let (connections, stats, unchecked) = crate::capture::validate(path, opts)?;
         if connections.is_empty() {
             // Nothing was checked: say so and fail, rather than report a vacuous "conforming".
+            let shown: Vec<String> = unchecked
+                .listed
+                .iter()
+                .filter(|c| c.bytes_client_to_server + c.bytes_server_to_client > 0)
+                .take(3)
+                .map(|c| format!("{} -> {} starts {}", c.client, c.server, c.first_bytes_client_to_server))
+                .collect();
             return Err(format!(
-                "{}: no RFW/1 connections found ({} packets, {} TCP connections of other traffic{}{})",
+                "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{})",
                 path.display(),
                 stats.packets,
-                stats.ignored_connections,
+                unchecked.with_data,
+                if shown.is_empty() { String::new() } else { format!(": {}", shown.join("; ")) },
                 if stats.other_ports > 0 {
                     format!(", {} packets on other ports", stats.other_ports)
                 } else {
@@ -51,6 +59,7 @@ pub fn run(
         }
         all.merge(connections, |(_, closed, opened)| (input, closed, opened));
         report.captures.push(stats);
+        report.unchecked_connections.add(unchecked);
     }
     let raw = in_parallel(&inputs.raw, jobs, |conn| validate_raw(conn, limits, dialect));
     for (i, r) in raw.into_iter().enumerate() {

@@ -18,7 +18,10 @@ fn is_str_start(b: u8) -> bool {
     matches!(b, 0xa0..=0xbf | 0xd9..=0xdb)
 }
 
-fn foreign(bytes: &[u8]) -> Option<Diagnosis> {
+/// What a stream's first bytes are when they are a protocol other than Raft (HTTP/1.x, HTTP/2,
+/// TLS, SSH, libp2p's multistream-select, RFW/1), or `None`: used for any stream that should be
+/// hashicorp/raft and is not, and by the CLI to name traffic on a Raft port.
+pub fn foreign(bytes: &[u8]) -> Option<Diagnosis> {
     const HTTP: [&[u8]; 9] = [
         b"GET ",
         b"POST ",
@@ -60,6 +63,12 @@ fn foreign(bytes: &[u8]) -> Option<Diagnosis> {
         return Some(Diagnosis {
             code: "hc_foreign_ssh",
             message: "an SSH banner: an SSH client is connected to the Raft port".into(),
+        });
+    }
+    if bytes.starts_with(b"\x13/multistream/") {
+        return Some(Diagnosis {
+            code: "hc_foreign_multistream",
+            message: "libp2p's multistream-select handshake (0x13 \"/multistream/1.0.0\"): a libp2p peer is talking to the Raft port; hashicorp/raft reports \"unknown rpc type 19\" (hashicorp/raft#599)".into(),
         });
     }
     if bytes.starts_with(&[0xC1, b'R', b'F', b'W']) {

@@ -8,9 +8,12 @@ use raftwire_codec::Limits;
 use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
 
 use super::reassembly::{Piece, Reassembler};
+use super::unrecognised::{Pending, HEAD};
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::report::{ConnectionReport, Directions};
+
+const MARKER: [u8; 4] = [0xC1, b'R', b'F', b'W'];
 
 /// Bytes held out of order per direction before the hole before them is declared a gap.
 const HOLD_LIMIT: usize = 4 << 20;
@@ -48,6 +51,10 @@ pub struct Connection {
     pub reset: bool,
     /// Packets seen carrying data, for deciding whether an idle connection is worth reporting.
     pub data_packets: u64,
+    /// The first bytes of each direction, which decide whether this is Raft traffic at all.
+    head: [Vec<u8>; 2],
+    /// Bytes reassembled per direction, whatever the dialect.
+    bytes: [u64; 2],
 }
 
 fn index(d: Direction) -> usize {
@@ -70,6 +77,8 @@ impl Connection {
             closed: [false; 2],
             reset: false,
             data_packets: 0,
+            head: [Vec::new(), Vec::new()],
+            bytes: [0, 0],
         }
     }
 
@@ -86,15 +95,38 @@ impl Connection {
         self.reset || self.closed.iter().all(|c| *c)
     }
 
-    /// True once any frame has been seen in either direction (this is RFW/1 traffic), or the
-    /// connection speaks the hashicorp dialect.
-    pub fn saw_frames(&self) -> bool {
-        self.dialect == Some(Dialect::Hashicorp) || self.dirs.iter().any(|d| d.acc.report.frames > 0)
+    /// True if the connection is Raft traffic by its own bytes: a direction starts with the RFW/1
+    /// marker (whatever follows: a corrupted first frame is still RFW/1), the client's first
+    /// bytes are a hashicorp/raft request (or the server's a response, where the client sent
+    /// nothing), or an RFW/1 frame was found later (a capture that began mid-connection).
+    pub fn recognised(&self) -> bool {
+        let [c2s, s2c] = &self.head;
+        c2s.starts_with(&MARKER)
+            || s2c.starts_with(&MARKER)
+            || raftwire_hashicorp::looks_like(c2s)
+            || (c2s.is_empty() && crate::dialect::detect(c2s, s2c) == Some(Dialect::Hashicorp))
+            || self.dirs.iter().any(|d| d.acc.report.frames > 0)
+    }
+
+    /// What is kept of a connection that is not (yet) known to be Raft traffic.
+    pub fn pending(&self) -> Pending {
+        Pending {
+            client: self.client,
+            server: self.server,
+            bytes: self.bytes,
+            head: self.head.clone(),
+        }
+    }
+
+    /// True if the connection speaks hashicorp/raft.
+    pub fn is_hashicorp(&self) -> bool {
+        self.dialect == Some(Dialect::Hashicorp)
     }
 
     pub fn segment(&mut self, dir: Direction, seq: u32, syn: bool, fin: bool, payload: &[u8]) {
         let i = index(dir);
         let pieces = self.dirs[i].reasm.segment(seq, syn, payload);
+        self.keep_head(i, &pieces);
         if self.dirs[i].reasm.joined_late && !self.dirs[i].late_noted {
             let d = &mut self.dirs[i];
             d.late_noted = true;
@@ -108,6 +140,17 @@ impl Connection {
         self.apply(dir, pieces);
         if fin {
             self.closed[i] = true;
+        }
+    }
+
+    fn keep_head(&mut self, i: usize, pieces: &[Piece]) {
+        for p in pieces {
+            if let Piece::Data { bytes, .. } = p {
+                self.bytes[i] += bytes.len() as u64;
+                let head = &mut self.head[i];
+                let room = HEAD.saturating_sub(head.len());
+                head.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+            }
         }
     }
 
@@ -188,12 +231,18 @@ impl Connection {
         }
     }
 
-    /// Ends the connection and produces its report.
-    pub fn finish(mut self) -> ConnectionReport {
+    /// Hands on what reassembly still holds (the capture has ended, or the connection closed).
+    pub fn flush(&mut self) {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             let pieces = self.dirs[index(dir)].reasm.finish();
+            self.keep_head(index(dir), &pieces);
             self.apply(dir, pieces);
         }
+    }
+
+    /// Ends the connection and produces its report.
+    pub fn finish(mut self) -> ConnectionReport {
+        self.flush();
         if self.dialect.is_none() {
             let guess = crate::dialect::detect(
                 &self

@@ -7,6 +7,7 @@ mod packet;
 pub mod reassembly;
 mod shards;
 mod tracker;
+pub mod unrecognised;
 
 use std::fs::File;
 use std::path::Path;
@@ -20,7 +21,7 @@ use packet::{supported_link_type, tcp_segment, Skip, TcpSegment};
 use shards::Shards;
 use tracker::{Settings, Tracker};
 
-use crate::report::Collected;
+use crate::report::{Collected, Unchecked};
 
 /// What to read and how.
 pub struct Options {
@@ -173,8 +174,9 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
     Ok(())
 }
 
-/// Validates every RFW/1 connection in a pcap or pcapng file, on `opts.jobs` threads.
-pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats), String> {
+/// Validates every Raft connection in a pcap or pcapng file, on `opts.jobs` threads; the rest
+/// are listed as not checked.
+pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats, Unchecked), String> {
     let mut stats = Stats {
         file: path.display().to_string(),
         ..Stats::default()
@@ -185,7 +187,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats), String
         dialect: opts.dialect,
     };
     let ports = &opts.ports;
-    let (closed, ignored) = if opts.jobs <= 1 {
+    let (mut closed, held) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
         read_packets(path, opts.progress, |lt, data, cut| {
             if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
@@ -205,6 +207,11 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats), String
         read?;
         done?
     };
-    stats.ignored_connections = ignored;
-    Ok((closed, stats))
+    let (foreign, not_listed, unchecked) = held.resolve(!opts.ports.is_empty());
+    for (order, report) in foreign {
+        closed.push(order, report);
+    }
+    closed.count_unlisted(&not_listed);
+    stats.ignored_connections = unchecked.with_data as u64;
+    Ok((closed, stats, unchecked))
 }

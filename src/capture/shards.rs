@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 use super::packet::TcpSegment;
 use super::tracker::{Settings, Tracker};
+use super::unrecognised::Held;
 use crate::report::Collected;
 
 /// Payload bytes per batch: large enough that queueing costs nothing per segment, small enough
@@ -86,7 +87,7 @@ impl Batch {
 struct Worker {
     queue: SyncSender<Batch>,
     filling: Batch,
-    thread: JoinHandle<(Collected, u64)>,
+    thread: JoinHandle<(Collected, Held)>,
 }
 
 /// The reading side of the sharded validation.
@@ -113,7 +114,7 @@ fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     ((mixed >> 32) % shards.max(1) as u64) as usize
 }
 
-fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, u64) {
+fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, Held) {
     let mut tracker = Tracker::new(settings);
     for mut batch in queue {
         batch.replay(&mut tracker);
@@ -164,23 +165,23 @@ impl Shards {
     }
 
     /// Hands over what is left, waits for the workers and gathers their connections.
-    pub fn finish(mut self) -> Result<(Collected, u64), String> {
+    pub fn finish(mut self) -> Result<(Collected, Held), String> {
         for shard in 0..self.workers.len() {
             if self.workers.get(shard).is_some_and(|w| !w.filling.segments.is_empty()) {
                 self.send(shard);
             }
         }
         let mut closed = Collected::default();
-        let mut ignored = 0;
+        let mut held = Held::default();
         for w in self.workers {
             drop(w.queue);
-            let (c, i) = w
+            let (c, h) = w
                 .thread
                 .join()
                 .map_err(|_| "a validation thread failed (this is a bug in raftwire)".to_string())?;
             closed.merge(c, |o| o);
-            ignored += i;
+            held.merge(h, |o| o);
         }
-        Ok((closed, ignored))
+        Ok((closed, held))
     }
 }

@@ -9,6 +9,7 @@ use raftwire_codec::Limits;
 
 use super::connection::Connection;
 use super::packet::TcpSegment;
+use super::unrecognised::Held;
 use crate::dialect::Dialect;
 use crate::report::Collected;
 
@@ -67,8 +68,8 @@ pub struct Tracker {
     /// closed during the capture in the order they closed, then the rest (open when it ended) in
     /// the order they opened. Collections of several trackers merge into the same order.
     done: Collected,
-    /// TCP connections that carried data but no RFW/1 frame (other protocols), not reported.
-    pub ignored_connections: u64,
+    /// Connections not recognised as Raft traffic, decided once the capture is read.
+    held: Held,
 }
 
 impl Tracker {
@@ -77,16 +78,22 @@ impl Tracker {
             settings,
             open: OpenMap::default(),
             done: Collected::default(),
-            ignored_connections: 0,
+            held: Held::default(),
         }
     }
 
     fn close(&mut self, k: Key, closed_at: u64) {
-        if let Some(Open { opened_at, conn }) = self.open.remove(&k) {
-            if conn.saw_frames() || (!self.settings.ports.is_empty() && conn.data_packets > 0) {
-                self.done.push((0, closed_at, opened_at), conn.finish());
+        if let Some(Open { opened_at, mut conn }) = self.open.remove(&k) {
+            conn.flush();
+            let order = (0, closed_at, opened_at);
+            if conn.recognised() {
+                *self.held.raft_ports.entry(conn.server.port()).or_default() |= conn.is_hashicorp();
+                self.done.push(order, conn.finish());
+            } else if !self.settings.ports.is_empty() && conn.data_packets > 0 {
+                // `--port` named this connection's port: it is checked as what it was read as.
+                self.done.push(order, conn.finish());
             } else {
-                self.ignored_connections += u64::from(conn.data_packets > 0);
+                self.held.push(order, conn.pending());
             }
         }
     }
@@ -130,12 +137,12 @@ impl Tracker {
     }
 
     /// Ends the capture: every connection still open is finished too.
-    pub fn finish(mut self) -> (Collected, u64) {
+    pub fn finish(mut self) -> (Collected, Held) {
         let mut rest: Vec<(u64, Key)> = self.open.iter().map(|(k, o)| (o.opened_at, *k)).collect();
         rest.sort_unstable();
         for (_, k) in rest {
             self.close(k, u64::MAX);
         }
-        (self.done, self.ignored_connections)
+        (self.done, self.held)
     }
 }

@@ -1,6 +1,8 @@
 //! What the CLI tests share: running the built `raftwire` binary.
 #![allow(dead_code)]
 
+pub mod pcap;
+
 use std::ffi::OsStr;
 
 use assert_cmd::Command;
