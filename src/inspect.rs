@@ -9,6 +9,7 @@ use raftwire_conformance::{scan_all, Event};
 
 use crate::dialect::Dialect;
 use crate::render::hexdump;
+use crate::source::Kind;
 
 /// One line describing a message's fields.
 pub fn summary(frame: &Frame) -> String {
@@ -148,8 +149,21 @@ pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool, dialect: Diale
         dialect == Dialect::Hashicorp
             || (dialect == Dialect::Auto && crate::dialect::detect(c2s, s2c) == Some(Dialect::Hashicorp))
     };
-    if crate::capture::is_capture(path) {
-        for c in crate::capture::extract::streams(path, ports)? {
+    let source = crate::source::Source::open(path)?;
+    let kind = source.kind()?;
+    if kind == Kind::Empty {
+        return Err(format!("{}: empty: there is nothing to inspect", source.name));
+    }
+    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
+        let connections = crate::capture::extract::streams(&source, ports)?;
+        if connections.is_empty() {
+            return Err(format!(
+                "{}: no TCP connection with data{} (IP fragments are not reassembled)",
+                source.name,
+                if ports.is_empty() { "" } else { " on the given --port" }
+            ));
+        }
+        for c in connections {
             let hc = speaks_hashicorp(&c.bytes[0], &c.bytes[1]);
             let gaps = if c.gaps > 0 {
                 format!(" ({} capture gaps)", c.gaps)
@@ -171,7 +185,8 @@ pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool, dialect: Diale
             }
         }
     } else {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut source.reader()?, &mut bytes).map_err(|e| format!("{}: {e}", source.name))?;
         let responses = matches!(bytes.first(), Some(0xa0..=0xbf | 0xda | 0xdb));
         let (c2s, s2c): (&[u8], &[u8]) = if responses { (&[], &bytes) } else { (&bytes, &[]) };
         if speaks_hashicorp(c2s, s2c) {

@@ -9,6 +9,7 @@ mod input;
 mod inspect;
 mod render;
 mod report;
+mod source;
 mod suite;
 mod validate;
 
@@ -175,6 +176,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the output. A reader that went away (`| head`, `less` quit) is not an error of ours:
+/// the rest is dropped quietly and the exit status still says what was found.
+fn emit(out: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing the output: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Validate {
@@ -193,7 +205,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Format::Json => render::json(&report),
                 Format::Junit => render::junit(&report, strict),
             };
-            print!("{out}");
+            emit(&out)?;
             Ok(if report.summary.conforming {
                 ExitCode::SUCCESS
             } else {
@@ -211,7 +223,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Streams { capture, out, ports } => {
-            let n = capture::extract::extract(&capture, &ports, &out)?;
+            let source = source::Source::open(&capture)?;
+            if !matches!(source.kind()?, source::Kind::Pcap | source::Kind::Pcapng) {
+                return Err(format!(
+                    "{}: not a pcap or pcapng capture (it starts {:02x?})",
+                    source.name, source.head
+                ));
+            }
+            let n = capture::extract::extract(&source, &ports, &out)?;
             eprintln!("wrote {n} connection(s) to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -242,21 +261,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Format::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
                 Format::Junit => suite::junit(&report),
             };
-            println!("{out}");
+            emit(&format!("{out}\n"))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Inspect { input, hex, reading } => {
-            print!(
-                "{}",
-                inspect::run(&input, reading.limits(), &reading.ports, hex, reading.dialect)?
-            );
+            emit(&inspect::run(
+                &input,
+                reading.limits(),
+                &reading.ports,
+                hex,
+                reading.dialect,
+            )?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Decode => {
             let mut input = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut input).map_err(|e| format!("stdin: {e}"))?;
             let verdict = raftwire_conformance::vectors::decode_verdict(&input);
-            println!("{}", serde_json::to_string(&verdict).map_err(|e| e.to_string())?);
+            emit(&format!(
+                "{}\n",
+                serde_json::to_string(&verdict).map_err(|e| e.to_string())?
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Vectors { out } => {

@@ -1,9 +1,8 @@
 //! Validating raw stream files: scan each direction (resynchronising after errors), then check
 //! the stream rules over the connection, pairing responses with requests without timing.
 
-use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use raftwire_codec::Limits;
 use raftwire_conformance::{check_one_direction, check_untimed, Direction, FrameInfo, Scanner};
@@ -12,6 +11,7 @@ use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::input::RawConnection;
 use crate::report::{Collected, ConnectionReport, Directions, Report};
+use crate::source::Source;
 
 /// Validates every input: captures connection by connection, raw files as connections.
 pub fn run(
@@ -25,7 +25,7 @@ pub fn run(
     let inputs = crate::input::collect(inputs)?;
     let mut report = Report::default();
     let mut all = Collected::default();
-    for (input, path) in inputs.captures.iter().enumerate() {
+    for (input, source) in inputs.captures.iter().enumerate() {
         let opts = crate::capture::Options {
             limits,
             ports: ports.to_vec(),
@@ -33,7 +33,13 @@ pub fn run(
             dialect,
             jobs,
         };
-        let (connections, stats, unchecked) = crate::capture::validate(path, opts)?;
+        let (connections, stats, unchecked) = crate::capture::validate(source, opts)?;
+        if stats.packets == 0 {
+            return Err(format!(
+                "{}: the capture holds no packets: there is nothing to check",
+                source.name
+            ));
+        }
         if connections.is_empty() {
             // Nothing was checked: say so and fail, rather than report a vacuous "conforming".
             let shown: Vec<String> = unchecked
@@ -45,7 +51,7 @@ pub fn run(
                 .collect();
             return Err(format!(
                 "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{})",
-                path.display(),
+                source.name,
                 stats.packets,
                 unchecked.with_data,
                 if shown.is_empty() { String::new() } else { format!(": {}", shown.join("; ")) },
@@ -108,29 +114,28 @@ struct Scanned {
     frames: Vec<(u64, FrameInfo)>,
 }
 
-/// Hands a file to `on_chunk` in fixed-size chunks, so memory stays bounded whatever its size.
-fn read_chunks(path: &Path, mut on_chunk: impl FnMut(&[u8])) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut file = File::open(path).map_err(fail)?;
+/// Hands an input to `on_chunk` in fixed-size chunks, so memory stays bounded whatever its size.
+fn read_chunks(source: &Source, mut on_chunk: impl FnMut(&[u8])) -> Result<(), String> {
+    let mut reader = source.reader()?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        match file.read(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => on_chunk(buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(fail(e)),
+            Err(e) => return Err(format!("{}: {e}", source.name)),
         }
     }
 }
 
-/// Scans a whole stream file: memory stays bounded by one frame.
-fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
+/// Scans a whole stream: memory stays bounded by one frame.
+fn scan_file(source: &Source, limits: Limits) -> Result<Scanned, String> {
     let mut s = Scanned {
         acc: DirectionAcc::default(),
         frames: Vec::new(),
     };
     let mut scanner = Scanner::new(limits);
-    read_chunks(path, |chunk| {
+    read_chunks(source, |chunk| {
         s.acc.report.bytes += chunk.len() as u64;
         scanner.feed(chunk, &mut |e| s.frames.extend(s.acc.record(e)));
     })?;
@@ -138,11 +143,11 @@ fn scan_file(path: &Path, limits: Limits) -> Result<Scanned, String> {
     Ok(s)
 }
 
-/// Checks a hashicorp/raft connection's stream files as they are read (requests first, so every
+/// Checks a hashicorp/raft connection's streams as they are read (requests first, so every
 /// response meets the requests it may answer): memory stays bounded by the message being read.
 fn check_hashicorp_files(
-    client: &Option<PathBuf>,
-    server: &Option<PathBuf>,
+    client: Option<&Source>,
+    server: Option<&Source>,
 ) -> Result<raftwire_hashicorp::Connection, String> {
     let mut checker = raftwire_hashicorp::Checker::new(false);
     if let Some(p) = client {
@@ -154,52 +159,48 @@ fn check_hashicorp_files(
     Ok(checker.finish())
 }
 
-/// The first bytes of a file, enough to judge its dialect; empty for no file.
-fn head(p: &Option<PathBuf>) -> Result<Vec<u8>, String> {
-    let Some(p) = p else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    File::open(p)
-        .and_then(|f| f.take(8).read_to_end(&mut out))
-        .map_err(|e| format!("{}: {e}", p.display()))?;
-    Ok(out)
+fn head(s: Option<&Source>) -> &[u8] {
+    s.map_or(&[], |s| s.head.as_slice())
+}
+
+fn name(s: Option<&Source>) -> String {
+    s.map(|s| s.name.clone()).unwrap_or_default()
 }
 
 /// Validates one raw connection.
 fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Result<ConnectionReport, String> {
     if dialect != Dialect::Rfw {
         // The dialect is judged from the first bytes alone; either way the files are streamed.
-        let mut client = conn.client.clone();
-        let mut server = conn.server.clone();
-        if let Some(path) = &conn.unknown {
-            let head = head(&Some(path.clone()))?;
-            if matches!(head.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
-                server = Some(path.clone());
+        let mut client = conn.client.as_ref();
+        let mut server = conn.server.as_ref();
+        if let Some(source) = &conn.unknown {
+            if matches!(source.head.first(), Some(0xa0..=0xbf | 0xda | 0xdb)) {
+                server = Some(source);
             } else {
-                client = Some(path.clone());
+                client = Some(source);
             }
         }
         let hashicorp = dialect == Dialect::Hashicorp
-            || crate::dialect::detect(&head(&client)?, &head(&server)?) == Some(Dialect::Hashicorp);
+            || crate::dialect::detect(head(client), head(server)) == Some(Dialect::Hashicorp);
         if hashicorp {
-            let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let checked = check_hashicorp_files(&client, &server)?;
-            return Ok(crate::dialect::hashicorp_report(name(&client), name(&server), checked));
+            let checked = check_hashicorp_files(client, server)?;
+            return Ok(crate::dialect::hashicorp_report(name(client), name(server), checked));
         }
     }
-    let scan = |p: &Option<PathBuf>| p.as_deref().map(|p| scan_file(p, limits)).transpose();
+    let scan = |p: &Option<Source>| p.as_ref().map(|p| scan_file(p, limits)).transpose();
     let mut client = scan(&conn.client)?;
     let mut server = scan(&conn.server)?;
-    let mut client_path = conn.client.clone();
-    let mut server_path = conn.server.clone();
-    if let Some(path) = &conn.unknown {
-        let s = scan_file(path, limits)?;
+    let mut client_name = name(conn.client.as_ref());
+    let mut server_name = name(conn.server.as_ref());
+    if let Some(source) = &conn.unknown {
+        let s = scan_file(source, limits)?;
         // The role the content suggests: a stream whose first frame is a response is server->client.
         if s.frames.first().is_some_and(|(_, f)| f.message_type.is_response()) {
             server = Some(s);
-            server_path = Some(path.clone());
+            server_name = source.name.clone();
         } else {
             client = Some(s);
-            client_path = Some(path.clone());
+            client_name = source.name.clone();
         }
     }
     let stream_violations = match (&client, &server) {
@@ -216,10 +217,9 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
             Direction::ServerToClient => s.stream_violation(v),
         }
     }
-    let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     Ok(ConnectionReport {
-        client: name(&client_path),
-        server: name(&server_path),
+        client: client_name,
+        server: server_name,
         dialect: "rfw".to_string(),
         notes: Vec::new(),
         directions: Directions {

@@ -222,7 +222,7 @@ fn broken_captures_end_with_a_clear_error_never_a_hang() {
             },
             "unsupported link type 147",
         ),
-        ("header-only.pcap", good[..24].to_vec(), "no Raft connection"),
+        ("header-only.pcap", good[..24].to_vec(), "the capture holds no packets"),
     ];
     for (name, bytes, message) in cases {
         let path = dir.path().join(name);

@@ -167,7 +167,7 @@ fn unreadable_inputs_exit_2_with_a_message() {
 }
 
 #[test]
-fn garbage_and_empty_files_are_violations_not_crashes() {
+fn garbage_is_a_violation_and_an_empty_file_is_nothing_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -180,8 +180,9 @@ fn garbage_and_empty_files_are_violations_not_crashes() {
     );
     let empty = dir.path().join("empty.bin");
     std::fs::write(&empty, b"").unwrap();
-    let (code, _) = validate_json(&[empty.as_os_str()]);
-    assert_eq!(code, 0, "an empty stream holds no frames and breaks no rule");
+    let out = raftwire().arg("validate").arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "nothing to check is not a pass");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty: there is nothing to check"));
 }
 
 #[test]

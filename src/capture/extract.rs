@@ -9,6 +9,7 @@ use std::path::Path;
 use super::read_packets;
 use super::reassembly::{Piece, Reassembler};
 use super::tracker::{key, roles};
+use crate::source::Source;
 
 struct Streams {
     client: SocketAddr,
@@ -27,8 +28,20 @@ fn take(pieces: Vec<Piece>, out: &mut Vec<u8>, gaps: &mut u64) {
     }
 }
 
+/// An address as part of a file name: `10.0.0.1_40000`; an IPv6 address by its eight groups
+/// joined with dots, `0.0.0.0.0.0.0.1_40000` for `[::1]:40000` (no `:`, which some file systems
+/// refuse, and no leading dot, which hides a file).
 fn name(a: &SocketAddr) -> String {
-    a.to_string().replace([':', '[', ']'], "_")
+    let ip = match a.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => ip
+            .segments()
+            .iter()
+            .map(|g| format!("{g:x}"))
+            .collect::<Vec<_>>()
+            .join("."),
+    };
+    format!("{ip}_{}", a.port())
 }
 
 /// One connection's reassembled directions.
@@ -42,10 +55,10 @@ pub struct Extracted {
 }
 
 /// Reassembles every TCP connection with data (on `ports`, if given), in order of first packet.
-pub fn streams(path: &Path, ports: &[u16]) -> Result<Vec<Extracted>, String> {
+pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String> {
     let mut conns: HashMap<(SocketAddr, SocketAddr), Streams> = HashMap::new();
     let mut order = Vec::new();
-    read_packets(path, true, |lt, data, _| {
+    read_packets(source, true, |lt, data, _| {
         let Ok(seg) = super::packet::tcp_segment(lt, data) else {
             return;
         };
@@ -88,8 +101,8 @@ pub fn streams(path: &Path, ports: &[u16]) -> Result<Vec<Extracted>, String> {
 }
 
 /// Writes every TCP connection with data (on `ports`, if given) into `out`; returns how many.
-pub fn extract(path: &Path, ports: &[u16], out: &Path) -> Result<usize, String> {
-    let all = streams(path, ports)?;
+pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, String> {
+    let all = streams(source, ports)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut written = 0;
     for c in all {
@@ -107,4 +120,19 @@ pub fn extract(path: &Path, ports: &[u16], out: &Path) -> Result<usize, String> 
         written += 1;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name;
+
+    #[test]
+    fn file_names_of_addresses_are_readable_and_safe() {
+        assert_eq!(name(&"10.0.0.1:40000".parse().unwrap()), "10.0.0.1_40000");
+        assert_eq!(name(&"[::1]:40000".parse().unwrap()), "0.0.0.0.0.0.0.1_40000");
+        assert_eq!(
+            name(&"[fe80::1ff:fe23:4567:890a]:7000".parse().unwrap()),
+            "fe80.0.0.0.1ff.fe23.4567.890a_7000"
+        );
+    }
 }

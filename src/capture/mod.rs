@@ -9,9 +9,6 @@ mod shards;
 mod tracker;
 pub mod unrecognised;
 
-use std::fs::File;
-use std::path::Path;
-
 use indicatif::{ProgressBar, ProgressStyle};
 use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
@@ -22,6 +19,7 @@ use shards::Shards;
 use tracker::{Settings, Tracker};
 
 use crate::report::{Collected, Unchecked};
+use crate::source::Source;
 
 /// What to read and how.
 pub struct Options {
@@ -37,19 +35,6 @@ pub struct Options {
 
 /// Counts of what the capture held besides the connections reported: the report's own type.
 pub type Stats = crate::report::CaptureReport;
-
-/// True if the file starts like a pcap or pcapng capture.
-pub fn is_capture(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    let Ok(mut f) = File::open(path) else { return false };
-    if std::io::Read::read_exact(&mut f, &mut magic).is_err() {
-        return false;
-    }
-    matches!(
-        u32::from_le_bytes(magic),
-        0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | 0x0A0D_0D0A
-    )
-}
 
 /// The TCP segment of one captured packet, if it is one this validation looks at; what it is
 /// otherwise is counted in `stats`.
@@ -84,12 +69,15 @@ fn segment_of<'a>(
 /// whether the snap length cut it. Every reader error advances or ends the read: a truncated last
 /// record, a record longer than any plausible packet or an unknown link type is an error, never a
 /// loop (pcap readers have had exactly these bugs: rusticata/pcap-parser#3, #20, #29).
-pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, &[u8], bool)) -> Result<(), String> {
-    let fail = |what: String| format!("{}: {what}", path.display());
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader =
-        create_reader(1 << 20, file).map_err(|e| fail(format!("not a readable pcap or pcapng capture ({e})")))?;
+pub fn read_packets(
+    source: &Source,
+    progress: bool,
+    mut on_packet: impl FnMut(i32, &[u8], bool),
+) -> Result<(), String> {
+    let fail = |what: String| format!("{}: {what}", source.name);
+    let size = source.size.unwrap_or(0);
+    let mut reader = create_reader(1 << 20, source.reader()?)
+        .map_err(|e| fail(format!("not a readable pcap or pcapng capture ({e})")))?;
     let bar = if progress && size > 64 << 20 {
         let bar = ProgressBar::new(size);
         let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}");
@@ -176,9 +164,9 @@ pub fn read_packets(path: &Path, progress: bool, mut on_packet: impl FnMut(i32, 
 
 /// Validates every Raft connection in a pcap or pcapng file, on `opts.jobs` threads; the rest
 /// are listed as not checked.
-pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats, Unchecked), String> {
+pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unchecked), String> {
     let mut stats = Stats {
-        file: path.display().to_string(),
+        file: source.name.clone(),
         ..Stats::default()
     };
     let settings = Settings {
@@ -189,7 +177,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats, Uncheck
     let ports = &opts.ports;
     let (mut closed, held) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
-        read_packets(path, opts.progress, |lt, data, cut| {
+        read_packets(source, opts.progress, |lt, data, cut| {
             if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
                 tracker.segment(&seg, stats.packets);
             }
@@ -197,7 +185,7 @@ pub fn validate(path: &Path, opts: Options) -> Result<(Collected, Stats, Uncheck
         tracker.finish()
     } else {
         let mut shards = Shards::start(&settings, opts.jobs)?;
-        let read = read_packets(path, opts.progress, |lt, data, cut| {
+        let read = read_packets(source, opts.progress, |lt, data, cut| {
             if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
                 shards.segment(&seg, stats.packets);
             }
