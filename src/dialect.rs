@@ -44,6 +44,7 @@ pub fn detect(c2s: &[u8], s2c: &[u8]) -> Option<Dialect> {
 fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
     DirectionReport {
         bytes: d.bytes,
+        bytes_missing: 0,
         frames: d.by_type.values().sum(),
         frames_by_type: d.by_type.into_iter().collect(),
         bytes_skipped: d.skipped,
@@ -56,6 +57,7 @@ fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
                 requirement: f.requirement.to_string(),
                 level: f.level.to_string(),
                 message: f.message,
+                after_capture_gap: false,
                 excerpt: None,
             })
             .collect(),

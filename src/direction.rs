@@ -46,6 +46,7 @@ impl DirectionAcc {
                 requirement: error.requirement().to_string(),
                 level: "MUST".to_string(),
                 message: error.to_string(),
+                after_capture_gap: false,
                 excerpt: Some(Excerpt {
                     start: context.offset,
                     bytes: context.bytes,
@@ -60,6 +61,7 @@ impl DirectionAcc {
                     "the frame at offset {frame} is cut at offset {at} by another frame whose header verifies: \
                      two writers are sharing this connection without a lock and their bytes interleave"
                 ),
+                after_capture_gap: false,
                 excerpt: None,
             }),
             Event::Skipped { len, .. } => self.report.bytes_skipped += len,
@@ -67,15 +69,22 @@ impl DirectionAcc {
         None
     }
 
-    pub fn stream_violation(&mut self, v: StreamViolation) {
-        self.push(Violation {
+    /// Records a stream-rule finding; `after_capture_gap` when it follows a hole in the capture
+    /// and may be its consequence (then it is information, not judged).
+    pub fn stream_violation(&mut self, v: StreamViolation, after_capture_gap: bool) {
+        let mut violation = Violation {
             offset: v.offset,
             code: v.code.as_str().to_string(),
             requirement: v.code.requirement().to_string(),
             level: v.code.level().as_str().to_string(),
             message: v.message,
+            after_capture_gap: false,
             excerpt: None,
-        });
+        };
+        if after_capture_gap {
+            violation.follows_capture_gap();
+        }
+        self.push(violation);
     }
 
     /// A note about the capture itself (not the protocol): gaps, late joins.
@@ -86,6 +95,7 @@ impl DirectionAcc {
             requirement: "-".to_string(),
             level: "INFO".to_string(),
             message,
+            after_capture_gap: false,
             excerpt: None,
         });
     }

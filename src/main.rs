@@ -63,7 +63,10 @@ enum Command {
     ///
     /// INPUT is a pcap or pcapng capture, a raw one-direction stream file, a pair NAME.c2s.bin +
     /// NAME.s2c.bin (the two directions of one connection), or a directory of such files.
-    /// Exit status: 0 conforming, 1 violations found, 2 unreadable input or usage error.
+    /// Exit status: 0 conforming (everything checked, no violation), 1 violations found, 2
+    /// unreadable input, nothing to check, or usage error, 3 no violation in what was checked but
+    /// part of the capture could not be checked (packets cut at the snap length, holes, a capture
+    /// file cut short): the report says what.
     Validate {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -206,10 +209,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Format::Junit => render::junit(&report, strict),
             };
             emit(&out)?;
-            Ok(if report.summary.conforming {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            Ok(match report.summary.verdict.as_str() {
+                "conforming" => ExitCode::SUCCESS,
+                "incomplete" => ExitCode::from(3),
+                _ => ExitCode::from(1),
             })
         }
         Command::Gen {

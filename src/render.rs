@@ -44,6 +44,13 @@ fn direction(out: &mut String, name: &str, d: &DirectionReport, strict: bool) {
             String::new()
         }
     );
+    if d.bytes_missing > 0 {
+        let _ = writeln!(
+            out,
+            "    {} bytes missing from the capture (not checked; see the capture_gap notes)",
+            d.bytes_missing
+        );
+    }
     for v in &d.violations {
         let grade = match (v.level.as_str(), v.fails(strict)) {
             (_, true) => "FAIL",
@@ -106,14 +113,26 @@ pub fn text(report: &Report, strict: bool) -> String {
     }
     unchecked(&mut out, &report.unchecked_connections);
     let s = &report.summary;
+    for n in &s.not_checked {
+        let _ = writeln!(out, "NOT CHECKED: {n}");
+    }
+    let verdict = match s.verdict.as_str() {
+        "conforming" => "CONFORMING",
+        "incomplete" => "INCOMPLETE (no violation in what was checked; see NOT CHECKED above)",
+        _ => "NOT CONFORMING",
+    };
     let _ = writeln!(
         out,
-        "{}: {} connection(s), {} frames, {} violation(s), {} bytes skipped",
-        if s.conforming { "CONFORMING" } else { "NOT CONFORMING" },
+        "{verdict}: {} connection(s), {} frames, {} violation(s), {} bytes skipped{}",
         s.connections,
         s.frames,
         s.violations,
-        s.bytes_skipped
+        s.bytes_skipped,
+        if s.bytes_missing > 0 {
+            format!(", {} bytes missing from the capture", s.bytes_missing)
+        } else {
+            String::new()
+        }
     );
     out
 }
@@ -219,6 +238,17 @@ pub fn junit(report: &Report, strict: bool) -> String {
         };
         let mut suite = TestSuite::new(format!("{} connections not listed", n.connections));
         suite.add_test_case(TestCase::new("all", status));
+        out.add_test_suite(suite);
+    }
+    if !report.summary.not_checked.is_empty() {
+        // What could not be checked is a case of its own, skipped with the reason, so a CI view
+        // of the results shows it next to the passes.
+        let mut suite = TestSuite::new("not checked");
+        for (i, why) in report.summary.not_checked.iter().enumerate() {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(why.clone());
+            suite.add_test_case(TestCase::new(format!("not_checked_{}", i + 1), status));
+        }
         out.add_test_suite(suite);
     }
     out.to_string().unwrap_or_default()

@@ -79,6 +79,8 @@ pub struct NotListed {
     pub with_violations: usize,
     pub frames: u64,
     pub bytes_skipped: u64,
+    /// Bytes of theirs the capture does not have.
+    pub bytes_missing: u64,
     /// Their violations by level.
     pub must: usize,
     pub should: usize,
@@ -91,6 +93,7 @@ impl NotListed {
         for d in c.directions() {
             self.frames += d.frames;
             self.bytes_skipped += d.bytes_skipped;
+            self.bytes_missing += d.bytes_missing;
             self.must += d.violations.iter().filter(|v| v.level == "MUST").count() + d.omitted_must as usize;
             self.should += d.violations.iter().filter(|v| v.level == "SHOULD").count() + d.omitted_should as usize;
         }
@@ -101,6 +104,7 @@ impl NotListed {
         self.with_violations += o.with_violations;
         self.frames += o.frames;
         self.bytes_skipped += o.bytes_skipped;
+        self.bytes_missing += o.bytes_missing;
         self.must += o.must;
         self.should += o.should;
     }
@@ -194,6 +198,11 @@ pub struct CaptureReport {
     pub malformed: u64,
     /// Packets cut by the capture's snap length (their missing bytes show up as gaps).
     pub truncated_packets: u64,
+    /// The longest cut packet as captured: the snap length at the link layer (0 if none was cut).
+    pub snap_length: u64,
+    /// Where the capture file ends inside a packet record (tcpdump killed, a copy cut short):
+    /// the packets before it were checked.
+    pub file_truncated_at: Option<u64>,
     /// TCP packets on ports other than `--port`.
     pub other_ports: u64,
     /// TCP connections with data that were not checked: not Raft traffic, on ports where no Raft
@@ -203,8 +212,18 @@ pub struct CaptureReport {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
-    /// No MUST-level violation (and, with `--strict`, no SHOULD-level one).
+    /// No MUST-level violation (and, with `--strict`, no SHOULD-level one), and everything
+    /// checked (`complete`).
     pub conforming: bool,
+    /// `conforming`, `not_conforming` (violations: exit 1), or `incomplete` (no violation in what
+    /// was checked, but part of the input could not be: exit 3).
+    pub verdict: String,
+    /// False when part of the input could not be checked (see `not_checked`).
+    pub complete: bool,
+    /// What was not checked, and why, one sentence each.
+    pub not_checked: Vec<String>,
+    /// Bytes the captures do not have (holes, packets cut at the snap length).
+    pub bytes_missing: u64,
     pub connections: usize,
     pub frames: u64,
     /// Violations that count against conformance (informational notes excluded).
@@ -247,6 +266,9 @@ pub struct Directions {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct DirectionReport {
     pub bytes: u64,
+    /// Bytes the capture does not have (holes in the TCP stream, packets cut at the snap length):
+    /// not counted in `bytes`, never checked.
+    pub bytes_missing: u64,
     pub frames: u64,
     pub frames_by_type: BTreeMap<String, u64>,
     pub bytes_skipped: u64,
@@ -276,6 +298,10 @@ pub struct Violation {
     /// `MUST`, `SHOULD` or `INFO`.
     pub level: String,
     pub message: String,
+    /// True for a finding that follows a hole in the capture and may be caused by the bytes the
+    /// capture does not have: reported as information, not judged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub after_capture_gap: bool,
     /// Hex of the bytes around `offset` (text rendering only).
     #[serde(skip)]
     pub excerpt: Option<Excerpt>,
@@ -289,6 +315,31 @@ pub struct Excerpt {
 }
 
 impl Violation {
+    /// Turns a finding into information: it follows a hole in the capture, and what it says
+    /// may be caused by the missing bytes rather than by the peer.
+    pub fn follows_capture_gap(&mut self) {
+        if self.level != "INFO" {
+            self.message = format!(
+                "not judged ({} {}): it follows a hole in the capture and may be caused by the bytes the capture does not have: {}",
+                self.level, self.requirement, self.message
+            );
+            self.level = "INFO".into();
+            self.after_capture_gap = true;
+        }
+    }
+
+    /// Turns a truncation at the end of a stream the capture cut off (the connection was still
+    /// open when it ended) into information: the rest of the message was never captured.
+    pub fn capture_ended(&mut self) {
+        self.message = format!(
+            "the capture ended inside this message while the connection was still open (no FIN or RST): its rest was not captured, which is no fault of the peer ({})",
+            self.message
+        );
+        self.level = "INFO".into();
+        self.code = "capture_ended_mid_message".into();
+        self.requirement = "-".into();
+    }
+
     /// Counts against conformance at this strictness.
     pub fn fails(&self, strict: bool) -> bool {
         self.level == "MUST" || (strict && self.level == "SHOULD")
@@ -296,6 +347,34 @@ impl Violation {
 }
 
 impl Report {
+    /// What the captures did not let us check, one sentence each, for a person to act on.
+    fn not_checked(&self, bytes_missing: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.captures {
+            if c.truncated_packets > 0 {
+                out.push(format!(
+                    "{}: {} packet(s) cut at snap length {} by the capture: their missing bytes were not checked, and \
+                     findings that depend on them are not judged; re-capture with `tcpdump -s 0`",
+                    c.file, c.truncated_packets, c.snap_length
+                ));
+            }
+            if let Some(at) = c.file_truncated_at {
+                out.push(format!(
+                    "{}: the capture file ends inside a packet record at byte {at} (tcpdump killed, or the file cut \
+                     short): the packets before it were checked, the last one is lost",
+                    c.file
+                ));
+            }
+        }
+        if bytes_missing > 0 {
+            out.push(format!(
+                "{bytes_missing} byte(s) of TCP payload are missing from the capture (capture_gap notes give each hole): \
+                 what depends on them was not judged"
+            ));
+        }
+        out
+    }
+
     /// Fills in the summary from the connections.
     pub fn summarise(&mut self, strict: bool) {
         let dirs = || {
@@ -306,8 +385,20 @@ impl Report {
         let n = &self.connections_not_listed;
         let violations =
             dirs().map(|d| d.failing(strict) as usize).sum::<usize>() + n.must + if strict { n.should } else { 0 };
+        let bytes_missing = dirs().map(|d| d.bytes_missing).sum::<u64>() + n.bytes_missing;
+        let not_checked = self.not_checked(bytes_missing);
+        let complete = not_checked.is_empty();
         self.summary = Summary {
-            conforming: violations == 0,
+            conforming: violations == 0 && complete,
+            verdict: match (violations, complete) {
+                (0, true) => "conforming",
+                (0, false) => "incomplete",
+                _ => "not_conforming",
+            }
+            .to_string(),
+            complete,
+            not_checked,
+            bytes_missing,
             connections: self.connections.len() + n.connections,
             frames: dirs().map(|d| d.frames).sum::<u64>() + n.frames,
             violations,

@@ -50,11 +50,19 @@ pub fn run(
                 .map(|c| format!("{} -> {} starts {}", c.client, c.server, c.first_bytes_client_to_server))
                 .collect();
             return Err(format!(
-                "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{})",
+                "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{}{})",
                 source.name,
                 stats.packets,
                 unchecked.with_data,
                 if shown.is_empty() { String::new() } else { format!(": {}", shown.join("; ")) },
+                if stats.truncated_packets > 0 {
+                    format!(
+                        "; {} packet(s) cut at snap length {}, {} too short for their headers: re-capture with `tcpdump -s 0`",
+                        stats.truncated_packets, stats.snap_length, stats.malformed
+                    )
+                } else {
+                    String::new()
+                },
                 if stats.other_ports > 0 {
                     format!(", {} packets on other ports", stats.other_ports)
                 } else {
@@ -213,8 +221,8 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
     let mut s = server.map(|s| s.acc).unwrap_or_default();
     for v in stream_violations {
         match v.direction {
-            Direction::ClientToServer => c.stream_violation(v),
-            Direction::ServerToClient => s.stream_violation(v),
+            Direction::ClientToServer => c.stream_violation(v, false),
+            Direction::ServerToClient => s.stream_violation(v, false),
         }
     }
     Ok(ConnectionReport {

@@ -202,7 +202,6 @@ fn broken_captures_end_with_a_clear_error_never_a_hang() {
     let good = std::fs::read("samples/cluster.pcap").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("truncated.pcap", good[..good.len() - 7].to_vec(), "truncated"),
         (
             "record-too-long.pcap",
             {

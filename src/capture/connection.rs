@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use raftwire_codec::Limits;
 use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
 
+use super::packet::TcpSegment;
 use super::reassembly::{Piece, Reassembler};
 use super::unrecognised::{Pending, HEAD};
 use crate::dialect::Dialect;
@@ -42,7 +43,7 @@ pub struct Connection {
     /// Decided from the first bytes (or forced by `--dialect`); `None` until then.
     dialect: Option<Dialect>,
     /// Data seen before the dialect was known, in arrival order, replayed once it is.
-    undecided: Vec<(Direction, Vec<u8>)>,
+    undecided: Vec<(Direction, Piece)>,
     /// hashicorp connections are checked as their bytes arrive (memory: the message being read).
     hashicorp: raftwire_hashicorp::Checker,
     dirs: [DirState; 2],
@@ -55,6 +56,15 @@ pub struct Connection {
     head: [Vec<u8>; 2],
     /// Bytes reassembled per direction, whatever the dialect.
     bytes: [u64; 2],
+    /// A direction's first bytes were cut short by a hole.
+    head_cut: [bool; 2],
+    /// A hole in either direction has been seen (in capture order).
+    gaps_seen: bool,
+    /// Per direction, the offset of the first frame handed to the stream checker after a hole was
+    /// seen in either direction: stream-rule findings from there on may follow from missing bytes.
+    after_gap: [Option<u64>; 2],
+    /// Per direction, where the first hole began (hashicorp connections are judged from there).
+    first_gap: [Option<u64>; 2],
 }
 
 fn index(d: Direction) -> usize {
@@ -79,6 +89,10 @@ impl Connection {
             data_packets: 0,
             head: [Vec::new(), Vec::new()],
             bytes: [0, 0],
+            head_cut: [false; 2],
+            gaps_seen: false,
+            after_gap: [None; 2],
+            first_gap: [None; 2],
         }
     }
 
@@ -123,9 +137,12 @@ impl Connection {
         self.dialect == Some(Dialect::Hashicorp)
     }
 
-    pub fn segment(&mut self, dir: Direction, seq: u32, syn: bool, fin: bool, payload: &[u8]) {
+    pub fn segment(&mut self, dir: Direction, seg: &TcpSegment<'_>, fin: bool) {
         let i = index(dir);
-        let pieces = self.dirs[i].reasm.segment(seq, syn, payload);
+        let payload = seg.payload;
+        let pieces = self.dirs[i]
+            .reasm
+            .segment(seg.seq, seg.syn, payload, u64::from(seg.missing));
         self.keep_head(i, &pieces);
         if self.dirs[i].reasm.joined_late && !self.dirs[i].late_noted {
             let d = &mut self.dirs[i];
@@ -145,31 +162,45 @@ impl Connection {
 
     fn keep_head(&mut self, i: usize, pieces: &[Piece]) {
         for p in pieces {
-            if let Piece::Data { bytes, .. } = p {
-                self.bytes[i] += bytes.len() as u64;
-                let head = &mut self.head[i];
-                let room = HEAD.saturating_sub(head.len());
-                head.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+            match p {
+                Piece::Data { bytes, .. } => {
+                    self.bytes[i] += bytes.len() as u64;
+                    let head = &mut self.head[i];
+                    let room = if self.head_cut[i] {
+                        0
+                    } else {
+                        HEAD.saturating_sub(head.len())
+                    };
+                    head.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+                }
+                // The first bytes end at a hole: what follows it is not what the stream began with.
+                Piece::Gap { .. } => self.head_cut[i] = true,
             }
         }
     }
 
+    /// Notes a hole in a direction: from here on, what depends on the missing bytes is not judged.
+    fn gap(&mut self, i: usize, offset: u64, len: u64, snapped: bool) {
+        self.gaps_seen = true;
+        let d = &mut self.dirs[i];
+        d.acc.report.bytes_missing += len;
+        let why = if snapped {
+            "the capture's snap length cut the packet that carried them (re-capture with `tcpdump -s 0`)"
+        } else {
+            "lost by the capture, or never captured"
+        };
+        d.acc.note(
+            offset,
+            "capture_gap",
+            format!("{len} bytes at offset {offset} are missing from the capture: {why}; what depends on them is not judged"),
+        );
+    }
+
     fn apply(&mut self, dir: Direction, pieces: Vec<Piece>) {
         if self.dialect.is_none() {
-            for p in pieces {
-                if let Piece::Data { bytes, .. } = p {
-                    self.undecided.push((dir, bytes));
-                }
-            }
-            let first = |d: Direction| -> Vec<u8> {
-                self.undecided
-                    .iter()
-                    .filter(|(x, _)| *x == d)
-                    .flat_map(|(_, b)| b.iter().copied())
-                    .take(8)
-                    .collect()
-            };
-            let decided = crate::dialect::detect(&first(Direction::ClientToServer), &first(Direction::ServerToClient));
+            // Holes too: replayed in order, so bytes on either side of one are never joined.
+            self.undecided.extend(pieces.into_iter().map(|p| (dir, p)));
+            let decided = crate::dialect::detect(&self.head[0], &self.head[1]);
             if decided.is_some() {
                 self.decide(decided);
             }
@@ -182,11 +213,11 @@ impl Connection {
                         Direction::ClientToServer => self.hashicorp.requests(&bytes),
                         Direction::ServerToClient => self.hashicorp.responses(&bytes),
                     },
-                    Piece::Gap { offset, len } => self.dirs[index(dir)].acc.note(
-                        offset,
-                        "capture_gap",
-                        format!("{len} bytes missing from the capture"),
-                    ),
+                    Piece::Gap { offset, len, snapped } => {
+                        let i = index(dir);
+                        self.first_gap[i].get_or_insert(offset);
+                        self.gap(i, offset, len, snapped);
+                    }
                 }
             }
             return;
@@ -197,23 +228,31 @@ impl Connection {
     /// Fixes the dialect and replays what arrived before it was known.
     fn decide(&mut self, dialect: Option<Dialect>) {
         self.dialect = Some(dialect.unwrap_or(Dialect::Rfw));
-        for (dir, bytes) in std::mem::take(&mut self.undecided) {
-            let offset = self.dirs[index(dir)].acc.report.bytes;
-            self.apply(dir, vec![Piece::Data { offset, bytes }]);
+        for (dir, piece) in std::mem::take(&mut self.undecided) {
+            self.apply(dir, vec![piece]);
         }
     }
 
     fn apply_rfw(&mut self, dir: Direction, pieces: Vec<Piece>) {
         let i = index(dir);
-        let Connection { dirs, checker, .. } = self;
-        let d = &mut dirs[i];
         for p in pieces {
             match p {
                 Piece::Data { bytes, .. } => {
+                    let Connection {
+                        dirs,
+                        checker,
+                        gaps_seen,
+                        after_gap,
+                        ..
+                    } = self;
+                    let d = &mut dirs[i];
                     d.acc.report.bytes += bytes.len() as u64;
                     let acc = &mut d.acc;
                     d.scanner.feed(&bytes, &mut |e: Event| {
                         if let Some((offset, info)) = acc.record(e) {
+                            if *gaps_seen {
+                                after_gap[i].get_or_insert(offset);
+                            }
                             match dir {
                                 Direction::ClientToServer => checker.client_frame(offset, &info),
                                 Direction::ServerToClient => checker.server_frame(offset, &info),
@@ -221,8 +260,9 @@ impl Connection {
                         }
                     });
                 }
-                Piece::Gap { offset, len } => {
-                    d.acc.note(offset, "capture_gap", format!("{len} bytes at offset {offset} are missing from the capture (lost or not captured); frames around them cannot be checked"));
+                Piece::Gap { offset, len, snapped } => {
+                    self.gap(i, offset, len, snapped);
+                    let d = &mut self.dirs[i];
                     d.scanner.gap(len, &mut |e| {
                         d.acc.record(e);
                     });
@@ -240,24 +280,24 @@ impl Connection {
         }
     }
 
+    /// Per direction, true if the capture ended while that direction was still open: no FIN from
+    /// its sender and no reset, so a message cut at the end is the capture's, not the peer's.
+    fn open_at_end(&self) -> [bool; 2] {
+        [0, 1].map(|i| !self.reset && !self.closed[i])
+    }
+
     /// Ends the connection and produces its report.
     pub fn finish(mut self) -> ConnectionReport {
         self.flush();
         if self.dialect.is_none() {
-            let guess = crate::dialect::detect(
-                &self
-                    .undecided
-                    .iter()
-                    .filter(|(d, _)| *d == Direction::ClientToServer)
-                    .flat_map(|(_, b)| b.clone())
-                    .collect::<Vec<u8>>(),
-                &[],
-            );
+            let guess = crate::dialect::detect(&self.head[0], &[]);
             self.decide(guess);
         }
         if self.dialect == Some(Dialect::Hashicorp) {
             let checked = std::mem::take(&mut self.hashicorp).finish();
             let mut r = crate::dialect::hashicorp_report(self.client.to_string(), self.server.to_string(), checked);
+            let open = self.open_at_end();
+            let first_gap = self.first_gap;
             for (i, d) in self.dirs.iter_mut().enumerate() {
                 let notes = std::mem::take(&mut d.acc.report.violations);
                 let target = if i == 0 {
@@ -265,6 +305,19 @@ impl Connection {
                 } else {
                     &mut r.directions.server_to_client
                 };
+                target.bytes_missing = d.acc.report.bytes_missing;
+                for v in &mut target.violations {
+                    // Findings from the first hole on in their own direction, and responses
+                    // unmatched because requests went missing, may be the capture's doing.
+                    let own = first_gap[i].is_some_and(|g| v.offset >= g);
+                    let unmatched = i == 1 && first_gap[0].is_some() && v.code == "hc_unsolicited_response";
+                    if own || unmatched {
+                        v.follows_capture_gap();
+                    }
+                    if open[i] && v.code == "hc_truncated" {
+                        v.capture_ended();
+                    }
+                }
                 target.violations.extend(notes);
                 target.violations.sort_by_key(|v| v.offset);
             }
@@ -283,13 +336,24 @@ impl Connection {
                 }
             });
         }
+        let open = self.open_at_end();
+        for (i, d) in self.dirs.iter_mut().enumerate() {
+            if open[i] {
+                for v in &mut d.acc.report.violations {
+                    if v.code == "truncated_frame" {
+                        v.capture_ended();
+                    }
+                }
+            }
+        }
         let client_end = self.dirs[0].acc.report.bytes;
+        let after_gap = self.after_gap;
         let [mut c, mut s] = self.dirs;
         for v in self.checker.finish(client_end) {
-            match v.direction {
-                Direction::ClientToServer => c.acc.stream_violation(v),
-                Direction::ServerToClient => s.acc.stream_violation(v),
-            }
+            let i = index(v.direction);
+            let consequence = after_gap[i].is_some_and(|first| v.offset >= first);
+            let acc = if i == 0 { &mut c.acc } else { &mut s.acc };
+            acc.stream_violation(v, consequence);
         }
         let mut notes = Vec::new();
         for (name, d) in [("client_to_server", &c), ("server_to_client", &s)] {

@@ -58,8 +58,8 @@ pub struct Extracted {
 pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String> {
     let mut conns: HashMap<(SocketAddr, SocketAddr), Streams> = HashMap::new();
     let mut order = Vec::new();
-    read_packets(source, true, |lt, data, _| {
-        let Ok(seg) = super::packet::tcp_segment(lt, data) else {
+    let truncated_at = read_packets(source, true, |lt, data, missing| {
+        let Ok(seg) = super::packet::tcp_segment(lt, data, missing) else {
             return;
         };
         if !ports.is_empty() && !ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
@@ -78,9 +78,15 @@ pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String>
             }
         });
         let i = usize::from(seg.src != c.client);
-        let pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload);
+        let pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload, u64::from(seg.missing));
         take(pieces, &mut c.bytes[i], &mut c.gaps);
     })?;
+    if let Some(at) = truncated_at {
+        eprintln!(
+            "{}: the capture file ends inside a packet record at byte {at} (tcpdump killed, or the file was cut short): the packets before it were read",
+            source.name
+        );
+    }
     let mut out = Vec::new();
     for k in order {
         let Some(mut c) = conns.remove(&k) else { continue };

@@ -43,11 +43,14 @@ fn segment_of<'a>(
     ports: &[u16],
     link_type: i32,
     data: &'a [u8],
-    cut: bool,
+    missing: u32,
 ) -> Option<TcpSegment<'a>> {
     stats.packets += 1;
-    stats.truncated_packets += u64::from(cut);
-    let seg = match tcp_segment(link_type, data) {
+    if missing > 0 {
+        stats.truncated_packets += 1;
+        stats.snap_length = stats.snap_length.max(data.len() as u64);
+    }
+    let seg = match tcp_segment(link_type, data, missing) {
         Ok(s) => s,
         Err(skip) => {
             *match skip {
@@ -66,14 +69,15 @@ fn segment_of<'a>(
 }
 
 /// Reads every packet of a pcap or pcapng file, handing each to `on_packet` with its link type and
-/// whether the snap length cut it. Every reader error advances or ends the read: a truncated last
-/// record, a record longer than any plausible packet or an unknown link type is an error, never a
-/// loop (pcap readers have had exactly these bugs: rusticata/pcap-parser#3, #20, #29).
+/// how many of its bytes the snap length cut off. Every reader error advances or ends the read:
+/// a record longer than any plausible packet or an unknown link type is an error, never a loop
+/// (pcap readers have had exactly these bugs: rusticata/pcap-parser#3, #20, #29). A file that
+/// ends inside a record ends the read there: returns where, and the packets before it count.
 pub fn read_packets(
     source: &Source,
     progress: bool,
-    mut on_packet: impl FnMut(i32, &[u8], bool),
-) -> Result<(), String> {
+    mut on_packet: impl FnMut(i32, &[u8], u32),
+) -> Result<Option<u64>, String> {
     let fail = |what: String| format!("{}: {what}", source.name);
     let size = source.size.unwrap_or(0);
     let mut reader = create_reader(1 << 20, source.reader()?)
@@ -90,6 +94,7 @@ pub fn read_packets(
     let mut interfaces: Vec<i32> = Vec::new();
     let mut stalled = 0u32;
     let mut shown = 0u64;
+    let mut truncated_at = None;
     loop {
         match reader.next() {
             Ok((consumed, block)) => {
@@ -98,7 +103,8 @@ pub fn read_packets(
                     PcapBlockOwned::LegacyHeader(h) => interfaces = vec![h.network.0],
                     PcapBlockOwned::Legacy(b) => {
                         let lt = interfaces.first().copied().unwrap_or(1);
-                        on_packet(lt, b.data, b.origlen > b.caplen);
+                        let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
+                        on_packet(lt, data, b.origlen.saturating_sub(b.caplen));
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => interfaces.push(idb.linktype.0),
@@ -107,11 +113,11 @@ pub fn read_packets(
                             return Err(fail(format!("packet on undeclared interface {}", epb.if_id)));
                         };
                         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
-                        on_packet(lt, data, epb.origlen > epb.caplen);
+                        on_packet(lt, data, epb.origlen.saturating_sub(epb.caplen));
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                         let lt = interfaces.first().copied().unwrap_or(1);
-                        on_packet(lt, spb.data, false);
+                        on_packet(lt, spb.data, 0);
                     }
                     PcapBlockOwned::NG(_) => {}
                 }
@@ -132,7 +138,13 @@ pub fn read_packets(
             Err(PcapError::Incomplete(_)) => {
                 // Every refill must make progress, or the record can never complete.
                 stalled += 1;
-                if stalled > 2 || reader.reader_exhausted() {
+                if reader.reader_exhausted() {
+                    // The file ends inside a record: tcpdump was killed, or the copy was cut
+                    // short. Everything before it is checked, and the report says where it ends.
+                    truncated_at = Some(reader.consumed() as u64);
+                    break;
+                }
+                if stalled > 2 {
                     return Err(fail(format!(
                         "capture truncated inside a record at byte {}",
                         reader.consumed()
@@ -141,10 +153,8 @@ pub fn read_packets(
                 reader.refill().map_err(|e| fail(format!("read error: {e}")))?;
             }
             Err(PcapError::UnexpectedEof) => {
-                return Err(fail(format!(
-                    "capture truncated inside a record at byte {}",
-                    reader.consumed()
-                )))
+                truncated_at = Some(reader.consumed() as u64);
+                break;
             }
             Err(PcapError::BufferTooSmall) => {
                 return Err(fail(format!(
@@ -153,13 +163,28 @@ pub fn read_packets(
                 )))
             }
             Err(e) => {
-                let what = e.to_string();
+                let what = bounded(&e.to_string());
                 return Err(fail(format!("malformed capture at byte {}: {what}", reader.consumed())));
             }
         }
     }
     bar.finish_and_clear();
-    Ok(())
+    Ok(truncated_at)
+}
+
+/// A reader error for a person: pcap-parser's parser errors carry the whole remaining input
+/// (megabytes on one line), so only what precedes it is kept, and at most 200 characters.
+fn bounded(what: &str) -> String {
+    let what = what.split(", input [").next().unwrap_or(what);
+    let what = what.split(" input: [").next().unwrap_or(what);
+    let mut out: String = what.chars().take(200).collect();
+    if out.len() < what.len() {
+        out.push('…');
+    }
+    if out.contains("Internal parser error") {
+        out.push_str(" (a block whose length or fields do not fit the pcapng format: the file is corrupt)");
+    }
+    out
 }
 
 /// Validates every Raft connection in a pcap or pcapng file, on `opts.jobs` threads; the rest
@@ -177,22 +202,22 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
     let ports = &opts.ports;
     let (mut closed, held) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
-        read_packets(source, opts.progress, |lt, data, cut| {
-            if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
+        stats.file_truncated_at = read_packets(source, opts.progress, |lt, data, missing| {
+            if let Some(seg) = segment_of(&mut stats, ports, lt, data, missing) {
                 tracker.segment(&seg, stats.packets);
             }
         })?;
         tracker.finish()
     } else {
         let mut shards = Shards::start(&settings, opts.jobs)?;
-        let read = read_packets(source, opts.progress, |lt, data, cut| {
-            if let Some(seg) = segment_of(&mut stats, ports, lt, data, cut) {
+        let read = read_packets(source, opts.progress, |lt, data, missing| {
+            if let Some(seg) = segment_of(&mut stats, ports, lt, data, missing) {
                 shards.segment(&seg, stats.packets);
             }
         });
         // Join the workers even when the read failed, so no thread outlives the call.
         let done = shards.finish();
-        read?;
+        stats.file_truncated_at = read?;
         done?
     };
     let (foreign, not_listed, unchecked) = held.resolve(!opts.ports.is_empty());

@@ -16,6 +16,8 @@ pub struct TcpSegment<'a> {
     pub fin: bool,
     pub rst: bool,
     pub payload: &'a [u8],
+    /// Payload bytes the capture's snap length cut off the end of `payload`.
+    pub missing: u32,
 }
 
 /// Why a packet yields no TCP segment.
@@ -38,8 +40,9 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// Splits `data` (a packet of link type `link_type`) down to its TCP segment.
-pub fn tcp_segment(link_type: i32, data: &[u8]) -> Result<TcpSegment<'_>, Skip> {
+/// Splits `data` (a packet of link type `link_type`, of which `missing` bytes at the end were not
+/// captured) down to its TCP segment.
+pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegment<'_>, Skip> {
     let sliced = match link_type {
         1 => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed)?,
         // Raw IP.
@@ -90,6 +93,7 @@ pub fn tcp_segment(link_type: i32, data: &[u8]) -> Result<TcpSegment<'_>, Skip> 
             fin: tcp.fin(),
             rst: tcp.rst(),
             payload: tcp.payload(),
+            missing,
         }),
         Some(_) => Err(Skip::NotTcp),
         None => Err(if sliced.stop_err.is_some() {

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 pub enum Piece {
     /// Bytes at stream offset `offset`.
     Data { offset: u64, bytes: Vec<u8> },
-    /// Bytes the capture does not have: `len` bytes from `offset`.
-    Gap { offset: u64, len: u64 },
+    /// Bytes the capture does not have: `len` bytes from `offset`. `snapped` when they are the
+    /// rest of a packet the capture's snap length cut (known at once), not a lost packet.
+    Gap { offset: u64, len: u64, snapped: bool },
 }
 
 /// How far ahead of the expected sequence number a segment may start before it is treated as
@@ -27,6 +28,9 @@ pub struct Reassembler {
     pub joined_late: bool,
     held: BTreeMap<u64, Vec<u8>>,
     held_bytes: usize,
+    /// Stream ranges (start -> end) that packets cut at the snap length did not capture: the
+    /// stream skips them as soon as it reaches them, rather than wait for bytes that never come.
+    snapped: BTreeMap<u64, u64>,
     /// Bytes dropped as retransmissions.
     pub retransmitted: u64,
     /// Segments dropped as out of window.
@@ -48,8 +52,9 @@ impl Reassembler {
         self.next.map_or(0, |(_, o)| o)
     }
 
-    /// Takes one segment; returns what can be delivered now.
-    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8]) -> Vec<Piece> {
+    /// Takes one segment whose last `missing` payload bytes the capture cut off (0 for a whole
+    /// packet); returns what can be delivered now.
+    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], missing: u64) -> Vec<Piece> {
         let (next_seq, next_off) = match self.next {
             Some(n) => n,
             None if syn => {
@@ -62,13 +67,24 @@ impl Reassembler {
                 (seq, 0)
             }
         };
-        if payload.is_empty() {
+        if payload.is_empty() && missing == 0 {
             return Vec::new();
         }
         let start_seq = if syn { seq.wrapping_add(1) } else { seq };
         let delta = start_seq.wrapping_sub(next_seq) as i32 as i64;
         let start = next_off as i64 + delta;
         let end = start + payload.len() as i64;
+        if missing > 0 && delta <= WINDOW as i64 && end + missing as i64 > next_off as i64 {
+            let from = end.max(next_off as i64) as u64;
+            let to = (end + missing as i64) as u64;
+            let slot = self.snapped.entry(from).or_insert(to);
+            *slot = (*slot).max(to);
+        }
+        if payload.is_empty() {
+            let mut out = Vec::new();
+            self.skip_snapped(&mut out);
+            return out;
+        }
         if end <= next_off as i64 {
             self.retransmitted += payload.len() as u64;
             return Vec::new();
@@ -87,6 +103,8 @@ impl Reassembler {
         let mut out = Vec::new();
         if start == next_off {
             self.deliver(start, bytes.to_vec(), &mut out);
+        } else if bytes.is_empty() {
+            self.skip_snapped(&mut out);
         } else {
             let slot = self.held.entry(start).or_default();
             if bytes.len() > slot.len() {
@@ -108,8 +126,40 @@ impl Reassembler {
         self.drain(out);
     }
 
-    /// Delivers held segments that now continue the stream.
+    /// Skips a range the snap length cut, if the stream has reached it (and what it then
+    /// reaches), as a gap.
+    fn skip_snapped(&mut self, out: &mut Vec<Piece>) {
+        loop {
+            let at = self.offset();
+            // Ranges wholly behind the stream are done with.
+            while self.snapped.first_key_value().is_some_and(|(_, &end)| end <= at) {
+                self.snapped.pop_first();
+            }
+            let Some((&start, &end)) = self.snapped.first_key_value() else {
+                return;
+            };
+            if start > at {
+                return;
+            }
+            self.snapped.pop_first();
+            out.push(Piece::Gap {
+                offset: at,
+                len: end - at,
+                snapped: true,
+            });
+            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
+            self.next = Some((seq, end));
+            self.drain_held(out);
+        }
+    }
+
+    /// Delivers held segments that now continue the stream, and skips the cut ranges it reaches.
     fn drain(&mut self, out: &mut Vec<Piece>) {
+        self.drain_held(out);
+        self.skip_snapped(out);
+    }
+
+    fn drain_held(&mut self, out: &mut Vec<Piece>) {
         while let Some((&start, _)) = self.held.first_key_value() {
             let next_off = self.offset();
             if start > next_off {
@@ -126,7 +176,14 @@ impl Reassembler {
             }
             let skip = (next_off - start) as usize;
             self.retransmitted += skip as u64;
-            self.deliver(next_off, bytes.get(skip..).unwrap_or_default().to_vec(), out);
+            let bytes = bytes.get(skip..).unwrap_or_default().to_vec();
+            let end = next_off + bytes.len() as u64;
+            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
+            self.next = Some((seq, end));
+            out.push(Piece::Data {
+                offset: next_off,
+                bytes,
+            });
         }
     }
 
@@ -140,6 +197,7 @@ impl Reassembler {
             out.push(Piece::Gap {
                 offset: next_off,
                 len: start - next_off,
+                snapped: false,
             });
             let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((start - o) as u32));
             self.next = Some((seq, start));
@@ -147,12 +205,14 @@ impl Reassembler {
         self.drain(out);
     }
 
-    /// End of capture: every remaining hole is a gap.
+    /// End of capture: every remaining hole is a gap, and so is a cut range at the end.
     pub fn finish(&mut self) -> Vec<Piece> {
         let mut out = Vec::new();
+        self.skip_snapped(&mut out);
         while !self.held.is_empty() {
             self.declare_gap(&mut out);
         }
+        self.snapped.clear();
         out
     }
 }
@@ -174,16 +234,19 @@ mod tests {
     #[test]
     fn in_order_out_of_order_and_retransmitted_segments() {
         let mut r = Reassembler::new(1 << 20);
-        assert!(r.segment(1000, true, b"").is_empty());
-        assert_eq!(data(&r.segment(1001, false, b"abc")), vec![(0, b"abc".to_vec())]);
-        assert!(r.segment(1007, false, b"ghi").is_empty(), "held until the hole fills");
+        assert!(r.segment(1000, true, b"", 0).is_empty());
+        assert_eq!(data(&r.segment(1001, false, b"abc", 0)), vec![(0, b"abc".to_vec())]);
+        assert!(
+            r.segment(1007, false, b"ghi", 0).is_empty(),
+            "held until the hole fills"
+        );
         assert_eq!(
-            data(&r.segment(1004, false, b"def")),
+            data(&r.segment(1004, false, b"def", 0)),
             vec![(3, b"def".to_vec()), (6, b"ghi".to_vec())]
         );
-        assert!(r.segment(1001, false, b"abc").is_empty());
+        assert!(r.segment(1001, false, b"abc", 0).is_empty());
         assert_eq!(
-            data(&r.segment(1008, false, b"hijk")),
+            data(&r.segment(1008, false, b"hijk", 0)),
             vec![(9, b"jk".to_vec())],
             "overlap trimmed"
         );
@@ -193,16 +256,27 @@ mod tests {
     #[test]
     fn holes_become_gaps_when_the_hold_limit_or_the_end_is_reached() {
         let mut r = Reassembler::new(4);
-        r.segment(0, true, b"");
-        r.segment(1, false, b"ab");
-        let out = r.segment(10, false, b"xyzw!");
-        assert_eq!(out[0], Piece::Gap { offset: 2, len: 7 });
+        r.segment(0, true, b"", 0);
+        r.segment(1, false, b"ab", 0);
+        let out = r.segment(10, false, b"xyzw!", 0);
+        assert_eq!(
+            out[0],
+            Piece::Gap {
+                offset: 2,
+                len: 7,
+                snapped: false
+            }
+        );
         assert_eq!(data(&out), vec![(9, b"xyzw!".to_vec())]);
-        r.segment(30, false, b"q");
+        r.segment(30, false, b"q", 0);
         assert_eq!(
             r.finish(),
             vec![
-                Piece::Gap { offset: 14, len: 15 },
+                Piece::Gap {
+                    offset: 14,
+                    len: 15,
+                    snapped: false
+                },
                 Piece::Data {
                     offset: 29,
                     bytes: b"q".to_vec()
@@ -211,16 +285,71 @@ mod tests {
         );
     }
 
+    /// A packet cut at the snap length: its missing bytes are a gap as soon as the stream reaches
+    /// them, whether the cut packet arrives in order or after the packets behind it.
+    #[test]
+    fn bytes_cut_at_the_snap_length_are_a_gap_at_once() {
+        let mut r = Reassembler::new(1 << 20);
+        r.segment(0, true, b"", 0);
+        assert_eq!(
+            r.segment(1, false, b"abc", 5),
+            vec![
+                Piece::Data {
+                    offset: 0,
+                    bytes: b"abc".to_vec()
+                },
+                Piece::Gap {
+                    offset: 3,
+                    len: 5,
+                    snapped: true
+                }
+            ]
+        );
+        assert_eq!(
+            data(&r.segment(9, false, b"ij", 0)),
+            vec![(8, b"ij".to_vec())],
+            "not held"
+        );
+        // Out of order: the packet after the cut one arrives first and is held until it does.
+        assert!(r.segment(20, false, b"tu", 0).is_empty());
+        assert_eq!(
+            r.segment(11, false, b"kl", 7),
+            vec![
+                Piece::Data {
+                    offset: 10,
+                    bytes: b"kl".to_vec()
+                },
+                Piece::Gap {
+                    offset: 12,
+                    len: 7,
+                    snapped: true
+                },
+                Piece::Data {
+                    offset: 19,
+                    bytes: b"tu".to_vec()
+                }
+            ]
+        );
+        // A cut range the stream has already passed (a retransmission) changes nothing.
+        assert!(r.segment(1, false, b"abc", 5).is_empty());
+        assert_eq!(r.finish(), vec![]);
+        // Cut at the end of the capture.
+        let mut r = Reassembler::new(1 << 20);
+        r.segment(0, true, b"", 0);
+        r.segment(1, false, b"ab", 3);
+        assert_eq!(r.finish(), vec![]);
+    }
+
     #[test]
     fn sequence_numbers_wrap_and_late_joins_are_noted() {
         let mut r = Reassembler::new(1 << 20);
         assert_eq!(
-            data(&r.segment(u32::MAX - 1, false, b"abcd")),
+            data(&r.segment(u32::MAX - 1, false, b"abcd", 0)),
             vec![(0, b"abcd".to_vec())]
         );
         assert!(r.joined_late);
-        assert_eq!(data(&r.segment(2, false, b"ef")), vec![(4, b"ef".to_vec())]);
-        assert!(r.segment(6 + (1 << 30) + 100, false, b"zz").is_empty());
+        assert_eq!(data(&r.segment(2, false, b"ef", 0)), vec![(4, b"ef".to_vec())]);
+        assert!(r.segment(6 + (1 << 30) + 100, false, b"zz", 0).is_empty());
         assert_eq!(r.out_of_window, 1);
     }
 }

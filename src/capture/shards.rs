@@ -31,6 +31,7 @@ struct Queued {
     dst: SocketAddr,
     seq: u32,
     flags: [bool; 4],
+    missing: u32,
     at: u64,
     start: usize,
     end: usize,
@@ -51,6 +52,7 @@ impl Batch {
             dst: seg.dst,
             seq: seg.seq,
             flags: [seg.syn, seg.ack, seg.fin, seg.rst],
+            missing: seg.missing,
             at,
             start,
             end: self.data.len(),
@@ -73,6 +75,7 @@ impl Batch {
                 fin,
                 rst,
                 payload: self.data.get(q.start..q.end).unwrap_or_default(),
+                missing: q.missing,
             };
             tracker.segment(&seg, q.at);
         }

@@ -127,7 +127,7 @@ impl Tracker {
         });
         let c = &mut open.conn;
         let dir = c.direction_from(seg.src);
-        c.segment(dir, seg.seq, seg.syn, seg.fin, seg.payload);
+        c.segment(dir, seg, seg.fin);
         if seg.rst {
             c.reset = true;
         }

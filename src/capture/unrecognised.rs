@@ -195,6 +195,7 @@ fn foreign_report(p: &Pending, hashicorp: bool) -> ConnectionReport {
                 requirement: if hashicorp { "HC-5" } else { "FRAME-1" }.into(),
                 level: "MUST".into(),
                 message: message.clone(),
+                after_capture_gap: false,
                 excerpt: Some(crate::report::Excerpt {
                     start: 0,
                     bytes: p.head[j].clone(),
