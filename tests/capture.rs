@@ -245,3 +245,39 @@ fn port_filter_selects_connections_and_other_traffic_is_left_out() {
     let (code, r) = validate_json(&["--port", "9999", "samples/cluster.pcap"]);
     assert_eq!(code, 2, "a filter that matches nothing must not pass silently: {r}");
 }
+
+/// pcapng damage (#13 item 8): a block length of 0 or 13 is named as such in a short message (it
+/// was a 4.8 MB line holding the rest of the file), and an EPB whose captured length exceeds its
+/// block is corruption, not a file cut short.
+#[test]
+fn corrupt_pcapng_blocks_give_short_exact_messages() {
+    let good = std::fs::read("tests/fixtures/loopback-any.pcapng").unwrap();
+    // The fourth block after the section header and interface description: an EPB.
+    let mut at = 0;
+    for _ in 0..4 {
+        at += u32::from_le_bytes(good[at + 4..at + 8].try_into().unwrap()) as usize;
+    }
+    assert_eq!(u32::from_le_bytes(good[at..at + 4].try_into().unwrap()), 6, "an EPB");
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, usize, u32, String)> = vec![
+        ("len0", 4, 0, format!("malformed capture at byte {at}: block length 0")),
+        ("len13", 4, 13, format!("malformed capture at byte {at}: block length 13")),
+        (
+            "caplen",
+            20,
+            100_000,
+            format!("malformed pcapng block at byte {at}: its fields claim more bytes than its length"),
+        ),
+    ];
+    for (name, field, value, message) in cases {
+        let mut bytes = good.clone();
+        bytes[at + field..at + field + 4].copy_from_slice(&value.to_le_bytes());
+        let path = dir.path().join(format!("{name}.pcapng"));
+        std::fs::write(&path, bytes).unwrap();
+        let out = raftwire().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&message), "{name}: {err}");
+        assert!(err.len() < 400, "{name}: a message a person can read, not {} bytes", err.len());
+    }
+}

@@ -95,6 +95,8 @@ pub fn read_packets(
     let mut stalled = 0u32;
     let mut shown = 0u64;
     let mut truncated_at = None;
+    // Set once a pcapng section header is read: the byte order of its block lengths.
+    let mut pcapng_big_endian: Option<bool> = None;
     loop {
         match reader.next() {
             Ok((consumed, block)) => {
@@ -106,7 +108,10 @@ pub fn read_packets(
                         let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
                         on_packet(lt, data, b.origlen.saturating_sub(b.caplen));
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                        interfaces.clear();
+                        pcapng_big_endian = Some(shb.big_endian());
+                    }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => interfaces.push(idb.linktype.0),
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let Some(lt) = interfaces.get(epb.if_id as usize).copied() else {
@@ -139,9 +144,8 @@ pub fn read_packets(
                 // Every refill must make progress, or the record can never complete.
                 stalled += 1;
                 if reader.reader_exhausted() {
-                    // The file ends inside a record: tcpdump was killed, or the copy was cut
-                    // short. Everything before it is checked, and the report says where it ends.
-                    truncated_at = Some(reader.consumed() as u64);
+                    truncated_at =
+                        Some(cut_or_corrupt(reader.data(), reader.consumed(), pcapng_big_endian).map_err(fail)?);
                     break;
                 }
                 if stalled > 2 {
@@ -153,7 +157,7 @@ pub fn read_packets(
                 reader.refill().map_err(|e| fail(format!("read error: {e}")))?;
             }
             Err(PcapError::UnexpectedEof) => {
-                truncated_at = Some(reader.consumed() as u64);
+                truncated_at = Some(cut_or_corrupt(reader.data(), reader.consumed(), pcapng_big_endian).map_err(fail)?);
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
@@ -163,13 +167,46 @@ pub fn read_packets(
                 )))
             }
             Err(e) => {
-                let what = bounded(&e.to_string());
+                let mut what = bounded(&e.to_string());
+                if let Some(len) = block_len(reader.data(), pcapng_big_endian).filter(|l| *l < 12 || l % 4 != 0) {
+                    what = format!("block length {len}: a pcapng block is at least 12 bytes long and a multiple of 4");
+                }
                 return Err(fail(format!("malformed capture at byte {}: {what}", reader.consumed())));
             }
         }
     }
     bar.finish_and_clear();
     Ok(truncated_at)
+}
+
+/// The reader wants more bytes at `at` and the file has none: either the file ends inside a
+/// record (tcpdump killed, a copy cut short: `Ok(at)`, everything before it is checked), or the
+/// block is all there and its fields claim more than its length, which is corruption (an EPB whose
+/// captured length exceeds its block).
+fn cut_or_corrupt(rest: &[u8], at: usize, pcapng_big_endian: Option<bool>) -> Result<u64, String> {
+    match whole_pcapng_block(rest, pcapng_big_endian) {
+        Some(len) => Err(format!(
+            "malformed pcapng block at byte {at}: its fields claim more bytes than its length ({len} bytes; \
+             e.g. a packet's captured length larger than its block): the file is corrupt"
+        )),
+        None => Ok(at as u64),
+    }
+}
+
+/// The length of the pcapng block at the start of `rest` if all of it is there (in the section's
+/// byte order), which tells a corrupt block from a file that ends inside one.
+fn whole_pcapng_block(rest: &[u8], big_endian: Option<bool>) -> Option<u32> {
+    block_len(rest, big_endian).filter(|len| *len >= 12 && *len as usize <= rest.len())
+}
+
+/// The declared length of the pcapng block at the start of `rest`.
+fn block_len(rest: &[u8], big_endian: Option<bool>) -> Option<u32> {
+    let raw: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
+    Some(if big_endian? {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    })
 }
 
 /// A reader error for a person: pcap-parser's parser errors carry the whole remaining input
