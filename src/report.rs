@@ -358,6 +358,13 @@ impl Report {
                     c.file, c.truncated_packets, c.snap_length
                 ));
             }
+            if c.fragments > 0 {
+                out.push(format!(
+                    "{}: {} IP fragment(s) were not reassembled (raftwire does not defragment IP): the TCP bytes \
+                     they carry are missing from their connections, or whole connections are missing",
+                    c.file, c.fragments
+                ));
+            }
             if let Some(at) = c.file_truncated_at {
                 out.push(format!(
                     "{}: the capture file ends inside a packet record at byte {at} (tcpdump killed, or the file cut \

@@ -47,14 +47,26 @@ pub fn run(
                 .iter()
                 .filter(|c| c.bytes_client_to_server + c.bytes_server_to_client > 0)
                 .take(3)
-                .map(|c| format!("{} -> {} starts {}", c.client, c.server, c.first_bytes_client_to_server))
+                .map(|c| {
+                    let (dir, first) = if c.first_bytes_client_to_server.is_empty() {
+                        ("server_to_client", &c.first_bytes_server_to_client)
+                    } else {
+                        ("client_to_server", &c.first_bytes_client_to_server)
+                    };
+                    format!("{} -> {}: {dir} starts {first}", c.client, c.server)
+                })
                 .collect();
             return Err(format!(
-                "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{}{})",
+                "{}: no Raft connection found: no RFW/1 marker and no hashicorp/raft message ({} packets, {} TCP connection(s) of other traffic{}{}{}{}{})",
                 source.name,
                 stats.packets,
                 unchecked.with_data,
                 if shown.is_empty() { String::new() } else { format!(": {}", shown.join("; ")) },
+                if stats.fragments > 0 {
+                    format!("; {} IP fragment(s), not reassembled", stats.fragments)
+                } else {
+                    String::new()
+                },
                 if stats.truncated_packets > 0 {
                     format!(
                         "; {} packet(s) cut at snap length {}, {} too short for their headers: re-capture with `tcpdump -s 0`",

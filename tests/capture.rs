@@ -261,7 +261,12 @@ fn corrupt_pcapng_blocks_give_short_exact_messages() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, usize, u32, String)> = vec![
         ("len0", 4, 0, format!("malformed capture at byte {at}: block length 0")),
-        ("len13", 4, 13, format!("malformed capture at byte {at}: block length 13")),
+        (
+            "len13",
+            4,
+            13,
+            format!("malformed capture at byte {at}: block length 13"),
+        ),
         (
             "caplen",
             20,
@@ -278,6 +283,10 @@ fn corrupt_pcapng_blocks_give_short_exact_messages() {
         assert_eq!(out.status.code(), Some(2), "{name}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&message), "{name}: {err}");
-        assert!(err.len() < 400, "{name}: a message a person can read, not {} bytes", err.len());
+        assert!(
+            err.len() < 400,
+            "{name}: a message a person can read, not {} bytes",
+            err.len()
+        );
     }
 }

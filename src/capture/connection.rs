@@ -139,6 +139,20 @@ impl Connection {
 
     pub fn segment(&mut self, dir: Direction, seg: &TcpSegment<'_>, fin: bool) {
         let i = index(dir);
+        if seg.lost {
+            // An IP-fragmented segment, not reassembled: what follows may depend on it.
+            let offset = self.dirs[i].reasm.offset_of(seg.seq);
+            self.gaps_seen = true;
+            self.first_gap[i].get_or_insert(offset);
+            self.dirs[i].acc.note(
+                offset,
+                "capture_gap",
+                format!(
+                    "a TCP segment at offset {offset} was IP-fragmented and is not reassembled: its bytes are missing; what depends on them is not judged"
+                ),
+            );
+            return;
+        }
         let payload = seg.payload;
         let pieces = self.dirs[i]
             .reasm

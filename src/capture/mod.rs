@@ -52,11 +52,27 @@ fn segment_of<'a>(
     }
     let seg = match tcp_segment(link_type, data, missing) {
         Ok(s) => s,
+        Err(Skip::FirstFragment { src, dst, seq }) => {
+            stats.fragments += 1;
+            // Its connection learns that a segment starting at `seq` is missing.
+            TcpSegment {
+                src,
+                dst,
+                seq,
+                syn: false,
+                ack: false,
+                fin: false,
+                rst: false,
+                payload: &[],
+                missing: 0,
+                lost: true,
+            }
+        }
         Err(skip) => {
             *match skip {
                 Skip::NotTcp => &mut stats.not_tcp,
-                Skip::Fragment => &mut stats.fragments,
                 Skip::Malformed => &mut stats.malformed,
+                Skip::Fragment | Skip::FirstFragment { .. } => &mut stats.fragments,
             } += 1;
             return None;
         }

@@ -18,6 +18,9 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the capture's snap length cut off the end of `payload`.
     pub missing: u32,
+    /// The segment was IP-fragmented and is not in the capture (not reassembled): only its start
+    /// is known (`seq`).
+    pub lost: bool,
 }
 
 /// Why a packet yields no TCP segment.
@@ -27,6 +30,9 @@ pub enum Skip {
     NotTcp,
     /// An IP fragment: TCP reassembly would need IP defragmentation first.
     Fragment,
+    /// The first fragment of an IPv4 datagram carrying TCP: its header names the connection and
+    /// where in it the lost segment began, though not how long it was.
+    FirstFragment { src: SocketAddr, dst: SocketAddr, seq: u32 },
     /// Too short to hold the headers it claims.
     Malformed,
 }
@@ -64,6 +70,16 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
     let (src_ip, dst_ip, fragmented): (IpAddr, IpAddr, bool) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
+            let p = ip.payload();
+            if p.fragmented && h.fragments_offset().value() == 0 && p.ip_number == etherparse::IpNumber::TCP {
+                if let (Some(sp), Some(dp), Some(seq)) = (be16(p.payload, 0), be16(p.payload, 2), p.payload.get(4..8)) {
+                    return Err(Skip::FirstFragment {
+                        src: SocketAddr::new(h.source_addr().into(), sp),
+                        dst: SocketAddr::new(h.destination_addr().into(), dp),
+                        seq: u32::from_be_bytes(seq.try_into().unwrap_or_default()),
+                    });
+                }
+            }
             (
                 h.source_addr().into(),
                 h.destination_addr().into(),
@@ -94,6 +110,7 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             rst: tcp.rst(),
             payload: tcp.payload(),
             missing,
+            lost: false,
         }),
         Some(_) => Err(Skip::NotTcp),
         None => Err(if sliced.stop_err.is_some() {

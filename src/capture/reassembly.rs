@@ -52,6 +52,13 @@ impl Reassembler {
         self.next.map_or(0, |(_, o)| o)
     }
 
+    /// The stream offset of sequence number `seq` (0 before the stream has started).
+    pub fn offset_of(&self, seq: u32) -> u64 {
+        self.next.map_or(0, |(s, o)| {
+            (o as i64 + i64::from(seq.wrapping_sub(s) as i32)).max(0) as u64
+        })
+    }
+
     /// Takes one segment whose last `missing` payload bytes the capture cut off (0 for a whole
     /// packet); returns what can be delivered now.
     pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], missing: u64) -> Vec<Piece> {

@@ -30,7 +30,7 @@ struct Queued {
     src: SocketAddr,
     dst: SocketAddr,
     seq: u32,
-    flags: [bool; 4],
+    flags: [bool; 5],
     missing: u32,
     at: u64,
     start: usize,
@@ -51,7 +51,7 @@ impl Batch {
             src: seg.src,
             dst: seg.dst,
             seq: seg.seq,
-            flags: [seg.syn, seg.ack, seg.fin, seg.rst],
+            flags: [seg.syn, seg.ack, seg.fin, seg.rst, seg.lost],
             missing: seg.missing,
             at,
             start,
@@ -65,7 +65,7 @@ impl Batch {
 
     fn replay(&self, tracker: &mut Tracker) {
         for q in &self.segments {
-            let [syn, ack, fin, rst] = q.flags;
+            let [syn, ack, fin, rst, lost] = q.flags;
             let seg = TcpSegment {
                 src: q.src,
                 dst: q.dst,
@@ -76,6 +76,7 @@ impl Batch {
                 rst,
                 payload: self.data.get(q.start..q.end).unwrap_or_default(),
                 missing: q.missing,
+                lost,
             };
             tracker.segment(&seg, q.at);
         }

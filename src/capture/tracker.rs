@@ -111,7 +111,7 @@ impl Tracker {
             // The 4-tuple is reused by a new connection.
             self.close(k, at);
         }
-        if !self.open.contains_key(&k) && seg.payload.is_empty() && !seg.syn {
+        if !self.open.contains_key(&k) && seg.payload.is_empty() && !seg.syn && !seg.lost {
             // A bare ACK, FIN or RST of a connection not (or no longer) open, such as the last
             // ACK after both FINs: nothing to check, and opening a connection for it would keep
             // one idle entry per closed connection until the capture ends.

@@ -70,6 +70,53 @@ impl Pcap {
         Pcap { out, snaplen, time: 0 }
     }
 
+    /// Appends one captured frame as it is.
+    pub fn frame(&mut self, frame: &[u8]) {
+        self.time += 10;
+        let caplen = (frame.len() as u32).min(self.snaplen);
+        self.out.extend_from_slice(&(self.time / 1_000_000).to_le_bytes());
+        self.out.extend_from_slice(&(self.time % 1_000_000).to_le_bytes());
+        self.out.extend_from_slice(&caplen.to_le_bytes());
+        self.out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.out.extend_from_slice(&frame[..caplen as usize]);
+    }
+
+    /// A TCP data segment from `from` to `to` sent as two IPv4 fragments (the first carrying
+    /// `first` bytes of the IP payload, a multiple of 8).
+    pub fn fragmented(&mut self, from: SocketAddrV4, to: SocketAddrV4, seq: u32, payload: &[u8], first: usize) {
+        let mut ip = Vec::new();
+        PacketBuilder::ipv4(from.ip().octets(), to.ip().octets(), 64)
+            .tcp(from.port(), to.port(), seq, 65535)
+            .ack(1)
+            .write(&mut ip, payload)
+            .unwrap();
+        let (header, _) = etherparse::Ipv4Header::from_slice(&ip).unwrap();
+        let body = &ip[header.header_len()..];
+        let mac = |a: &SocketAddrV4| {
+            let o = a.ip().octets();
+            [2, 0, o[0], o[1], o[2], o[3]]
+        };
+        for (part, offset, more) in [(&body[..first], 0, true), (&body[first..], first, false)] {
+            let mut h = header.clone();
+            h.more_fragments = more;
+            h.fragment_offset = etherparse::IpFragOffset::try_new((offset / 8) as u16).unwrap();
+            h.set_payload_len(part.len()).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&mac(&to));
+            frame.extend_from_slice(&mac(&from));
+            frame.extend_from_slice(&0x0800u16.to_be_bytes());
+            h.write(&mut frame).unwrap();
+            frame.extend_from_slice(part);
+            self.frame(&frame);
+        }
+    }
+
+    /// The sequence number a connection's client starts its data with (after the SYN).
+    pub fn client_isn(c: &Conn) -> u32 {
+        u32::from(c.client.port()).wrapping_mul(2_654_435_761).wrapping_add(1)
+    }
+
     fn packet(&mut self, from: SocketAddrV4, to: SocketAddrV4, seq: u32, flag: Flag, payload: &[u8]) {
         let mac = |a: &SocketAddrV4| {
             let o = a.ip().octets();
@@ -86,25 +133,18 @@ impl Pcap {
         };
         let mut p = Vec::new();
         b.write(&mut p, payload).unwrap();
-        self.time += 10;
-        let caplen = (p.len() as u32).min(self.snaplen);
-        self.out.extend_from_slice(&(self.time / 1_000_000).to_le_bytes());
-        self.out.extend_from_slice(&(self.time % 1_000_000).to_le_bytes());
-        self.out.extend_from_slice(&caplen.to_le_bytes());
-        self.out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        self.out.extend_from_slice(&p[..caplen as usize]);
+        self.frame(&p);
     }
 
     /// Adds a connection, its packets in order (segments of at most 1448 bytes).
     pub fn conn(&mut self, c: &Conn) -> &mut Pcap {
         let isn = |a: &SocketAddrV4| u32::from(a.port()).wrapping_mul(2_654_435_761);
-        let mut seq = [isn(&c.client), isn(&c.server)];
+        // Data starts after the SYN, whether or not this call writes the handshake.
+        let mut seq = [isn(&c.client).wrapping_add(1), isn(&c.server).wrapping_add(1)];
         let ends = [c.client, c.server];
         if c.handshake {
-            self.packet(c.client, c.server, seq[0], Flag::Syn, &[]);
-            self.packet(c.server, c.client, seq[1], Flag::SynAck, &[]);
-            seq[0] = seq[0].wrapping_add(1);
-            seq[1] = seq[1].wrapping_add(1);
+            self.packet(c.client, c.server, seq[0].wrapping_sub(1), Flag::Syn, &[]);
+            self.packet(c.server, c.client, seq[1].wrapping_sub(1), Flag::SynAck, &[]);
         }
         for (from_client, bytes) in &c.writes {
             let i = usize::from(!from_client);
