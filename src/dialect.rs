@@ -58,6 +58,7 @@ fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
                 level: f.level.to_string(),
                 message: f.message,
                 after_capture_gap: false,
+                frame_offset: None,
                 excerpt: None,
             })
             .collect(),

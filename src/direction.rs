@@ -40,12 +40,17 @@ impl DirectionAcc {
                     .or_default() += 1;
                 return Some((offset, FrameInfo::from(&frame)));
             }
-            Event::Error { error, context } => self.push(Violation {
+            Event::Error { error, frame, context } => self.push(Violation {
                 offset: error.offset,
+                frame_offset: Some(frame),
                 code: error.code.as_str().to_string(),
                 requirement: error.requirement().to_string(),
                 level: "MUST".to_string(),
-                message: error.to_string(),
+                message: if frame == error.offset {
+                    format!("{}: {}", error.field, error.finding())
+                } else {
+                    format!("{} of the frame at {frame}: {}", error.field, error.finding())
+                },
                 after_capture_gap: false,
                 excerpt: Some(Excerpt {
                     start: context.offset,
@@ -62,6 +67,7 @@ impl DirectionAcc {
                      two writers are sharing this connection without a lock and their bytes interleave"
                 ),
                 after_capture_gap: false,
+                frame_offset: None,
                 excerpt: None,
             }),
             Event::Skipped { len, .. } => self.report.bytes_skipped += len,
@@ -79,6 +85,7 @@ impl DirectionAcc {
             level: v.code.level().as_str().to_string(),
             message: v.message,
             after_capture_gap: false,
+            frame_offset: None,
             excerpt: None,
         };
         if after_capture_gap {
@@ -96,6 +103,7 @@ impl DirectionAcc {
             level: "INFO".to_string(),
             message,
             after_capture_gap: false,
+            frame_offset: None,
             excerpt: None,
         });
     }

@@ -87,7 +87,7 @@ fn direction(out: &mut String, label: &str, bytes: &[u8], limits: Limits, hex: b
                     summary(&frame)
                 );
             }
-            Event::Error { error, context } => {
+            Event::Error { error, context, .. } => {
                 let _ = writeln!(out, "{:>10} {label} ERROR {error}", error.offset);
                 if hex {
                     hexdump(

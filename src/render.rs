@@ -4,11 +4,21 @@ use std::fmt::Write;
 
 use crate::report::{DirectionReport, Excerpt, Report};
 
+/// `n thing` or `n things`.
+fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// Classic 16-bytes-per-line hex dump, the offending byte in brackets.
 pub fn hexdump(out: &mut String, x: &Excerpt, mark: u64) {
     for (row, chunk) in x.bytes.chunks(16).enumerate() {
         let at = x.start + row as u64 * 16;
-        let _ = write!(out, "      {at:08x} ");
+        // Decimal, like every offset in the report.
+        let _ = write!(out, "      {at:>10} ");
         for (i, b) in chunk.iter().enumerate() {
             if at + i as u64 == mark {
                 let _ = write!(out, "[{b:02x}]");
@@ -30,9 +40,9 @@ fn direction(out: &mut String, name: &str, d: &DirectionReport, strict: bool) {
     let types: Vec<String> = d.frames_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
     let _ = writeln!(
         out,
-        "  {name}: {} bytes, {} frames{}{}",
+        "  {name}: {} bytes, {}{}{}",
         d.bytes,
-        d.frames,
+        count(d.frames, "frame"),
         if types.is_empty() {
             String::new()
         } else {
@@ -123,9 +133,9 @@ pub fn text(report: &Report, strict: bool) -> String {
     };
     let _ = writeln!(
         out,
-        "{verdict}: {} connection(s), {} frames, {} violation(s), {} bytes skipped{}",
+        "{verdict}: {} connection(s), {}, {} violation(s), {} bytes skipped{}",
         s.connections,
-        s.frames,
+        count(s.frames, "frame"),
         s.violations,
         s.bytes_skipped,
         if s.bytes_missing > 0 {

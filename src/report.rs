@@ -293,6 +293,10 @@ impl DirectionReport {
 pub struct Violation {
     /// Byte offset within this direction's stream.
     pub offset: u64,
+    /// For a frame that failed, where it began (`offset` names the offending field, which for a
+    /// payload CRC is after the damage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_offset: Option<u64>,
     pub code: String,
     pub requirement: String,
     /// `MUST`, `SHOULD` or `INFO`.

@@ -268,3 +268,48 @@ fn violations_past_the_listing_cap_still_count() {
     );
     assert!(text.contains("1500 violation(s)"), "{text}");
 }
+
+/// A violation line says each thing once, in one base (#13 item 15): a payload CRC mismatch is
+/// reported at the CRC field and also names where its frame began (`frame_offset`), and counts
+/// and lengths are decimal.
+#[test]
+fn violation_lines_name_the_frame_and_say_each_thing_once() {
+    let sample = std::fs::read("samples/cluster/n2-n1.c2s.bin").unwrap();
+    let first_len = 24 + u32::from_be_bytes(sample[16..20].try_into().unwrap()) as usize + 4;
+    let second_len = 24 + u32::from_be_bytes(sample[first_len + 16..first_len + 20].try_into().unwrap()) as usize + 4;
+    let end = first_len + second_len;
+    let mut bad = sample[..end].to_vec();
+    bad[first_len + 30] ^= 0x01; // a payload byte of the second frame
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.c2s.bin");
+    std::fs::write(&path, &bad).unwrap();
+    let (code, r) = validate_json(&[&path]);
+    assert_eq!(code, 1);
+    let v = &r["connections"][0]["directions"]["client_to_server"]["violations"][0];
+    assert_eq!(v["code"], "payload_crc_mismatch");
+    assert_eq!(v["offset"].as_u64(), Some((end - 4) as u64), "at the CRC field");
+    assert_eq!(
+        v["frame_offset"].as_u64(),
+        Some(first_len as u64),
+        "where the frame began"
+    );
+    let m = v["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!("payload_crc of the frame at {first_len}: found 0x")),
+        "{m}"
+    );
+    let text = raftwire().arg("validate").arg(&path).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let line = text.lines().find(|l| l.contains("FAIL")).unwrap();
+    assert_eq!(line.matches("payload_crc_mismatch").count(), 1, "{line}");
+    assert!(!line.contains("byte "), "{line}");
+
+    // A frame cut short: lengths in decimal.
+    std::fs::write(&path, &sample[..10]).unwrap();
+    let (_, r) = validate_json(&[&path]);
+    let m = r["connections"][0]["directions"]["client_to_server"]["violations"][0]["message"].to_string();
+    assert!(m.contains("found 10, expected at least 24"), "{m}");
+    let text = raftwire().arg("validate").arg(&path).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("0 frames,") && !text.contains("1 frames"), "{text}");
+}

@@ -222,7 +222,7 @@ impl fmt::Display for Expected {
 /// first byte of the offending field; `found` is what that field held (for length problems, the
 /// number of bytes that were available).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("byte {offset}: {} ({}, {}): found {found:#x}, expected {expected}; {}", .code.as_str(), .code.requirement(), .field, .code.hint())]
+#[error("byte {offset}: {} ({}, {}): {}", .code.as_str(), .code.requirement(), .field, self.finding())]
 pub struct DecodeError {
     /// The stable error code.
     pub code: ErrorCode,
@@ -237,6 +237,17 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
+    /// What was found against what was expected, and the hint: the error without its place and
+    /// code. Values compared with exact values (markers, types, CRCs) are in hex, counts and
+    /// lengths in decimal, so one line never mixes bases for one quantity.
+    pub fn finding(&self) -> String {
+        let found = match self.expected {
+            Expected::Exactly(_) | Expected::OneOf(_) => format!("{:#x}", self.found),
+            _ => self.found.to_string(),
+        };
+        format!("found {found}, expected {}; {}", self.expected, self.code.hint())
+    }
+
     /// The `SPEC.md` requirement this error enforces.
     pub fn requirement(&self) -> &'static str {
         self.code.requirement()

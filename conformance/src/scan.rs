@@ -25,6 +25,9 @@ pub enum Event {
     Error {
         /// What was wrong, and where.
         error: DecodeError,
+        /// Offset of the first byte of the frame (or of the bytes) that failed: `error.offset`
+        /// names the field, after the damage for a CRC, so this says where the damaged frame began.
+        frame: u64,
         /// The bytes around the error, as far as the scanner held them.
         context: Context,
     },
@@ -157,7 +160,11 @@ impl Scanner {
                 .unwrap_or_default()
                 .to_vec(),
         };
-        on_event(Event::Error { error, context });
+        on_event(Event::Error {
+            error,
+            frame: self.base,
+            context,
+        });
         // A marker inside the failed frame's extent (its claimed length, or the header when that
         // is unreadable) is where another writer's frame began: name the interleaving there.
         // Markers that start inside the extent, even if they end past it.

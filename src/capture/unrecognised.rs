@@ -196,6 +196,7 @@ fn foreign_report(p: &Pending, hashicorp: bool) -> ConnectionReport {
                 level: "MUST".into(),
                 message: message.clone(),
                 after_capture_gap: false,
+                frame_offset: None,
                 excerpt: Some(crate::report::Excerpt {
                     start: 0,
                     bytes: p.head[j].clone(),
