@@ -124,9 +124,9 @@ enum Command {
     /// Exit status: 0 all selected vectors pass (or, with --baseline, no regression), 1 failures,
     /// 2 unusable input, including a filter that selects no vector.
     Conformance {
-        /// Directory of vectors.
-        #[arg(long, default_value = "conformance/vectors")]
-        vectors: PathBuf,
+        /// Directory of vectors (default: the built-in set, the same as conformance/vectors).
+        #[arg(long)]
+        vectors: Option<PathBuf>,
         /// External decoder: a shell command that reads a frame vector's bytes on stdin and prints
         /// its verdict as JSON (see conformance/README.md). Stream vectors are skipped.
         #[arg(long)]
@@ -147,9 +147,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Seconds an external decoder may take per vector.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
+        /// Seconds an external decoder may take per vector (fractions allowed: 0.5). A decoder
+        /// takes milliseconds; one that overruns is killed with its process group and fails that
+        /// vector.
+        #[arg(long, default_value_t = 2.0)]
+        timeout: f64,
+        /// Decoders run at once (default: one per core).
+        #[arg(long, short = 'j')]
+        jobs: Option<std::num::NonZeroUsize>,
     },
     /// Decode one direction's bytes from stdin and print the verdict as JSON: the reference for the
     /// `--decoder-cmd` contract (`raftwire conformance --decoder-cmd "raftwire decode"`).
@@ -246,14 +251,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             write_baseline,
             format,
             timeout,
+            jobs,
         } => {
+            if !(0.001..=3600.0).contains(&timeout) {
+                return Err(format!("--timeout {timeout}: give seconds from 0.001 to 3600"));
+            }
+            let jobs = jobs
+                .or_else(|| std::thread::available_parallelism().ok())
+                .map_or(1, |n| n.get());
             let opts = suite::Options {
                 vectors,
                 decoder_cmd,
                 filters,
                 strict,
                 baseline,
-                timeout: std::time::Duration::from_secs(timeout),
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                jobs,
             };
             let (report, ok) = suite::run(&opts)?;
             if let Some(path) = write_baseline {
@@ -264,7 +277,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Format::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
                 Format::Junit => suite::junit(&report),
             };
-            emit(&format!("{out}\n"))?;
+            emit(&if out.ends_with('\n') { out } else { out + "\n" })?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Inspect { input, hex, reading } => {

@@ -56,7 +56,8 @@ fn a_decoder_that_accepts_everything_fails_the_reject_vectors() {
 fn broken_decoders_are_failures_with_a_reason() {
     for (cmd, reason) in [
         ("cat >/dev/null; echo not json", "unreadable verdict"),
-        ("cat >/dev/null; exit 3", "printed no verdict"),
+        ("cat >/dev/null; exit 3", "exited with status 3"),
+        ("cat >/dev/null", "printed no verdict"),
         ("sleep 5", "did not finish"),
     ] {
         let (code, out) = run(&[
@@ -147,4 +148,91 @@ fn an_independent_python_decoder_written_from_the_spec_passes_every_frame_vector
     let (code, out) = run(&["--decoder-cmd", "python3 conformance/examples/rfw_decode.py"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" 0 failed") && !out.contains("FAIL"), "{out}");
+}
+
+/// The vectors are built in (#13 item 11): an installed raftwire runs them from any directory,
+/// and `--vectors DIR` still reads a directory.
+#[test]
+fn vectors_are_built_in_and_run_from_any_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = raftwire()
+        .arg("conformance")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = std::fs::canonicalize("conformance/vectors").unwrap();
+    let (code, from_dir) = run(&["--vectors", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        text.lines().last(),
+        from_dir.lines().find(|l| l.starts_with("conformance:")),
+        "the built-in set is the committed one"
+    );
+}
+
+/// The decoder runner (#13 item 12): a decoder must exit 0; one that overruns is killed with
+/// everything it started; a chatty one is not mistaken for a hung one; one that cannot be run
+/// makes the run unusable (exit 2), as do a zero timeout and an empty command.
+#[test]
+fn the_decoder_runner_judges_exit_status_kills_process_groups_and_drains_pipes() {
+    let decode = format!("{} decode", bin());
+    let only = ["--filter", "FRAME-8"];
+    let with = |cmd: &str, extra: &[&str]| {
+        let mut args = vec!["--decoder-cmd", cmd];
+        args.extend_from_slice(&only);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // Right verdict, wrong exit status.
+    let (code, out) = with(&format!("{decode}; exit 3"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("decoder exited with status 3"), "{out}");
+    // Killed by a signal.
+    let (code, out) = with("kill -9 $$", &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("killed by signal 9"), "{out}");
+    // 70 kB on stderr before the verdict: a full pipe must not look like a hang.
+    let (code, out) = with(&format!("head -c 70000 /dev/zero >&2; {decode}"), &["--timeout", "20"]);
+    assert_eq!(code, 0, "{out}");
+    // A decoder that starts a child and hangs: both are gone after the run.
+    let marker = "31.4159";
+    let started = std::time::Instant::now();
+    let (code, out) = with(&format!("sh -c 'sleep {marker}'"), &["--timeout", "0.2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("did not finish within 200ms"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    // Cannot be run at all.
+    let (code, out) = with("./no-such-decoder", &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("could not run the decoder"), "{out}");
+    for bad in [vec!["--decoder-cmd", " "], vec!["--timeout", "0"]] {
+        let (code, out) = run(&bad);
+        assert_eq!(code, 2, "{bad:?}: {out}");
+    }
+}
+
+/// When only `frames_before` differs, the failure says so (#13 item 13).
+#[test]
+fn a_wrong_frames_before_is_named_as_such() {
+    let cmd = format!(r#"{} decode | sed 's/"frames_before":0/"frames_before":5/'"#, bin());
+    let (code, out) = run(&["--decoder-cmd", &cmd, "--filter", "frame_8_reject_payload_crc"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("with frames_before 0, got frames_before 5"), "{out}");
 }
