@@ -101,10 +101,11 @@ enum Command {
         /// NAME.s2c.bin raw streams (created if missing).
         #[arg(long)]
         out: PathBuf,
-        /// Replication rounds to simulate (scales the traffic; ~10 KiB per round by default).
+        /// Replication rounds to simulate (scales the traffic: about 17-20 KiB of capture per round).
         #[arg(long, default_value_t = gen::ROUNDS)]
         rounds: usize,
-        /// Inject a fault into one connection; its location is written to faults.json.
+        /// Inject a fault into one connection; its location is written to NAME.faults.json beside a
+        /// capture, or to faults.json in a directory of streams.
         #[arg(long, value_enum)]
         fault: Option<gen::Fault>,
     },
@@ -227,7 +228,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             fault,
         } => {
             let written = gen::write(seed, rounds, fault, &out)?;
-            eprintln!("wrote {written} connection(s) to {}", out.display());
+            eprintln!("wrote {} connection(s) to {}", written.connections, out.display());
+            if let Some(f) = written.faults {
+                eprintln!("wrote the injected fault's location to {}", f.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Streams { capture, out, ports } => {

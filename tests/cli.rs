@@ -313,3 +313,26 @@ fn violation_lines_name_the_frame_and_say_each_thing_once() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("0 frames,") && !text.contains("1 frames"), "{text}");
 }
+
+/// `gen` says where the fault record went, and refuses a capture format it does not write rather
+/// than make a directory of that name (#13 item 16).
+#[test]
+fn gen_names_its_fault_record_and_refuses_formats_it_does_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("f.pcap");
+    let out = raftwire()
+        .args(["gen", "--seed", "2", "--fault", "bit-flip", "--out"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let record = dir.path().join("f.faults.json");
+    assert!(err.contains(&record.display().to_string()), "{err}");
+    assert!(record.exists());
+    let ng = dir.path().join("x.pcapng");
+    let out = raftwire().args(["gen", "--out"]).arg(&ng).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!ng.exists(), "no directory named like a capture");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("editcap -F pcapng"));
+}
