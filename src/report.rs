@@ -200,6 +200,10 @@ pub struct CaptureReport {
     pub truncated_packets: u64,
     /// The longest cut packet as captured: the snap length at the link layer (0 if none was cut).
     pub snap_length: u64,
+    /// Connections whose checking a capture-wide limit on open connections ended early.
+    pub evicted_connections: u64,
+    /// Bytes held out of order whose holes a capture-wide memory limit declared early.
+    pub released_bytes: u64,
     /// Where the capture file ends inside a packet record (tcpdump killed, a copy cut short):
     /// the packets before it were checked.
     pub file_truncated_at: Option<u64>,
@@ -360,6 +364,21 @@ impl Report {
                     "{}: {} packet(s) cut at snap length {} by the capture: their missing bytes were not checked, and \
                      findings that depend on them are not judged; re-capture with `tcpdump -s 0`",
                     c.file, c.truncated_packets, c.snap_length
+                ));
+            }
+            if c.evicted_connections > 0 {
+                out.push(format!(
+                    "{}: {} connection(s) finished early because too many were open at once (the longest idle \
+                     first; each one's notes say when): bytes they carried later were checked as connections \
+                     joined late",
+                    c.file, c.evicted_connections
+                ));
+            }
+            if c.released_bytes > 0 {
+                out.push(format!(
+                    "{}: holes were declared early to free {} bytes held out of order (a capture-wide memory \
+                     limit): bytes filling them later were not checked",
+                    c.file, c.released_bytes
                 ));
             }
             if c.fragments > 0 {

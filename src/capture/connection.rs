@@ -8,13 +8,16 @@ use raftwire_codec::Limits;
 use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
 
 use super::packet::TcpSegment;
-use super::reassembly::{Piece, Reassembler};
+use super::reassembly::{GapCause, Piece, Reassembler};
 use super::unrecognised::{Pending, HEAD};
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::report::{ConnectionReport, Directions};
 
 const MARKER: [u8; 4] = [0xC1, b'R', b'F', b'W'];
+
+/// Most bytes a connection keeps before its dialect is decided.
+const UNDECIDED_LIMIT: u64 = 64 << 10;
 
 /// Bytes held out of order per direction before the hole before them is declared a gap.
 const HOLD_LIMIT: usize = 4 << 20;
@@ -65,6 +68,8 @@ pub struct Connection {
     after_gap: [Option<u64>; 2],
     /// Per direction, where the first hole began (hashicorp connections are judged from there).
     first_gap: [Option<u64>; 2],
+    /// Notes from outside (a capture-wide limit ended this connection's checking early).
+    extra_notes: Vec<String>,
 }
 
 fn index(d: Direction) -> usize {
@@ -93,6 +98,7 @@ impl Connection {
             gaps_seen: false,
             after_gap: [None; 2],
             first_gap: [None; 2],
+            extra_notes: Vec::new(),
         }
     }
 
@@ -194,14 +200,19 @@ impl Connection {
     }
 
     /// Notes a hole in a direction: from here on, what depends on the missing bytes is not judged.
-    fn gap(&mut self, i: usize, offset: u64, len: u64, snapped: bool) {
+    fn gap(&mut self, i: usize, offset: u64, len: u64, cause: GapCause) {
         self.gaps_seen = true;
         let d = &mut self.dirs[i];
         d.acc.report.bytes_missing += len;
-        let why = if snapped {
-            "the capture's snap length cut the packet that carried them (re-capture with `tcpdump -s 0`)"
-        } else {
-            "lost by the capture, or never captured"
+        let why = match cause {
+            GapCause::Snapped => {
+                "the capture's snap length cut the packet that carried them (re-capture with `tcpdump -s 0`)"
+            }
+            GapCause::Lost => "lost by the capture, or never captured",
+            GapCause::Released => {
+                "not seen yet when the data held out of order after them reached the capture-wide memory limit; \
+                 if they come later they are not checked"
+            }
         };
         d.acc.note(
             offset,
@@ -214,7 +225,13 @@ impl Connection {
         if self.dialect.is_none() {
             // Holes too: replayed in order, so bytes on either side of one are never joined.
             self.undecided.extend(pieces.into_iter().map(|p| (dir, p)));
-            let decided = crate::dialect::detect(&self.head[0], &self.head[1]);
+            let mut decided = crate::dialect::detect(&self.head[0], &self.head[1]);
+            // The first bytes can no longer grow (a hole cut them short), or much has arrived
+            // without them deciding: decide from what there is, so what waits stays bounded.
+            let waiting: u64 = self.bytes.iter().sum();
+            if decided.is_none() && (self.head_cut.iter().all(|c| *c) || waiting > UNDECIDED_LIMIT) {
+                decided = Some(crate::dialect::detect(&self.head[0], &[]).unwrap_or(Dialect::Rfw));
+            }
             if decided.is_some() {
                 self.decide(decided);
             }
@@ -227,10 +244,10 @@ impl Connection {
                         Direction::ClientToServer => self.hashicorp.requests(&bytes),
                         Direction::ServerToClient => self.hashicorp.responses(&bytes),
                     },
-                    Piece::Gap { offset, len, snapped } => {
+                    Piece::Gap { offset, len, cause } => {
                         let i = index(dir);
                         self.first_gap[i].get_or_insert(offset);
-                        self.gap(i, offset, len, snapped);
+                        self.gap(i, offset, len, cause);
                     }
                 }
             }
@@ -274,8 +291,8 @@ impl Connection {
                         }
                     });
                 }
-                Piece::Gap { offset, len, snapped } => {
-                    self.gap(i, offset, len, snapped);
+                Piece::Gap { offset, len, cause } => {
+                    self.gap(i, offset, len, cause);
                     let d = &mut self.dirs[i];
                     d.scanner.gap(len, &mut |e| {
                         d.acc.record(e);
@@ -283,6 +300,28 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Bytes held out of order in both directions.
+    pub fn held(&self) -> usize {
+        self.dirs.iter().map(|d| d.reasm.held()).sum()
+    }
+
+    /// Declares the holes before held bytes now, to free the memory they take (a capture-wide
+    /// limit was reached); returns how many bytes were held.
+    pub fn release(&mut self) -> usize {
+        let held = self.held();
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let pieces = self.dirs[index(dir)].reasm.release();
+            self.keep_head(index(dir), &pieces);
+            self.apply(dir, pieces);
+        }
+        held
+    }
+
+    /// Adds a note to the connection's report.
+    pub fn note(&mut self, note: String) {
+        self.extra_notes.push(note);
     }
 
     /// Hands on what reassembly still holds (the capture has ended, or the connection closed).
@@ -335,6 +374,7 @@ impl Connection {
                 target.violations.extend(notes);
                 target.violations.sort_by_key(|v| v.offset);
             }
+            r.notes.append(&mut self.extra_notes);
             return r;
         }
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
@@ -369,7 +409,7 @@ impl Connection {
             let acc = if i == 0 { &mut c.acc } else { &mut s.acc };
             acc.stream_violation(v, consequence);
         }
-        let mut notes = Vec::new();
+        let mut notes = std::mem::take(&mut self.extra_notes);
         for (name, d) in [("client_to_server", &c), ("server_to_client", &s)] {
             if d.reasm.retransmitted > 0 {
                 notes.push(format!("{name}: {} retransmitted bytes dropped", d.reasm.retransmitted));

@@ -16,7 +16,7 @@ use raftwire_codec::Limits;
 
 use packet::{supported_link_type, tcp_segment, Skip, TcpSegment};
 use shards::Shards;
-use tracker::{Settings, Tracker};
+use tracker::{Caps, Settings, Tracker};
 
 use crate::report::{Collected, Unchecked};
 use crate::source::Source;
@@ -251,9 +251,10 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
         limits: opts.limits,
         ports: opts.ports.clone(),
         dialect: opts.dialect,
+        caps: Caps::shared_by(opts.jobs),
     };
     let ports = &opts.ports;
-    let (mut closed, held) = if opts.jobs <= 1 {
+    let (mut closed, held, hit) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
         stats.file_truncated_at = read_packets(source, opts.progress, |lt, data, missing| {
             if let Some(seg) = segment_of(&mut stats, ports, lt, data, missing) {
@@ -273,6 +274,8 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
         stats.file_truncated_at = read?;
         done?
     };
+    stats.evicted_connections = hit.evicted;
+    stats.released_bytes = hit.released;
     let (foreign, not_listed, unchecked) = held.resolve(!opts.ports.is_empty());
     for (order, report) in foreign {
         closed.push(order, report);

@@ -10,9 +10,20 @@ use std::collections::BTreeMap;
 pub enum Piece {
     /// Bytes at stream offset `offset`.
     Data { offset: u64, bytes: Vec<u8> },
-    /// Bytes the capture does not have: `len` bytes from `offset`. `snapped` when they are the
-    /// rest of a packet the capture's snap length cut (known at once), not a lost packet.
-    Gap { offset: u64, len: u64, snapped: bool },
+    /// Bytes the capture does not have: `len` bytes from `offset`, and why.
+    Gap { offset: u64, len: u64, cause: GapCause },
+}
+
+/// Why bytes are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapCause {
+    /// Never captured: the packets are not in the capture.
+    Lost,
+    /// The rest of a packet the capture's snap length cut (known at once).
+    Snapped,
+    /// Not seen yet when the bytes held out of order after the hole reached a memory limit: the
+    /// hole is declared early, and bytes that fill it later are dropped.
+    Released,
 }
 
 /// How far ahead of the expected sequence number a segment may start before it is treated as
@@ -152,7 +163,7 @@ impl Reassembler {
             out.push(Piece::Gap {
                 offset: at,
                 len: end - at,
-                snapped: true,
+                cause: GapCause::Snapped,
             });
             let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
             self.next = Some((seq, end));
@@ -204,12 +215,33 @@ impl Reassembler {
             out.push(Piece::Gap {
                 offset: next_off,
                 len: start - next_off,
-                snapped: false,
+                cause: GapCause::Lost,
             });
             let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((start - o) as u32));
             self.next = Some((seq, start));
         }
         self.drain(out);
+    }
+
+    /// Bytes held out of order, waiting for the hole before them.
+    pub fn held(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Gives up waiting: every hole before held bytes is declared a gap now (memory limit), and
+    /// the held bytes are delivered.
+    pub fn release(&mut self) -> Vec<Piece> {
+        let mut out = Vec::new();
+        while !self.held.is_empty() {
+            let before = out.len();
+            self.declare_gap(&mut out);
+            for p in out.iter_mut().skip(before) {
+                if let Piece::Gap { cause, .. } = p {
+                    *cause = GapCause::Released;
+                }
+            }
+        }
+        out
     }
 
     /// End of capture: every remaining hole is a gap, and so is a cut range at the end.
@@ -271,7 +303,7 @@ mod tests {
             Piece::Gap {
                 offset: 2,
                 len: 7,
-                snapped: false
+                cause: GapCause::Lost
             }
         );
         assert_eq!(data(&out), vec![(9, b"xyzw!".to_vec())]);
@@ -282,7 +314,7 @@ mod tests {
                 Piece::Gap {
                     offset: 14,
                     len: 15,
-                    snapped: false
+                    cause: GapCause::Lost
                 },
                 Piece::Data {
                     offset: 29,
@@ -308,7 +340,7 @@ mod tests {
                 Piece::Gap {
                     offset: 3,
                     len: 5,
-                    snapped: true
+                    cause: GapCause::Snapped
                 }
             ]
         );
@@ -329,7 +361,7 @@ mod tests {
                 Piece::Gap {
                     offset: 12,
                     len: 7,
-                    snapped: true
+                    cause: GapCause::Snapped
                 },
                 Piece::Data {
                     offset: 19,

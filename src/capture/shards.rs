@@ -13,7 +13,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use super::packet::TcpSegment;
-use super::tracker::{Settings, Tracker};
+use super::tracker::{CapsHit, Settings, Tracker};
 use super::unrecognised::Held;
 use crate::report::Collected;
 
@@ -91,7 +91,7 @@ impl Batch {
 struct Worker {
     queue: SyncSender<Batch>,
     filling: Batch,
-    thread: JoinHandle<(Collected, Held)>,
+    thread: JoinHandle<(Collected, Held, CapsHit)>,
 }
 
 /// The reading side of the sharded validation.
@@ -118,7 +118,7 @@ fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     ((mixed >> 32) % shards.max(1) as u64) as usize
 }
 
-fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, Held) {
+fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, Held, CapsHit) {
     let mut tracker = Tracker::new(settings);
     for mut batch in queue {
         batch.replay(&mut tracker);
@@ -169,7 +169,7 @@ impl Shards {
     }
 
     /// Hands over what is left, waits for the workers and gathers their connections.
-    pub fn finish(mut self) -> Result<(Collected, Held), String> {
+    pub fn finish(mut self) -> Result<(Collected, Held, CapsHit), String> {
         for shard in 0..self.workers.len() {
             if self.workers.get(shard).is_some_and(|w| !w.filling.segments.is_empty()) {
                 self.send(shard);
@@ -177,15 +177,18 @@ impl Shards {
         }
         let mut closed = Collected::default();
         let mut held = Held::default();
+        let mut hit = CapsHit::default();
         for w in self.workers {
             drop(w.queue);
-            let (c, h) = w
+            let (c, h, x) = w
                 .thread
                 .join()
                 .map_err(|_| "a validation thread failed (this is a bug in raftwire)".to_string())?;
             closed.merge(c, |o| o);
             held.merge(h, |o| o);
+            hit.evicted += x.evicted;
+            hit.released += x.released;
         }
-        Ok((closed, held))
+        Ok((closed, held, hit))
     }
 }

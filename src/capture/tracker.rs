@@ -48,10 +48,50 @@ pub struct Settings {
     pub limits: Limits,
     pub ports: Vec<u16>,
     pub dialect: Dialect,
+    /// This tracker's share of the capture-wide memory limits.
+    pub caps: Caps,
+}
+
+/// Limits that keep a whole run's memory bounded, whatever the capture: a connection's state is a
+/// couple of KiB, and each may hold megabytes out of order, so per-connection bounds alone let a
+/// capture of many connections take gigabytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Connections open at once. Past it, the eighth that have been idle longest are finished
+    /// early (their reports say so); their later bytes, if any, start a connection joined late.
+    pub open: usize,
+    /// Bytes held out of order, over all connections. Past it, the connection holding most
+    /// declares the holes before its held bytes now (`capture_gap` notes say so).
+    pub held: usize,
+}
+
+/// The capture-wide limits, split among the trackers of a run.
+pub const MAX_OPEN: usize = 20_000;
+pub const MAX_HELD: usize = 32 << 20;
+
+impl Caps {
+    pub fn shared_by(trackers: usize) -> Caps {
+        let n = trackers.max(1);
+        Caps {
+            open: (MAX_OPEN / n).max(64),
+            held: (MAX_HELD / n).max(1 << 20),
+        }
+    }
+}
+
+/// How often the capture-wide limits cut into the checking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapsHit {
+    /// Connections finished early because too many were open.
+    pub evicted: u64,
+    /// Bytes whose holes were declared early because too much was held.
+    pub released: u64,
 }
 
 struct Open {
     opened_at: u64,
+    /// The packet that last touched it, to find the longest idle.
+    last_seen: u64,
     /// Boxed: a connection's state is a few KiB, and the table moves its entries as it grows.
     conn: Box<Connection>,
 }
@@ -70,6 +110,9 @@ pub struct Tracker {
     done: Collected,
     /// Connections not recognised as Raft traffic, decided once the capture is read.
     held: Held,
+    /// Bytes held out of order by the open connections.
+    held_bytes: usize,
+    hit: CapsHit,
 }
 
 impl Tracker {
@@ -79,11 +122,17 @@ impl Tracker {
             open: OpenMap::default(),
             done: Collected::default(),
             held: Held::default(),
+            held_bytes: 0,
+            hit: CapsHit::default(),
         }
     }
 
     fn close(&mut self, k: Key, closed_at: u64) {
-        if let Some(Open { opened_at, mut conn }) = self.open.remove(&k) {
+        if let Some(Open {
+            opened_at, mut conn, ..
+        }) = self.open.remove(&k)
+        {
+            self.held_bytes = self.held_bytes.saturating_sub(conn.held());
             conn.flush();
             let order = (0, closed_at, opened_at);
             if conn.recognised() {
@@ -117,32 +166,77 @@ impl Tracker {
             // one idle entry per closed connection until the capture ends.
             return;
         }
-        let Settings { limits, ports, dialect } = &self.settings;
+        if !self.open.contains_key(&k) && self.open.len() >= self.settings.caps.open {
+            self.evict(at);
+        }
+        let Settings {
+            limits, ports, dialect, ..
+        } = &self.settings;
         let open = self.open.entry(k).or_insert_with(|| {
             let (client, server) = roles(seg, ports);
             Open {
                 opened_at: at,
+                last_seen: at,
                 conn: Box::new(Connection::new(client, server, *limits, *dialect)),
             }
         });
+        open.last_seen = at;
         let c = &mut open.conn;
+        let held_before = c.held();
         let dir = c.direction_from(seg.src);
         c.segment(dir, seg, seg.fin);
         if seg.rst {
             c.reset = true;
         }
+        self.held_bytes = (self.held_bytes + c.held()).saturating_sub(held_before);
         if c.is_closed() {
+            self.close(k, at);
+        }
+        while self.held_bytes > self.settings.caps.held && self.release_most() {}
+    }
+
+    /// Too many connections are open: finishes the eighth that have been idle longest.
+    fn evict(&mut self, at: u64) {
+        let mut idle: Vec<(u64, u64, Key)> = self.open.iter().map(|(k, o)| (o.last_seen, o.opened_at, *k)).collect();
+        let n = (idle.len() / 8).max(1);
+        if n < idle.len() {
+            idle.select_nth_unstable(n);
+        }
+        idle.truncate(n);
+        idle.sort_unstable();
+        let cap = self.settings.caps.open;
+        for (last_seen, _, k) in idle {
+            if let Some(o) = self.open.get_mut(&k) {
+                o.conn.note(format!(
+                    "checking ended early, at packet {at}: more than {cap} connections were open at once in this \
+                     part of the capture, and this one had been idle since packet {last_seen}; bytes it carried later, \
+                     if any, are checked as a connection the capture joined late"
+                ));
+            }
+            self.hit.evicted += 1;
             self.close(k, at);
         }
     }
 
+    /// Too many bytes are held out of order: the connection holding most declares its holes
+    /// now. False if nothing could be freed.
+    fn release_most(&mut self) -> bool {
+        let Some(o) = self.open.values_mut().max_by_key(|o| (o.conn.held(), o.opened_at)) else {
+            return false;
+        };
+        let freed = o.conn.release();
+        self.held_bytes = self.held_bytes.saturating_sub(freed);
+        self.hit.released += freed as u64;
+        freed > 0
+    }
+
     /// Ends the capture: every connection still open is finished too.
-    pub fn finish(mut self) -> (Collected, Held) {
+    pub fn finish(mut self) -> (Collected, Held, CapsHit) {
         let mut rest: Vec<(u64, Key)> = self.open.iter().map(|(k, o)| (o.opened_at, *k)).collect();
         rest.sort_unstable();
         for (_, k) in rest {
             self.close(k, u64::MAX);
         }
-        (self.done, self.held)
+        (self.done, self.held, self.hit)
     }
 }
