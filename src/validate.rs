@@ -53,7 +53,11 @@ pub fn run(
                     } else {
                         ("client_to_server", &c.first_bytes_client_to_server)
                     };
-                    format!("{} -> {}: {dir} starts {first}", c.client, c.server)
+                    if first.is_empty() {
+                        format!("{} -> {}: its first bytes are not in the capture", c.client, c.server)
+                    } else {
+                        format!("{} -> {}: {dir} starts {first}", c.client, c.server)
+                    }
                 })
                 .collect();
             return Err(format!(

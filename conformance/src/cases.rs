@@ -555,6 +555,63 @@ pub fn frame_cases() -> Vec<Case> {
         ErrorCode::TextTooLong,
         h + 2,
     );
+    // The order of rules an implementation could otherwise take either way (SPEC.md §3, §5).
+    // FIELD-6 is judged on a text's length as it is read, before FIELD-1 asks for its bytes.
+    let mut long_and_cut = 3u16.to_be_bytes().to_vec();
+    long_and_cut.extend_from_slice(&(MAX_ERROR_MESSAGE_LEN + 1).to_be_bytes());
+    reject(
+        "text_too_long_and_past_the_payload",
+        "FIELD-6",
+        RawFrame::new(MessageType::Error as u8, long_and_cut).bytes(),
+        ErrorCode::TextTooLong,
+        h + 2,
+    );
+    // FIELD-5: an incomplete sequence at the end of a text is reported at its first byte.
+    let mut cut_utf8 = 3u16.to_be_bytes().to_vec();
+    cut_utf8.extend_from_slice(&4u16.to_be_bytes());
+    cut_utf8.extend_from_slice(b"ab\xE2\x82");
+    reject(
+        "incomplete_utf8_at_the_end",
+        "FIELD-5",
+        RawFrame::new(MessageType::Error as u8, cut_utf8).bytes(),
+        ErrorCode::InvalidUtf8,
+        h + 6,
+    );
+    // IS-3 uses the server count, which is read as a count first: one that claims more servers
+    // than bytes remain is FIELD-1's, even in a chunk where any configuration is out of place.
+    reject(
+        "server_count_past_the_payload_in_a_later_chunk",
+        "FIELD-1",
+        patch("snapshot_middle_chunk", 53, &[0, 200]),
+        ErrorCode::TruncatedBody,
+        h + 53,
+    );
+    // AE-5: a configuration entry with zero servers is `no_voter` at its server count; bytes
+    // after the configuration are `trailing_bytes` at the first of them.
+    let ae = encoded(find(&messages, "append_entries"), 1)[HEADER_LEN..].to_vec();
+    let ae = &ae[..ae.len() - TRAILER_LEN];
+    let conf_at = 109; // the third entry's data: after its u32 length at 105
+    let conf = ae.get(conf_at..).unwrap_or_default().to_vec();
+    let with_data = |data: &[u8]| {
+        let mut p = ae.get(..conf_at - 4).unwrap_or_default().to_vec();
+        p.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        p.extend_from_slice(data);
+        RawFrame::new(MessageType::AppendEntries as u8, p).bytes()
+    };
+    reject(
+        "configuration_entry_with_zero_servers",
+        "AE-5",
+        with_data(&[0, 0]),
+        ErrorCode::NoVoter,
+        h + conf_at as u64,
+    );
+    reject(
+        "configuration_entry_with_bytes_after_it",
+        "AE-5",
+        with_data(&[conf.clone(), vec![0]].concat()),
+        ErrorCode::TrailingBytes,
+        h + (conf_at + conf.len()) as u64,
+    );
     let mut p = encoded(find(&messages, "snapshot_middle_chunk"), 1)[HEADER_LEN..].to_vec();
     p.truncate(p.len() - TRAILER_LEN - 3);
     p[55..59].copy_from_slice(&0u32.to_be_bytes());

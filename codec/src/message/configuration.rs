@@ -73,7 +73,7 @@ pub struct ServerRef<'a> {
 }
 
 /// The smallest encoded server: suffrage byte and two one-byte ids with their length bytes.
-const MIN_SERVER_LEN: usize = 5;
+pub(crate) const MIN_SERVER_LEN: usize = 5;
 
 /// CONF-1, checked once the whole configuration is known.
 fn has_voter(servers: &[Server]) -> Rule {

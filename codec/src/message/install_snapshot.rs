@@ -164,10 +164,12 @@ impl<'a> InstallSnapshotRef<'a> {
         let (i, leader) = id_field("leader_id")(i)?;
         let (i, snapshot) = id_field("snapshot_id")(i)?;
         // The placement rule needs only the count; check it before decoding the servers so an
-        // out-of-place configuration is reported at its count, not at some later server.
+        // out-of-place configuration is reported at its count, not at some later server. The
+        // count is read as a count (FIELD-1 bounds it by the bytes left) first: field-encoding
+        // rules come before the message rules that use the field (SPEC.md §5, IS-3).
         let at = i;
-        let (_, count) = crate::wire::u16_field("server_count")(i)?;
-        configuration_placed(offset, count as usize).map_err(|v| v.at(at, "server_count"))?;
+        let (_, count) = crate::wire::count_field("server_count", 2, super::configuration::MIN_SERVER_LEN)(i)?;
+        configuration_placed(offset, count).map_err(|v| v.at(at, "server_count"))?;
         let (i, configuration) = ConfigurationRef::decode(i)?;
         let at = i;
         let (i, data) = blob_field("data")(i)?;
