@@ -147,7 +147,7 @@ pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool, dialect: Diale
     let mut out = String::new();
     let speaks_hashicorp = |c2s: &[u8], s2c: &[u8]| {
         dialect == Dialect::Hashicorp
-            || (dialect == Dialect::Auto && crate::dialect::detect(c2s, s2c) == Some(Dialect::Hashicorp))
+            || (dialect == Dialect::Auto && crate::dialect::detect_final(c2s, s2c) == Dialect::Hashicorp)
     };
     let source = crate::source::Source::open(path)?;
     let kind = source.kind()?;

@@ -112,7 +112,7 @@ impl Source {
             return Err(format!(
                 "{}: {what}-compressed (starts {}): decompress it first ({tool} -k FILE, or {tool} -c FILE | raftwire … -)",
                 self.name,
-                hex(h.get(..h.len().min(4)).unwrap_or_default())
+                crate::capture::unrecognised::hex(h.get(..h.len().min(4)).unwrap_or_default())
             ));
         }
         let named_capture = [".pcap", ".pcapng", ".cap"].iter().any(|e| self.name.ends_with(e));
@@ -121,7 +121,7 @@ impl Source {
                 "{}: not a pcap or pcapng capture: it starts {} ({} byte(s) read), not with a pcap magic number (a1b2c3d4, \
                  d4c3b2a1, a1b23c4d, 4d3cb2a1) or a pcapng section header (0a0d0d0a)",
                 self.name,
-                hex(h),
+                crate::capture::unrecognised::hex(h),
                 h.len()
             ));
         }
@@ -147,8 +147,4 @@ impl<R: Read> Read for Filling<R> {
         }
         Ok(filled)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }

@@ -205,7 +205,7 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
             }
         }
         let hashicorp = dialect == Dialect::Hashicorp
-            || crate::dialect::detect(head(client), head(server)) == Some(Dialect::Hashicorp);
+            || crate::dialect::detect_final(head(client), head(server)) == Dialect::Hashicorp;
         if hashicorp {
             let checked = check_hashicorp_files(client, server)?;
             return Ok(crate::dialect::hashicorp_report(name(client), name(server), checked));

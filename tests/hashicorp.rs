@@ -325,11 +325,11 @@ fn streaming_check_holds_one_message_at_a_time_and_finds_what_a_whole_check_find
 fn hashicorp_findings_past_the_listing_cap_still_count() {
     let (c2s, _) = busiest();
     let request = &c2s[..first_request_len(&c2s)];
-    let mut stream = Vec::new();
-    for _ in 0..1500 {
-        stream.extend_from_slice(request);
-        stream.push(0xff);
-    }
+    // Each copy's last byte (its Term) set to 0: a MUST finding per message (HC-8), each whole
+    // and followed by the next, so all are counted.
+    let mut bad = request.to_vec();
+    *bad.last_mut().unwrap() = 0;
+    let stream = bad.repeat(1500);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.c2s.bin"), &stream).unwrap();
     std::fs::write(dir.path().join("x.s2c.bin"), b"").unwrap();

@@ -47,6 +47,9 @@ struct Side {
     ended: bool,
     /// The last judgement waited for more bytes: retry once `buf` holds this many.
     retry_len: usize,
+    /// The last message's `Term` and offset: one node writes each direction, and a node's term
+    /// never goes back (HC-8).
+    last_term: Option<(u64, u64)>,
 }
 
 /// What judging the held bytes came to.
@@ -178,7 +181,7 @@ impl Side {
         for q in at..self.buf.len() {
             match candidate(self, q) {
                 Candidate::Yes => {
-                    *skipped += self.offset(q) - from;
+                    *skipped += self.offset(q).saturating_sub(from);
                     self.desync_from = None;
                     return Ok(q);
                 }
@@ -188,11 +191,127 @@ impl Side {
             }
         }
         if self.ended {
-            *skipped += self.offset(self.buf.len()) - from;
+            *skipped += self.offset(self.buf.len()).saturating_sub(from);
             self.desync_from = None;
             return Err(Held::Judged(usize::MAX));
         }
         Err(Held::Waiting(self.buf.len()))
+    }
+}
+
+/// How many keys a request map of rpc type `t` can have: the required keys of the header and the
+/// body at the least, all of them at the most (HASHICORP.md: the field sets per release).
+fn request_map_sizes(t: u8) -> std::ops::RangeInclusive<usize> {
+    let (min, max) = messages::map_size_range(t, false);
+    min..=max
+}
+
+/// Whether the bytes at `p` begin a request: an rpc type, then a map header with as many keys as
+/// that type's map can have. `None`: too few bytes to tell.
+fn request_start(buf: &[u8], p: usize) -> Option<bool> {
+    let t = *buf.get(p)?;
+    if t > 4 {
+        return Some(false);
+    }
+    let m = *buf.get(p + 1)?;
+    let size = match m {
+        0x80..=0x8f => usize::from(m & 0x0f),
+        0xde => usize::from(u16::from_be_bytes([*buf.get(p + 2)?, *buf.get(p + 3)?])),
+        0xdf => return Some(false),
+        _ => return Some(false),
+    };
+    Some(request_map_sizes(t).contains(&size))
+}
+
+/// Whether the bytes at `p` begin a response: an error string (never nil, never str8, which
+/// go-msgpack does not write).
+fn response_start(buf: &[u8], p: usize) -> Option<bool> {
+    Some(matches!(*buf.get(p)?, 0xa0..=0xbf | 0xda | 0xdb))
+}
+
+/// Which direction's messages a side holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Own {
+    Requests,
+    Responses,
+}
+
+impl Side {
+    /// Whether what follows a message ending at `p` confirms it: the end of the stream, the start
+    /// of a message of this direction, or a whole message of the other direction (written here by
+    /// mistake: named where it stands). Anything else means the message's end, or what follows
+    /// it, was written by another writer.
+    fn follows(&self, p: usize, own: Own) -> Candidate {
+        if p >= self.buf.len() {
+            return if self.ended { Candidate::Yes } else { Candidate::Pending };
+        }
+        let start = match own {
+            Own::Requests => request_start(&self.buf, p),
+            Own::Responses => response_start(&self.buf, p),
+        };
+        match start {
+            Some(true) => return Candidate::Yes,
+            None if self.can_wait(p) => return Candidate::Pending,
+            _ => {}
+        }
+        // Another protocol's bytes (HTTP, TLS, SSH...) are named as what they are.
+        let rest = self.buf.get(p..).unwrap_or_default();
+        if crate::diagnose::foreign(rest).is_some() {
+            return Candidate::Yes;
+        }
+        if rest.len() < DIAGNOSIS_BYTES && self.can_wait(p) && crate::diagnose::could_be_foreign(rest) {
+            return Candidate::Pending;
+        }
+        let other = match own {
+            Own::Requests => response_at(&self.buf, p).map(|a| matches!(a, Attempt::Whole(_))),
+            Own::Responses => match request_at(&self.buf, p) {
+                Some(Attempt::Whole(_)) => Some(true),
+                Some(Attempt::NeedsMore) => None,
+                _ => Some(false),
+            },
+        };
+        match other {
+            Some(true) => Candidate::Yes,
+            None if self.can_wait(p) => Candidate::Pending,
+            _ if own == Own::Requests
+                && self.can_wait(p)
+                && matches!(response_at(&self.buf, p), Some(Attempt::NeedsMore)) =>
+            {
+                Candidate::Pending
+            }
+            _ => Candidate::No,
+        }
+    }
+
+    /// True if a trustworthy message starts inside the `len` bytes of the message at `at`.
+    fn swallows(&self, at: usize, len: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> bool {
+        (at + 1..at + len).any(|q| matches!(candidate(self, q), Candidate::Yes))
+    }
+
+    /// At the end of the stream: true if a trustworthy message starts after `at`.
+    fn resumes_after(&self, at: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> bool {
+        (at + 1..self.buf.len()).any(|q| matches!(candidate(self, q), Candidate::Yes))
+    }
+
+    /// HC-8: a direction's terms never go back. A regression is reported once, at the message
+    /// that goes back; the order then continues from it.
+    fn term_order(&mut self, dir: &mut Direction, offset: u64, d: &messages::Decoded) {
+        let Some(term) = d.term else { return };
+        if let Some((last, at)) = self.last_term {
+            if term < last {
+                dir.find(
+                    offset,
+                    "hc_term_regressed",
+                    "MUST",
+                    format!(
+                        "{} has Term {term}, after Term {last} at offset {at}: one node writes this direction and \
+                         its term never goes back, so one of the two was written by another writer (or spliced)",
+                        d.name
+                    ),
+                );
+            }
+        }
+        self.last_term = Some((term, offset));
     }
 }
 
@@ -339,9 +458,45 @@ impl Checker {
             let attempt = side.request_at(at);
             match attempt {
                 Some(Attempt::Whole((t, d, len))) => {
+                    // Counted only once what follows confirms where it ends (InstallSnapshot: its
+                    // data follows, passed over unread, and its exact field set stands alone).
+                    if d.snapshot_size.is_none() {
+                        match side.follows(at + len, Own::Requests) {
+                            Candidate::Pending => return Held::Waiting(at),
+                            Candidate::Yes => {}
+                            Candidate::No => {
+                                // Counted (the receiver acted on it) but flagged, and its length
+                                // not trusted: the next message is looked for from its second
+                                // byte, so a genuine one it swallowed is still found. What
+                                // follows it is named, from enough bytes to name it.
+                                if side.short(at + len, DIAGNOSIS_BYTES) {
+                                    return Held::Waiting(at);
+                                }
+                                unconfirmed(dir, offset, &d, side.offset(at + len));
+                                let next = in_requests(side.buf.get(at + len..).unwrap_or_default());
+                                dir.find(side.offset(at + len), next.code, "MUST", next.message);
+                                dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
+                                side.term_order(dir, offset, &d);
+                                self.unanswered.push_back(t);
+                                self.requests_seen += 1;
+                                side.desync_from = Some(offset + len as u64);
+                                at += 1;
+                                continue;
+                            }
+                        }
+                    }
                     dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
+                    side.term_order(dir, offset, &d);
                     self.unanswered.push_back(t);
                     self.requests_seen += 1;
+                    let flawed = d.problems.iter().any(|p| !p.info);
+                    if flawed && d.snapshot_size.is_none() && side.swallows(at, len, request_candidate) {
+                        // Not written as the library writes, and a clean message lies inside it:
+                        // this parse swallowed a genuine message. Resynchronise onto it.
+                        side.desync_from = Some(offset + len as u64);
+                        at += 1;
+                        continue;
+                    }
                     at += len;
                     if let Some(size) = d.snapshot_size {
                         side.pass = size;
@@ -353,11 +508,19 @@ impl Checker {
                 }
                 Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
                 Some(Attempt::NeedsMore) if side.ended => {
-                    return side.cut_short(
-                        dir,
-                        offset,
-                        "the stream ends inside a request (connection cut, or the capture is incomplete)",
-                    );
+                    if !side.resumes_after(at, request_candidate) {
+                        return side.cut_short(
+                            dir,
+                            offset,
+                            "the stream ends inside a request (connection cut, or the capture is incomplete)",
+                        );
+                    }
+                    // It claims more bytes than the rest of the stream, yet a trustworthy
+                    // message follows: not a cut stream but lost framing. Resynchronise.
+                    dir.find(offset, "hc_lost_framing", "MUST", claims_too_much(offset));
+                    side.desync_from = Some(offset);
+                    at += 1;
+                    continue;
                 }
                 _ => {}
             }
@@ -369,7 +532,17 @@ impl Checker {
             }
             let d = in_requests(side.buf.get(at..).unwrap_or_default());
             dir.find(offset, d.code, "MUST", d.message);
-            if let Some(Attempt::Whole((_, _, len))) = response {
+            let whole = match response {
+                Some(Attempt::Whole((_, _, len))) => Some(len),
+                _ => None,
+            };
+            let confirmed = match whole.map(|len| side.follows(at + len, Own::Requests)) {
+                Some(Candidate::Pending) => return Held::Waiting(at),
+                Some(Candidate::Yes) => whole,
+                _ => None,
+            };
+            if let Some(len) = confirmed {
+                // A whole response, and a message (or the end) after it: passed over as one.
                 dir.skipped += len as u64;
                 at += len;
             } else {
@@ -402,10 +575,19 @@ impl Checker {
             let offset = side.offset(at);
             match response_at(&side.buf, at) {
                 Some(Attempt::Whole((err, v, len))) => {
+                    let confirmed = match side.follows(at + len, Own::Responses) {
+                        Candidate::Pending => return Held::Waiting(at),
+                        Candidate::Yes => true,
+                        Candidate::No if side.short(at + len, DIAGNOSIS_BYTES) => return Held::Waiting(at),
+                        Candidate::No => false,
+                    };
                     match self.unanswered.front() {
                         Some(&t) => {
                             self.unanswered.pop_front();
                             let d = messages::response(t, &v);
+                            if !confirmed {
+                                unconfirmed(dir, offset, &d, side.offset(at + len));
+                            }
                             dir.decoded(offset, &d, &mut self.response_hints, self.keep_messages);
                             if !err.is_empty() {
                                 dir.find(
@@ -415,6 +597,7 @@ impl Checker {
                                     format!("{} carries the error {:?}", d.name, String::from_utf8_lossy(err)),
                                 );
                             }
+                            side.term_order(dir, offset, &d);
                         }
                         // Its request may still be arriving: pair in request order, as a reader
                         // of the whole streams would.
@@ -436,7 +619,13 @@ impl Checker {
                 }
                 Some(Attempt::NeedsMore) if side.can_wait(at) => return Held::Waiting(at),
                 Some(Attempt::NeedsMore) if side.ended => {
-                    return side.cut_short(dir, offset, "the stream ends inside a response");
+                    if !side.resumes_after(at, response_candidate) {
+                        return side.cut_short(dir, offset, "the stream ends inside a response");
+                    }
+                    dir.find(offset, "hc_malformed_response", "MUST", claims_too_much(offset));
+                    side.desync_from = Some(offset);
+                    at += 1;
+                    continue;
                 }
                 _ => {}
             }
@@ -449,7 +638,16 @@ impl Checker {
             }
             let d = in_responses(side.buf.get(at..).unwrap_or_default());
             dir.find(offset, d.code, "MUST", d.message);
-            if let Some(Attempt::Whole((_, d, len))) = request {
+            let request = match request {
+                Some(Attempt::Whole((t, d, len))) if d.snapshot_size.is_some() => Some((t, d, len)),
+                Some(Attempt::Whole((t, d, len))) => match side.follows(at + len, Own::Responses) {
+                    Candidate::Pending => return Held::Waiting(at),
+                    Candidate::Yes => Some((t, d, len)),
+                    Candidate::No => None,
+                },
+                _ => None,
+            };
+            if let Some((_, d, len)) = request {
                 dir.skipped += len as u64;
                 at += len;
                 side.pass = d.snapshot_size.unwrap_or(0);
@@ -466,7 +664,15 @@ impl Checker {
 /// trust).
 fn request_candidate(side: &Side, q: usize) -> Candidate {
     match side.request_at(q) {
-        Some(Attempt::Whole((_, d, _))) if d.problems.iter().all(|p| p.info) => Candidate::Yes,
+        // During resynchronisation only exact field sets count (not even an unknown key), and
+        // what follows must confirm it.
+        Some(Attempt::Whole((_, d, len))) if d.problems.is_empty() && d.term != Some(0) => {
+            if d.snapshot_size.is_some() {
+                Candidate::Yes
+            } else {
+                side.follows(q + len, Own::Requests)
+            }
+        }
         Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
         _ => Candidate::No,
     }
@@ -478,8 +684,31 @@ fn response_candidate(side: &Side, q: usize) -> Candidate {
         return Candidate::No;
     }
     match response_at(&side.buf, q) {
-        Some(Attempt::Whole(_)) => Candidate::Yes,
+        Some(Attempt::Whole((_, _, len))) => side.follows(q + len, Own::Responses),
         Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
         _ => Candidate::No,
     }
+}
+
+/// The finding for a message start whose lengths claim more than the rest of a stream that goes
+/// on with trustworthy messages.
+fn claims_too_much(offset: u64) -> String {
+    format!(
+        "the message at offset {offset} claims more bytes than the rest of the stream holds, yet whole messages \
+         follow: these bytes are another writer's (a length from the middle of another message), not a cut stream"
+    )
+}
+
+/// A whole message whose end is not confirmed by what follows: reported, not counted.
+fn unconfirmed(dir: &mut Direction, offset: u64, d: &messages::Decoded, next: u64) {
+    dir.find(
+        offset,
+        "hc_unconfirmed",
+        "MUST",
+        format!(
+            "{} parses whole, but the bytes after it (offset {next}) start no message: its end, or what follows it, \
+             was written by another writer, so it may not be the message that was sent (its length is not trusted)",
+            d.name
+        ),
+    );
 }

@@ -18,7 +18,7 @@ pub mod msgpack;
 pub mod stream;
 
 pub use checker::{Checker, MAX_PENDING};
-pub use stream::{check, looks_like, Connection, Direction, Finding};
+pub use stream::{check, looks_like, looks_like_response, Connection, Direction, Finding};
 
 /// Fuzz target body (shared by `fuzz/fuzz_targets/hashicorp_stream.rs` and the corpus replay):
 /// the first byte splits the input into a request and a response stream. Never panics, every

@@ -103,6 +103,36 @@ const LOG: Schema = &[
     ("Type", Kind::Uint, true),
 ];
 
+/// Every key some supported release writes in some message: a key outside this set may be a newer
+/// release's (information), a key inside it but not in the message's own schema is another
+/// message's field, which no release writes there: the bytes are another message's.
+fn known_anywhere(key: &[u8]) -> bool {
+    const TYPES: [u8; 5] = [
+        APPEND_ENTRIES,
+        REQUEST_VOTE,
+        INSTALL_SNAPSHOT,
+        TIMEOUT_NOW,
+        REQUEST_PRE_VOTE,
+    ];
+    let in_schema = |s: Schema| s.iter().any(|(n, _, _)| n.as_bytes() == key);
+    in_schema(HEADER)
+        || in_schema(LOG)
+        || TYPES
+            .iter()
+            .any(|&t| in_schema(schema(t, false)) || in_schema(schema(t, true)))
+}
+
+/// The fewest and most keys a map of rpc type `t` (a request, or with `response` its answer) has
+/// in any supported release: the header's and the body's required keys, and all of them.
+pub fn map_size_range(t: u8, response: bool) -> (usize, usize) {
+    let (mut min, mut max) = (0, 0);
+    for (_, _, required) in HEADER.iter().chain(schema(t, response).iter()) {
+        min += usize::from(*required);
+        max += 1;
+    }
+    (min, max)
+}
+
 /// A problem found in one message, with a stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -125,6 +155,8 @@ pub struct Decoded {
     pub release_hints: Vec<&'static str>,
     /// Everything wrong or notable.
     pub problems: Vec<Problem>,
+    /// The map's `Term`, where it has one (every request and response but TimeoutNow's).
+    pub term: Option<u64>,
 }
 
 fn kind_ok(kind: Kind, v: &Value<'_>) -> bool {
@@ -170,6 +202,14 @@ fn check_map<'a>(what: &str, v: &Value<'a>, fields: &[Schema], out: &mut Decoded
                 info: false,
             }),
             Some(_) => {}
+            None if known_anywhere(key) => out.problems.push(Problem {
+                code: "hc_foreign_field",
+                message: format!(
+                    "{what} has the field {name:?}, which only other messages carry: these bytes are another \
+                     message's, or two messages were spliced (no release writes {name:?} in a {what})"
+                ),
+                info: false,
+            }),
             None => out.problems.push(Problem {
                 code: "hc_unknown_field",
                 message: format!("{what} has a field {name:?} no supported release writes (a newer release?)"),
@@ -212,6 +252,17 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
     };
     let what = rpc_name(t);
     let fields = check_map(what, v, &[HEADER, schema(t, false)], &mut out);
+    out.term = get(&fields, "Term").and_then(|v| v.uint());
+    if out.term == Some(0) {
+        out.problems.push(Problem {
+            code: "hc_zero_term",
+            message: format!(
+                "{what}.Term is 0: the library never sends a request in term 0 (a node's term is at least 1 once it \
+                 leads or campaigns); this byte was written by another writer, or the message is cut"
+            ),
+            info: false,
+        });
+    }
     if get(&fields, "Addr").is_some() {
         out.release_hints.push("RPCHeader has ID and Addr: raft >= 1.3.7");
     } else if !fields.is_empty() {
@@ -298,6 +349,7 @@ pub fn response(t: u8, v: &Value<'_>) -> Decoded {
     if matches!(v, Value::Nil) {
         return out;
     }
-    check_map(&out.name.clone(), v, &[HEADER, schema(t, true)], &mut out);
+    let fields = check_map(&out.name.clone(), v, &[HEADER, schema(t, true)], &mut out);
+    out.term = get(&fields, "Term").and_then(|v| v.uint());
     out
 }

@@ -71,7 +71,10 @@ fn requirement(code: &str) -> &'static str {
         | "hc_wrong_field_type"
         | "hc_duplicate_field"
         | "hc_not_a_map"
-        | "hc_bad_key" => "HC-2",
+        | "hc_bad_key"
+        | "hc_foreign_field" => "HC-2",
+        "hc_zero_term" | "hc_term_regressed" => "HC-8",
+        "hc_unconfirmed" => "HC-9",
         "hc_entry_index_gap" | "hc_unknown_log_type" | "hc_bad_snapshot_size" => "HC-7",
         _ => "HC-1",
     }
@@ -133,8 +136,14 @@ pub(crate) enum Attempt<T> {
 pub(crate) fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
     let t = *buf.get(at)?;
     let body = buf.get(at + 1..)?;
-    if t > 4 || !body.first().copied().is_some_and(is_map_start) {
+    if t > 4 {
         return Some(Attempt::Invalid);
+    }
+    match body.first() {
+        // An rpc type and nothing yet: a request cut after its type byte, if the stream ends.
+        None => return Some(Attempt::NeedsMore),
+        Some(m) if !is_map_start(*m) => return Some(Attempt::Invalid),
+        Some(_) => {}
     }
     Some(match msgpack::value(body) {
         Ok((rest, v)) => Attempt::Whole((t, messages::request(t, &v), 1 + body.len() - rest.len())),
@@ -196,6 +205,20 @@ pub fn looks_like(c2s: &[u8]) -> bool {
     let mut notes = Vec::new();
     let (skip, encrypted) = prefix(c2s, &mut notes);
     encrypted || matches!(c2s.get(skip..), Some([0..=4, m, ..]) if is_map_start(*m))
+}
+
+/// True if a stream starts like a hashicorp/raft response: an error string (empty: `a0`), then a
+/// map or nil. In the request direction, that is the shared-connection failure itself (a
+/// response where a request belongs), so a stream starting this way is hashicorp/raft too.
+pub fn looks_like_response(bytes: &[u8]) -> bool {
+    match bytes {
+        [0xa0, m, ..] => is_map_start(*m) || *m == 0xc0,
+        [0xa1..=0xbf | 0xda | 0xdb, ..] => matches!(
+            msgpack::value(bytes),
+            Ok((rest, Value::Str(_))) if rest.first().is_some_and(|m| is_map_start(*m) || *m == 0xc0)
+        ),
+        _ => false,
+    }
 }
 
 /// Checks one connection from its two whole streams: [`Checker`] fed each stream at once.

@@ -124,6 +124,7 @@ impl Connection {
         c2s.starts_with(&MARKER)
             || s2c.starts_with(&MARKER)
             || raftwire_hashicorp::looks_like(c2s)
+            || raftwire_hashicorp::looks_like_response(c2s)
             || (c2s.is_empty() && crate::dialect::detect(c2s, s2c) == Some(Dialect::Hashicorp))
             || self.dirs.iter().any(|d| d.acc.report.frames > 0)
     }
@@ -230,7 +231,7 @@ impl Connection {
             // without them deciding: decide from what there is, so what waits stays bounded.
             let waiting: u64 = self.bytes.iter().sum();
             if decided.is_none() && (self.head_cut.iter().all(|c| *c) || waiting > UNDECIDED_LIMIT) {
-                decided = Some(crate::dialect::detect(&self.head[0], &[]).unwrap_or(Dialect::Rfw));
+                decided = Some(crate::dialect::detect_final(&self.head[0], &[]));
             }
             if decided.is_some() {
                 self.decide(decided);
@@ -343,8 +344,8 @@ impl Connection {
     pub fn finish(mut self) -> ConnectionReport {
         self.flush();
         if self.dialect.is_none() {
-            let guess = crate::dialect::detect(&self.head[0], &[]);
-            self.decide(guess);
+            let guess = crate::dialect::detect_final(&self.head[0], &self.head[1]);
+            self.decide(Some(guess));
         }
         if self.dialect == Some(Dialect::Hashicorp) {
             let checked = std::mem::take(&mut self.hashicorp).finish();

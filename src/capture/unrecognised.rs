@@ -15,8 +15,10 @@ use crate::report::{
     MAX_LISTED,
 };
 
-/// How many first bytes of each direction are kept to judge and show a connection.
-pub const HEAD: usize = 16;
+/// How many first bytes of each direction are kept to judge a connection (a response with an
+/// error string of up to 31 bytes, then its map); the first [`SHOWN`] are shown.
+pub const HEAD: usize = 40;
+const SHOWN: usize = 16;
 
 /// What is kept of a connection not recognised as Raft traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +156,8 @@ fn listing(p: &Pending, has_data: bool) -> UncheckedConnection {
         server: p.server.to_string(),
         bytes_client_to_server: p.bytes[0],
         bytes_server_to_client: p.bytes[1],
-        first_bytes_client_to_server: hex(&p.head[0]),
-        first_bytes_server_to_client: hex(&p.head[1]),
+        first_bytes_client_to_server: hex(p.head[0].get(..SHOWN.min(p.head[0].len())).unwrap_or_default()),
+        first_bytes_server_to_client: hex(p.head[1].get(..SHOWN.min(p.head[1].len())).unwrap_or_default()),
         looks_like: named.map(|d| d.code.trim_start_matches("hc_foreign_").to_string()),
         reason: if has_data {
             format!(
@@ -182,7 +184,7 @@ fn foreign_report(p: &Pending, hashicorp: bool) -> ConnectionReport {
         "this connection to port {port} is not Raft traffic, although other connections to port {port} are: \
          its first bytes ({}) are {what}. Every byte on a Raft port must belong to a Raft message \
          (a corrupted first frame, or another protocol's client on the Raft port)",
-        hex(&p.head[i]),
+        hex(p.head[i].get(..SHOWN.min(p.head[i].len())).unwrap_or_default()),
         port = p.server.port(),
     );
     let direction = |j: usize| DirectionReport {

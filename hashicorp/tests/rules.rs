@@ -1,0 +1,191 @@
+//! The rules that make a splice of two writers visible (HASHICORP.md HC-2, HC-8, HC-9 and the
+//! desync rules), each on hand-built messages written the way go-msgpack writes them: fixmaps
+//! with sorted fixstr keys.
+
+use raftwire_hashicorp::check;
+
+/// A msgpack value, enough to write raft's messages.
+enum V<'a> {
+    U(u64),
+    B(bool),
+    S(&'a [u8]),
+    Nil,
+}
+
+fn put(out: &mut Vec<u8>, v: &V<'_>) {
+    match v {
+        V::U(n) if *n < 128 => out.push(*n as u8),
+        V::U(n) => {
+            out.push(0xcf);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        V::B(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        V::S(s) => {
+            out.push(0xa0 | s.len() as u8);
+            out.extend_from_slice(s);
+        }
+        V::Nil => out.push(0xc0),
+    }
+}
+
+/// A fixmap of `pairs`, keys as given (callers give them sorted).
+fn map(pairs: &[(&str, V<'_>)]) -> Vec<u8> {
+    let mut out = vec![0x80 | pairs.len() as u8];
+    for (k, v) in pairs {
+        put(&mut out, &V::S(k.as_bytes()));
+        put(&mut out, v);
+    }
+    out
+}
+
+/// A raft 1.1.2 heartbeat (AppendEntries with no entries) in `term`.
+fn heartbeat(term: u64) -> Vec<u8> {
+    let mut m = vec![0x00];
+    m.extend(map(&[
+        ("Entries", V::Nil),
+        ("Leader", V::S(b"127.0.0.1:7001")),
+        ("LeaderCommitIndex", V::U(0)),
+        ("PrevLogEntry", V::U(0)),
+        ("PrevLogTerm", V::U(0)),
+        ("ProtocolVersion", V::U(3)),
+        ("Term", V::U(term)),
+    ]));
+    m
+}
+
+/// A raft 1.1.2 RequestVote in `term`.
+fn request_vote(term: u64) -> Vec<u8> {
+    let mut m = vec![0x01];
+    m.extend(map(&[
+        ("Candidate", V::S(b"127.0.0.1:7002")),
+        ("LastLogIndex", V::U(5)),
+        ("LastLogTerm", V::U(1)),
+        ("LeadershipTransfer", V::B(false)),
+        ("ProtocolVersion", V::U(3)),
+        ("Term", V::U(term)),
+    ]));
+    m
+}
+
+fn must(c: &raftwire_hashicorp::Direction) -> Vec<(u64, &'static str)> {
+    c.findings
+        .iter()
+        .filter(|f| f.level == "MUST")
+        .map(|f| (f.offset, f.code))
+        .collect()
+}
+
+#[test]
+fn a_clean_stream_of_hand_built_messages_is_clean() {
+    let s = [heartbeat(2), request_vote(3), heartbeat(3)].concat();
+    let c = check(&s, &[]);
+    assert_eq!(must(&c.requests), vec![]);
+    assert_eq!(c.requests.by_type.values().sum::<u64>(), 3);
+}
+
+/// HC-2: another message's fields in a map are another message's bytes, not a newer release's:
+/// `0x03` (TimeoutNow) followed by a heartbeat's map is not a leadership transfer.
+#[test]
+fn a_field_of_another_message_type_is_a_violation_not_information() {
+    let at = heartbeat(2).len() as u64;
+    // A TimeoutNow map holds one or three keys: seven is no TimeoutNow at all.
+    let mut forged = heartbeat(2);
+    forged[0] = 0x03;
+    let c = check(&[heartbeat(2), forged].concat(), &[]);
+    assert!(
+        !c.requests.by_type.contains_key("TimeoutNow"),
+        "no leadership transfer was sent"
+    );
+    assert!(must(&c.requests).iter().any(|f| f.0 == at), "{:?}", c.requests.findings);
+    // Three keys, but two of them a heartbeat's.
+    let mut forged = vec![0x03];
+    forged.extend(map(&[
+        ("Entries", V::Nil),
+        ("ProtocolVersion", V::U(3)),
+        ("Term", V::U(2)),
+    ]));
+    let c = check(&[heartbeat(2), forged].concat(), &[]);
+    assert_eq!(
+        must(&c.requests),
+        vec![(at, "hc_foreign_field"), (at, "hc_foreign_field")]
+    );
+    // A key no release writes anywhere is information (a newer release).
+    let mut newer = vec![0x03];
+    newer.extend(map(&[("ProtocolVersion", V::U(3)), ("Zzz", V::U(1))]));
+    let c = check(&newer, &[]);
+    assert_eq!(must(&c.requests), vec![]);
+    assert!(c
+        .requests
+        .findings
+        .iter()
+        .any(|f| f.code == "hc_unknown_field" && f.level == "INFO"));
+}
+
+/// HC-8: Term 0 in a request, and a term that goes back within a direction.
+#[test]
+fn term_zero_and_a_term_going_back_are_violations() {
+    let c = check(&heartbeat(0), &[]);
+    assert_eq!(must(&c.requests), vec![(0, "hc_zero_term")]);
+    let s = [heartbeat(3), heartbeat(2)].concat();
+    let c = check(&s, &[]);
+    assert_eq!(
+        must(&c.requests),
+        vec![(heartbeat(3).len() as u64, "hc_term_regressed")]
+    );
+    // Reported once per regression: the order continues from the lower term.
+    let s = [heartbeat(3), heartbeat(2), heartbeat(2), heartbeat(3)].concat();
+    assert_eq!(must(&check(&s, &[]).requests).len(), 1);
+}
+
+/// HC-9: a message is confirmed as the sender's when what follows it is a message (or the end):
+/// a whole message followed by bytes that start none is flagged at its own offset.
+#[test]
+fn a_message_not_followed_by_a_message_is_unconfirmed() {
+    let s = [heartbeat(2), vec![0x42, 0x42, 0x42], heartbeat(2)].concat();
+    let c = check(&s, &[]);
+    let codes = must(&c.requests);
+    assert_eq!(codes.first(), Some(&(0, "hc_unconfirmed")), "{codes:?}");
+    // The one after the garbage is found again and counted; the garbage is skipped.
+    assert_eq!(c.requests.by_type.values().sum::<u64>(), 2);
+    assert!(c.requests.skipped >= 3);
+    // Followed by a whole response (the incident) or another protocol, it is confirmed: those
+    // are named for what they are.
+    let response = [
+        vec![0xa0],
+        map(&[
+            ("Granted", V::B(true)),
+            ("Peers", V::Nil),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(2)),
+        ]),
+    ];
+    let s = [heartbeat(2), response.concat(), heartbeat(2)].concat();
+    let c = check(&s, &[]);
+    assert_eq!(
+        must(&c.requests),
+        vec![(heartbeat(2).len() as u64, "hc_response_in_request_direction")]
+    );
+    let s = [heartbeat(2), b"GET / HTTP/1.1\r\n\r\n".to_vec()].concat();
+    let codes = must(&check(&s, &[]).requests);
+    assert_eq!(codes, vec![(heartbeat(2).len() as u64, "hc_foreign_http")]);
+}
+
+/// A length that claims more than the rest of the stream is a desync when whole messages follow
+/// it, and checking goes on; only a stream that really ends inside a message is truncated.
+#[test]
+fn a_length_past_the_end_is_a_desync_when_messages_follow_and_a_truncation_when_none_do() {
+    // A str32 header claiming 1 MiB, from the middle of another message, then two heartbeats.
+    let garbage = [0x00, 0x81, 0xdb, 0x00, 0x10, 0x00, 0x00];
+    let s = [garbage.to_vec(), heartbeat(2), heartbeat(2)].concat();
+    let c = check(&s, &[]);
+    let codes = must(&c.requests);
+    assert!(!codes.iter().any(|(_, c)| *c == "hc_truncated"), "{codes:?}");
+    assert_eq!(codes.first().map(|c| c.0), Some(0));
+    assert_eq!(c.requests.by_type.values().sum::<u64>(), 2, "both heartbeats counted");
+    // A heartbeat cut by the end of the stream is truncated.
+    let hb = heartbeat(2);
+    let s = [hb.clone(), hb[..hb.len() - 5].to_vec()].concat();
+    assert_eq!(must(&check(&s, &[]).requests), vec![(hb.len() as u64, "hc_truncated")]);
+    // So is a request cut after its type byte.
+    assert_eq!(must(&check(&[0x01], &[]).requests), vec![(0, "hc_truncated")]);
+}
