@@ -101,6 +101,20 @@ pub fn build() -> Corpus {
         "http_on_raft_port".into(),
         split(b"GET / HTTP/1.1\r\n\r\n", b""),
     );
+    // hashicorp_splice: byte 0 picks the streams, then i, j and n (big-endian u16s).
+    for (name, pick, i, j, n) in [
+        ("whole", 0u8, 0u16, 0u16, 0u16),
+        ("requests_into_requests", 1, 103, 0, 103),
+        ("response_where_requests_go", 5, 103, 0, 64),
+        ("off_boundary", 8, 57, 300, 512),
+        ("last_byte", 3, 102, 720, 7),
+    ] {
+        let mut b = vec![pick];
+        for v in [i, j, n] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        put("hashicorp_splice", name.into(), b);
+    }
     for (target, sizes) in [
         ("roundtrip", [64, 256, 1024]),
         ("interleave", [128, 512, 2048]),

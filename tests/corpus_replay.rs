@@ -27,6 +27,7 @@ const TARGETS: &[(&str, Target)] = &[
     }),
     ("scan_stream", raftwire_conformance::fuzzing::scan_stream),
     ("hashicorp_stream", raftwire_hashicorp::fuzz_check),
+    ("hashicorp_splice", raftwire_hashicorp::fuzz_splice),
     ("check_stream", |d| {
         if let Ok(e) = Vec::<(bool, Frame)>::arbitrary_take_rest(Unstructured::new(d)) {
             raftwire_conformance::fuzzing::check_stream(&e)

@@ -283,9 +283,16 @@ impl Side {
         }
     }
 
-    /// True if a trustworthy message starts inside the `len` bytes of the message at `at`.
-    fn swallows(&self, at: usize, len: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> bool {
-        (at + 1..at + len).any(|q| matches!(candidate(self, q), Candidate::Yes))
+    /// Whether a trustworthy message starts inside the `len` bytes of the message at `at`
+    /// (`Pending` while one may, once more bytes arrive).
+    fn swallows(&self, at: usize, len: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> Candidate {
+        for q in at + 1..at + len {
+            match candidate(self, q) {
+                Candidate::No => {}
+                found => return found,
+            }
+        }
+        Candidate::No
     }
 
     /// At the end of the stream: true if a trustworthy message starts after `at`.
@@ -458,41 +465,42 @@ impl Checker {
             let attempt = side.request_at(at);
             match attempt {
                 Some(Attempt::Whole((t, d, len))) => {
-                    // Counted only once what follows confirms where it ends (InstallSnapshot: its
-                    // data follows, passed over unread, and its exact field set stands alone).
-                    if d.snapshot_size.is_none() {
-                        match side.follows(at + len, Own::Requests) {
+                    // Everything that may wait for more bytes is decided first: a judgement that
+                    // waits is made again, whole, and must not have recorded anything.
+                    // What follows confirms where it ends (InstallSnapshot: its data follows,
+                    // passed over unread, and its exact field set stands alone).
+                    let snapshot = d.snapshot_size.is_some();
+                    let confirmed = snapshot
+                        || match side.follows(at + len, Own::Requests) {
                             Candidate::Pending => return Held::Waiting(at),
-                            Candidate::Yes => {}
-                            Candidate::No => {
-                                // Counted (the receiver acted on it) but flagged, and its length
-                                // not trusted: the next message is looked for from its second
-                                // byte, so a genuine one it swallowed is still found. What
-                                // follows it is named, from enough bytes to name it.
-                                if side.short(at + len, DIAGNOSIS_BYTES) {
-                                    return Held::Waiting(at);
-                                }
-                                unconfirmed(dir, offset, &d, side.offset(at + len));
-                                let next = in_requests(side.buf.get(at + len..).unwrap_or_default());
-                                dir.find(side.offset(at + len), next.code, "MUST", next.message);
-                                dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
-                                side.term_order(dir, offset, &d);
-                                self.unanswered.push_back(t);
-                                self.requests_seen += 1;
-                                side.desync_from = Some(offset + len as u64);
-                                at += 1;
-                                continue;
-                            }
-                        }
+                            Candidate::Yes => true,
+                            // What follows is named, from enough bytes to name it.
+                            Candidate::No if side.short(at + len, DIAGNOSIS_BYTES) => return Held::Waiting(at),
+                            Candidate::No => false,
+                        };
+                    // Not written as the library writes, with a clean message inside it: this
+                    // parse swallowed a genuine message.
+                    let swallowed = confirmed
+                        && !snapshot
+                        && d.problems.iter().any(|p| !p.info)
+                        && match side.swallows(at, len, request_candidate) {
+                            Candidate::Pending => return Held::Waiting(at),
+                            Candidate::Yes => true,
+                            Candidate::No => false,
+                        };
+                    if !confirmed {
+                        unconfirmed(dir, offset, &d, side.offset(at + len));
+                        let next = in_requests(side.buf.get(at + len..).unwrap_or_default());
+                        dir.find(side.offset(at + len), next.code, "MUST", next.message);
                     }
+                    // Counted either way: the receiver acted on it.
                     dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
                     side.term_order(dir, offset, &d);
                     self.unanswered.push_back(t);
                     self.requests_seen += 1;
-                    let flawed = d.problems.iter().any(|p| !p.info);
-                    if flawed && d.snapshot_size.is_none() && side.swallows(at, len, request_candidate) {
-                        // Not written as the library writes, and a clean message lies inside it:
-                        // this parse swallowed a genuine message. Resynchronise onto it.
+                    if !confirmed || swallowed {
+                        // Its length is not trusted: the next message is looked for from its
+                        // second byte, so a genuine one it swallowed is still found.
                         side.desync_from = Some(offset + len as u64);
                         at += 1;
                         continue;
@@ -530,17 +538,18 @@ impl Checker {
             if side.short(at, DIAGNOSIS_BYTES) || matches!(response, Some(Attempt::NeedsMore)) && side.can_wait(at) {
                 return Held::Waiting(at);
             }
-            let d = in_requests(side.buf.get(at..).unwrap_or_default());
-            dir.find(offset, d.code, "MUST", d.message);
             let whole = match response {
                 Some(Attempt::Whole((_, _, len))) => Some(len),
                 _ => None,
             };
+            // Decided before anything is recorded: a judgement that waits is made again later.
             let confirmed = match whole.map(|len| side.follows(at + len, Own::Requests)) {
                 Some(Candidate::Pending) => return Held::Waiting(at),
                 Some(Candidate::Yes) => whole,
                 _ => None,
             };
+            let d = in_requests(side.buf.get(at..).unwrap_or_default());
+            dir.find(offset, d.code, "MUST", d.message);
             if let Some(len) = confirmed {
                 // A whole response, and a message (or the end) after it: passed over as one.
                 dir.skipped += len as u64;
@@ -636,8 +645,6 @@ impl Checker {
             if side.short(at, DIAGNOSIS_BYTES) || matches!(request, Some(Attempt::NeedsMore)) && side.can_wait(at) {
                 return Held::Waiting(at);
             }
-            let d = in_responses(side.buf.get(at..).unwrap_or_default());
-            dir.find(offset, d.code, "MUST", d.message);
             let request = match request {
                 Some(Attempt::Whole((t, d, len))) if d.snapshot_size.is_some() => Some((t, d, len)),
                 Some(Attempt::Whole((t, d, len))) => match side.follows(at + len, Own::Responses) {
@@ -647,6 +654,8 @@ impl Checker {
                 },
                 _ => None,
             };
+            let d = in_responses(side.buf.get(at..).unwrap_or_default());
+            dir.find(offset, d.code, "MUST", d.message);
             if let Some((_, d, len)) = request {
                 dir.skipped += len as u64;
                 at += len;

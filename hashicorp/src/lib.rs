@@ -15,9 +15,11 @@ pub mod checker;
 pub mod diagnose;
 pub mod messages;
 pub mod msgpack;
+mod splice;
 pub mod stream;
 
 pub use checker::{Checker, MAX_PENDING};
+pub use splice::fuzz_splice;
 pub use stream::{check, looks_like, looks_like_response, Connection, Direction, Finding};
 
 /// Fuzz target body (shared by `fuzz/fuzz_targets/hashicorp_stream.rs` and the corpus replay):
