@@ -336,3 +336,58 @@ fn gen_names_its_fault_record_and_refuses_formats_it_does_not_write() {
     assert!(!ng.exists(), "no directory named like a capture");
     assert!(String::from_utf8_lossy(&out.stderr).contains("editcap -F pcapng"));
 }
+
+/// `--strict` counts SHOULD violations as failures (#20: no test passed `--strict`). 129
+/// pipelined requests break STREAM-5's SHOULD (at most 128 in flight), nothing else.
+#[test]
+fn strict_fails_should_violations_and_the_default_does_not() {
+    use bytes::BytesMut;
+    use raftwire_codec::{encode, Frame, Id, Message, TimeoutNowRequest};
+    let mut c2s = BytesMut::new();
+    for id in 1..=129u64 {
+        let m = Message::TimeoutNow(TimeoutNowRequest {
+            term: 3,
+            leader_id: Id::try_from("n1").unwrap(),
+        });
+        encode(&Frame::new(id, m), &mut c2s).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.c2s.bin"), &c2s).unwrap();
+    std::fs::write(dir.path().join("p.s2c.bin"), b"").unwrap();
+    let input = dir.path().to_str().unwrap();
+    let (code, r) = validate_json(&[input]);
+    assert_eq!(code, 0, "{r}");
+    let should: Vec<_> = r["connections"][0]["directions"]["client_to_server"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["level"] == "SHOULD")
+        .collect();
+    assert_eq!(should.len(), 1, "{r}");
+    assert_eq!(should[0]["requirement"], "STREAM-5");
+    assert_eq!(r["summary"]["violations"], 0);
+    let (code, r) = validate_json(&["--strict", input]);
+    assert_eq!(code, 1);
+    assert_eq!(r["summary"]["violations"], 1);
+    assert_eq!(r["summary"]["conforming"], false);
+    let text = |strict: bool| {
+        let mut c = raftwire();
+        c.arg("validate");
+        if strict {
+            c.arg("--strict");
+        }
+        String::from_utf8(c.arg(input).output().unwrap().stdout).unwrap()
+    };
+    assert!(text(false).contains("NON-STRICT") && text(false).contains("CONFORMING"));
+    assert!(text(true).contains("FAIL") && text(true).contains("NOT CONFORMING"));
+    let junit = |strict: bool| {
+        let mut c = raftwire();
+        c.args(["validate", "--format", "junit"]);
+        if strict {
+            c.arg("--strict");
+        }
+        String::from_utf8(c.arg(input).output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(junit(false).matches("<failure").count(), 0);
+    assert_eq!(junit(true).matches("<failure").count(), 1);
+}

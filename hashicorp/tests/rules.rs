@@ -189,3 +189,57 @@ fn a_length_past_the_end_is_a_desync_when_messages_follow_and_a_truncation_when_
     // So is a request cut after its type byte.
     assert_eq!(must(&check(&[0x01], &[]).requests), vec![(0, "hc_truncated")]);
 }
+
+/// A response with an error string (the real library returns them: "unknown rpc type 4" to a
+/// pre-vote, "shutting down" to an AppendEntries) written into the request direction is named as
+/// a response, whatever form the string takes: fixstr, str8, str16, str32 (#20: only `a0` was
+/// ever tested).
+#[test]
+fn responses_with_error_strings_in_the_request_direction_are_named() {
+    let text = b"unknown rpc type 4";
+    let long = vec![b'x'; 300];
+    let forms: Vec<Vec<u8>> = vec![
+        [&[0xa0 | text.len() as u8][..], text].concat(),
+        [&[0xd9, text.len() as u8][..], text].concat(),
+        [&[0xda, 0x01, 0x2c][..], &long].concat(),
+        [&[0xdb, 0, 0, 0, text.len() as u8][..], text].concat(),
+    ];
+    let body = map(&[
+        ("Granted", V::B(false)),
+        ("Peers", V::Nil),
+        ("ProtocolVersion", V::U(3)),
+        ("Term", V::U(2)),
+    ]);
+    for (k, err) in forms.iter().enumerate() {
+        for tail in [body.clone(), vec![0xc0]] {
+            let response = [err.clone(), tail].concat();
+            let s = [heartbeat(2), response.clone(), heartbeat(2)].concat();
+            let c = check(&s, &[]);
+            assert_eq!(
+                must(&c.requests),
+                vec![(heartbeat(2).len() as u64, "hc_response_in_request_direction")],
+                "form {k}"
+            );
+            assert_eq!(
+                c.requests.by_type.values().sum::<u64>(),
+                2,
+                "form {k}: both requests counted"
+            );
+            assert_eq!(
+                c.requests.skipped,
+                response.len() as u64,
+                "form {k}: passed over as one"
+            );
+        }
+    }
+    // In the response direction an error string is information.
+    let vote = request_vote(2);
+    let response = [forms[0].clone(), vec![0xc0]].concat();
+    let c = check(&vote, &response);
+    assert_eq!(must(&c.responses), vec![]);
+    assert!(c
+        .responses
+        .findings
+        .iter()
+        .any(|f| f.code == "hc_error_response" && f.level == "INFO"));
+}
