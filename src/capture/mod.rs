@@ -46,12 +46,25 @@ fn segment_of<'a>(
     missing: u32,
 ) -> Option<TcpSegment<'a>> {
     stats.packets += 1;
-    if missing > 0 {
+    // Cut by the snap length: TCP bytes missing, or headers too short to read. (A record whose
+    // original length is larger for another reason, such as a link header chopped by editcap,
+    // lost nothing that is checked.)
+    let cut = |stats: &mut Stats| {
         stats.truncated_packets += 1;
         stats.snap_length = stats.snap_length.max(data.len() as u64);
-    }
+    };
     let seg = match tcp_segment(link_type, data, missing) {
-        Ok(s) => s,
+        Ok(s) => {
+            if s.missing > 0 {
+                cut(stats);
+            }
+            s
+        }
+        Err(Skip::Malformed) if missing > 0 => {
+            cut(stats);
+            stats.malformed += 1;
+            return None;
+        }
         Err(Skip::FirstFragment { src, dst, seq }) => {
             stats.fragments += 1;
             // Its connection learns that a segment starting at `seq` is missing.

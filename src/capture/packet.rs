@@ -67,6 +67,19 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
         }
         _ => return Err(Skip::NotTcp),
     };
+    // The TCP bytes the IP header says the packet carried: with the TCP bytes captured, how much
+    // the capture lacks (the record's own lengths also count bytes cut elsewhere, e.g. a link
+    // header chopped by `editcap -C`).
+    let declared = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            usize::from(ip.header().payload_length()).saturating_sub(ip.extensions().slice().len())
+        }
+        _ => usize::MAX,
+    };
     let (src_ip, dst_ip, fragmented): (IpAddr, IpAddr, bool) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
@@ -101,6 +114,12 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
     }
     match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => Ok(TcpSegment {
+            missing: if missing == 0 {
+                0
+            } else {
+                let captured = usize::from(tcp.data_offset()) * 4 + tcp.payload().len();
+                missing.min(u32::try_from(declared.saturating_sub(captured)).unwrap_or(u32::MAX))
+            },
             src: SocketAddr::new(src_ip, tcp.source_port()),
             dst: SocketAddr::new(dst_ip, tcp.destination_port()),
             seq: tcp.sequence_number(),
@@ -109,7 +128,6 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             fin: tcp.fin(),
             rst: tcp.rst(),
             payload: tcp.payload(),
-            missing,
             lost: false,
         }),
         Some(_) => Err(Skip::NotTcp),
