@@ -87,11 +87,19 @@ fn frame_4_every_defined_type_accepted_undefined_types_rejected() {
         .filter_map(|l| l.strip_prefix("| `0x"))
         .filter_map(|l| u8::from_str_radix(l.get(..2)?, 16).ok())
         .collect();
-    assert_eq!(defined, [0x01, 0x02, 0x03, 0x04, 0x80, 0x81, 0x82, 0x83, 0x84], "SPEC.md's table as read");
+    assert_eq!(
+        defined,
+        [0x01, 0x02, 0x03, 0x04, 0x80, 0x81, 0x82, 0x83, 0x84],
+        "SPEC.md's table as read"
+    );
     for ty in 0..=255u8 {
         let f = RawFrame::new(ty, vec![]);
         let e = reject(&f.bytes());
-        assert_eq!(MessageType::from_byte(ty).is_some(), defined.contains(&ty), "type {ty:#04x}");
+        assert_eq!(
+            MessageType::from_byte(ty).is_some(),
+            defined.contains(&ty),
+            "type {ty:#04x}"
+        );
         if !defined.contains(&ty) {
             assert_eq!(
                 (e.code, e.offset, e.requirement()),
