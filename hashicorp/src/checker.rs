@@ -303,7 +303,8 @@ impl Side {
     /// HC-8: a direction's terms never go back. A regression is reported once, at the message
     /// that goes back; the order then continues from it.
     fn term_order(&mut self, dir: &mut Direction, offset: u64, d: &messages::Decoded) {
-        let Some(term) = d.term else { return };
+        // A zero term is reported as such (HC-8, hc_zero_term) and says nothing of the order.
+        let Some(term) = d.term.filter(|t| *t > 0) else { return };
         if let Some((last, at)) = self.last_term {
             if term < last {
                 dir.find(

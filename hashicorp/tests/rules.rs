@@ -243,3 +243,169 @@ fn responses_with_error_strings_in_the_request_direction_are_named() {
         .iter()
         .any(|f| f.code == "hc_error_response" && f.level == "INFO"));
 }
+
+/// A raft 1.1.2 RequestVoteResponse, whole with its empty error string.
+fn vote_response(term: u64) -> Vec<u8> {
+    [
+        vec![0xa0],
+        map(&[
+            ("Granted", V::B(true)),
+            ("Peers", V::Nil),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(term)),
+        ]),
+    ]
+    .concat()
+}
+
+/// Hand-built connections with every anomaly the splice rules judge, in both directions.
+fn anomalies() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let hb = heartbeat(2);
+    let rv = request_vote(2);
+    let http = b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let claim = vec![0x00, 0x81, 0xa4, b'D', b'a', b't', b'a', 0xdb, 0x00, 0x10, 0x00, 0x00];
+    let response_claim = vec![0xa0, 0x81, 0xa4, b'D', b'a', b't', b'a', 0xdb, 0x00, 0x10, 0x00, 0x00];
+    vec![
+        (
+            "clean",
+            [rv.clone(), rv.clone()].concat(),
+            [vote_response(2), vote_response(2)].concat(),
+        ),
+        (
+            "unconfirmed request",
+            [hb.clone(), vec![0x42; 3], hb.clone()].concat(),
+            vec![],
+        ),
+        (
+            "response in requests",
+            [hb.clone(), vote_response(2), hb.clone()].concat(),
+            vec![],
+        ),
+        ("http after a request", [hb.clone(), http.clone()].concat(), vec![]),
+        (
+            "a claim past the end",
+            [claim.clone(), hb.clone(), hb.clone()].concat(),
+            vec![],
+        ),
+        ("a cut request", [hb.clone(), hb[..40].to_vec()].concat(), vec![]),
+        (
+            "unconfirmed response",
+            [rv.clone(), rv.clone()].concat(),
+            [vote_response(2), vec![0x42; 3], vote_response(2)].concat(),
+        ),
+        (
+            "request in responses",
+            [rv.clone(), rv.clone()].concat(),
+            [vote_response(2), rv.clone(), vote_response(2)].concat(),
+        ),
+        (
+            "a response claim past the end",
+            [rv.clone(), rv.clone()].concat(),
+            [response_claim, vote_response(2)].concat(),
+        ),
+        ("a cut response", rv.clone(), vote_response(2)[..9].to_vec()),
+        (
+            "term order",
+            [heartbeat(3), heartbeat(2), heartbeat(0)].concat(),
+            vec![],
+        ),
+    ]
+}
+
+/// The checker takes every decision only once more bytes cannot change it: in any chunking it
+/// finds what it finds on the whole streams. (The waits that guarantee this are exactly what a
+/// test on whole streams cannot see.)
+#[test]
+fn chunked_checking_finds_what_whole_checking_finds() {
+    for (name, c2s, s2c) in anomalies() {
+        let whole = check(&c2s, &s2c);
+        for size in [1, 2, 3, 5, 8, 13, 64] {
+            let mut checker = raftwire_hashicorp::Checker::new(true);
+            let (mut q, mut r) = (c2s.chunks(size), s2c.chunks(size + 2));
+            loop {
+                let (a, b) = (q.next(), r.next());
+                if a.is_none() && b.is_none() {
+                    break;
+                }
+                a.into_iter().for_each(|a| checker.requests(a));
+                b.into_iter().for_each(|b| checker.responses(b));
+            }
+            assert_eq!(checker.finish(), whole, "{name}, chunks of {size}");
+        }
+    }
+}
+
+/// Each anomaly is reported where it is, with exact offsets and counts.
+#[test]
+fn each_anomaly_is_reported_at_its_offset() {
+    let hb = heartbeat(2).len() as u64;
+    let rv = request_vote(2).len() as u64;
+    let vr = vote_response(2).len() as u64;
+    let run = |name: &str| {
+        let (_, c2s, s2c) = anomalies().into_iter().find(|a| a.0 == name).unwrap();
+        check(&c2s, &s2c)
+    };
+    let c = run("unconfirmed request");
+    assert_eq!(must(&c.requests), vec![(0, "hc_unconfirmed"), (hb, "hc_lost_framing")]);
+    assert!(c.requests.findings[0].message.contains(&format!("(offset {hb})")));
+    assert_eq!(c.requests.skipped, 3, "only the three foreign bytes");
+    let c = run("a claim past the end");
+    assert_eq!(must(&c.requests), vec![(0, "hc_lost_framing")]);
+    assert_eq!(c.requests.by_type.values().sum::<u64>(), 2);
+    assert_eq!(c.requests.skipped, 12);
+    let c = run("a cut request");
+    assert_eq!(must(&c.requests), vec![(hb, "hc_truncated")]);
+    let c = run("unconfirmed response");
+    assert_eq!(
+        must(&c.responses),
+        vec![(0, "hc_unconfirmed"), (vr, "hc_malformed_response")]
+    );
+    assert_eq!(c.responses.by_type.values().sum::<u64>(), 2);
+    assert_eq!(c.responses.skipped, 3);
+    let c = run("request in responses");
+    assert_eq!(must(&c.responses), vec![(vr, "hc_request_in_response_direction")]);
+    assert_eq!(
+        (c.responses.skipped, c.responses.by_type.values().sum::<u64>()),
+        (rv, 2)
+    );
+    let c = run("a response claim past the end");
+    assert_eq!(must(&c.responses), vec![(0, "hc_malformed_response")]);
+    assert_eq!(
+        (c.responses.by_type.values().sum::<u64>(), c.responses.skipped),
+        (1, 12)
+    );
+    let c = run("a cut response");
+    assert_eq!(must(&c.responses), vec![(0, "hc_truncated")]);
+    let c = run("term order");
+    assert_eq!(
+        must(&c.requests),
+        vec![(hb, "hc_term_regressed"), (2 * hb, "hc_zero_term")]
+    );
+}
+
+/// A message that claims more than the 32 MiB a checker waits for, on a stream that goes on, is
+/// judged not a message once that much is held: a desync, then the messages after it are found
+/// (not a truncation, which would leave the rest of the stream unchecked).
+#[test]
+fn a_claim_past_the_pending_limit_is_a_desync_while_the_stream_goes_on() {
+    let mut checker = raftwire_hashicorp::Checker::new(false);
+    // Another message's bytes claiming a 64 MiB string, then 33 MiB that are no message.
+    checker.requests(&[0x00, 0x81, 0xa4, b'D', b'a', b't', b'a', 0xdb, 0x04, 0x00, 0x00, 0x00]);
+    let filler = vec![0xffu8; 1 << 20];
+    for _ in 0..33 {
+        checker.requests(&filler);
+    }
+    assert!(
+        checker.buffered() <= raftwire_hashicorp::MAX_PENDING + (1 << 20),
+        "bounded"
+    );
+    checker.requests(&[heartbeat(2), heartbeat(2)].concat());
+    let c = checker.finish();
+    assert_eq!(must(&c.requests).first(), Some(&(0, "hc_malformed_request")));
+    assert!(
+        !must(&c.requests).iter().any(|f| f.1 == "hc_truncated"),
+        "{:?}",
+        must(&c.requests)
+    );
+    assert_eq!(c.requests.by_type.values().sum::<u64>(), 2);
+}
