@@ -309,6 +309,11 @@ fn anomalies() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
             [heartbeat(3), heartbeat(2), heartbeat(0)].concat(),
             vec![],
         ),
+        (
+            "response then garbage in requests",
+            [hb.clone(), vote_response(2), vec![0x42; 3], hb.clone()].concat(),
+            vec![],
+        ),
     ]
 }
 
@@ -360,6 +365,7 @@ fn each_anomaly_is_reported_at_its_offset() {
         must(&c.responses),
         vec![(0, "hc_unconfirmed"), (vr, "hc_malformed_response")]
     );
+    assert!(c.responses.findings[0].message.contains(&format!("(offset {vr})")));
     assert_eq!(c.responses.by_type.values().sum::<u64>(), 2);
     assert_eq!(c.responses.skipped, 3);
     let c = run("request in responses");
@@ -376,6 +382,14 @@ fn each_anomaly_is_reported_at_its_offset() {
     );
     let c = run("a cut response");
     assert_eq!(must(&c.responses), vec![(0, "hc_truncated")]);
+    // A whole response is passed over as one only when what follows confirms where it ends;
+    // followed by garbage, the desync runs from it to the next message.
+    let c = run("response then garbage in requests");
+    assert_eq!(must(&c.requests), vec![(hb, "hc_response_in_request_direction")]);
+    assert_eq!(
+        (c.requests.skipped, c.requests.by_type.values().sum::<u64>()),
+        (vr + 3, 2)
+    );
     let c = run("term order");
     assert_eq!(
         must(&c.requests),
@@ -408,4 +422,29 @@ fn a_claim_past_the_pending_limit_is_a_desync_while_the_stream_goes_on() {
         must(&c.requests)
     );
     assert_eq!(c.requests.by_type.values().sum::<u64>(), 2);
+}
+
+/// The same bound in the response direction.
+#[test]
+fn a_response_claim_past_the_pending_limit_is_a_desync_while_the_stream_goes_on() {
+    let mut checker = raftwire_hashicorp::Checker::new(false);
+    checker.requests(&[request_vote(2), request_vote(2)].concat());
+    checker.responses(&[0xa0, 0x81, 0xa4, b'D', b'a', b't', b'a', 0xdb, 0x04, 0x00, 0x00, 0x00]);
+    let filler = vec![0xffu8; 1 << 20];
+    for _ in 0..33 {
+        checker.responses(&filler);
+    }
+    assert!(
+        checker.buffered() <= raftwire_hashicorp::MAX_PENDING + (1 << 20) + 1024,
+        "bounded"
+    );
+    checker.responses(&[vote_response(2), vote_response(2)].concat());
+    let c = checker.finish();
+    assert_eq!(must(&c.responses).first(), Some(&(0, "hc_malformed_response")));
+    assert!(
+        !must(&c.responses).iter().any(|f| f.1 == "hc_truncated"),
+        "{:?}",
+        must(&c.responses)
+    );
+    assert_eq!(c.responses.by_type.values().sum::<u64>(), 2);
 }
