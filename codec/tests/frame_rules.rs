@@ -145,7 +145,11 @@ fn frame_7_length_limit_checked_from_the_header_alone() {
     let b = timeout_now();
     let payload_len = (b.len() - HEADER_LEN - TRAILER_LEN) as u32;
     let at_limit = Limits::with_max_payload_len(payload_len);
-    assert!(decode_with(&Bytes::from(b.clone()), &at_limit).is_ok());
+    assert_eq!(
+        decode_with(&Bytes::from(b.clone()), &at_limit).unwrap(),
+        decode(&Bytes::from(b.clone())).unwrap(),
+        "a payload exactly at the limit is accepted, and decoded as without one"
+    );
     let below = Limits::with_max_payload_len(payload_len - 1);
     let e = decode_with(&Bytes::from(b.clone()), &below).unwrap_err();
     assert_eq!(

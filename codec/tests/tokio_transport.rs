@@ -66,7 +66,13 @@ fn decoder_waits_on_partial_input_and_rejects_eof_inside_a_frame() {
         other => panic!("{other:?}"),
     }
     buf.extend_from_slice(&bytes[bytes.len() - 1..]);
-    assert!(RfwCodec::default().decode(&mut buf).unwrap().is_some());
+    let frame = RfwCodec::default().decode(&mut buf).unwrap().unwrap();
+    assert_eq!(
+        frame,
+        decode(&bytes.clone().into()).unwrap(),
+        "the whole frame, once its last byte is in"
+    );
+    assert!(buf.is_empty(), "and nothing left over");
 }
 
 #[test]
