@@ -157,6 +157,8 @@ fn a_real_capture_cut_by_editcap_at_any_snap_length_blames_nothing_on_the_protoc
                 err.contains("cut at snap length 60") && err.contains("tcpdump -s 0"),
                 "{err}"
             );
+            // Every data packet lost its TCP header to the cut, and is counted so.
+            assert!(!err.contains(", 0 too short for their headers"), "{err}");
             continue;
         }
         let out = dir.path().join(format!("s{snap}.pcap"));
@@ -282,4 +284,29 @@ fn ip_fragments_are_reported_as_not_checked() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 IP fragment(s), not reassembled"), "{err}");
+}
+
+/// A packet whose headers are broken but which the capture did not cut is malformed, not cut:
+/// its count says so, and nothing is blamed on the snap length.
+#[test]
+fn a_malformed_packet_is_not_a_cut_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pcap::new(65535);
+    p.conn(&Conn::new((1, 40000), (2, 7000)).c2s(request(1)).s2c(response(1)));
+    // Ethernet, IPv4 (20 bytes, TCP), then a TCP header claiming 60 bytes with 20 present.
+    let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0];
+    frame.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    frame.extend_from_slice(&[
+        0x9c, 0x41, 0x1b, 0x58, 0, 0, 0, 1, 0, 0, 0, 0, 0xf0, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    p.frame(&frame);
+    let path = write(dir.path(), "malformed.pcap", &p.bytes());
+    let (code, r) = validate_json(&[&path]);
+    assert_eq!(code, 0, "{r}");
+    let c = &r["captures"][0];
+    assert_eq!(
+        (c["malformed"].as_u64(), c["truncated_packets"].as_u64()),
+        (Some(1), Some(0)),
+        "{c}"
+    );
 }
