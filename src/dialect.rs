@@ -132,6 +132,16 @@ mod tests {
             None,
             "a long error string may still be arriving"
         );
+        assert_eq!(
+            detect(&error[..6], &[]),
+            None,
+            "the string is whole, what follows it is not in"
+        );
+        assert_eq!(
+            detect(b"\xa5oops!\x42", &[]),
+            Some(Dialect::Rfw),
+            "a string, then no map or nil"
+        );
         assert_eq!(detect_final(&[0x00], &[]), Dialect::Hashicorp);
         assert_eq!(detect_final(&[0x01, 0x86], &[]), Dialect::Hashicorp);
         assert_eq!(detect(&[0xC1, b'R', b'F', b'W'], &[]), Some(Dialect::Rfw));
