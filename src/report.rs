@@ -114,20 +114,22 @@ impl NotListed {
 /// closed and opened.
 pub type Order = (usize, u64, u64);
 
-struct Ranked(Order, ConnectionReport);
+/// A thing in report order, compared by its place alone (for the bounded heaps that keep the
+/// first ones in report order).
+pub struct Ranked<T>(pub Order, pub T);
 
-impl PartialEq for Ranked {
+impl<T> PartialEq for Ranked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
     }
 }
-impl Eq for Ranked {}
-impl PartialOrd for Ranked {
+impl<T> Eq for Ranked<T> {}
+impl<T> PartialOrd for Ranked<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Ranked {
+impl<T> Ord for Ranked<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.cmp(&other.0)
     }
@@ -139,8 +141,8 @@ impl Ord for Ranked {
 /// single thread builds.
 #[derive(Default)]
 pub struct Collected {
-    flagged: std::collections::BinaryHeap<Ranked>,
-    clean: std::collections::BinaryHeap<Ranked>,
+    flagged: std::collections::BinaryHeap<Ranked<ConnectionReport>>,
+    clean: std::collections::BinaryHeap<Ranked<ConnectionReport>>,
     not_listed: NotListed,
 }
 
@@ -180,7 +182,7 @@ impl Collected {
 
     /// The listed connections in report order, and what the others held.
     pub fn finish(self) -> (Vec<ConnectionReport>, NotListed) {
-        let mut listed: Vec<Ranked> = self.flagged.into_iter().chain(self.clean).collect();
+        let mut listed: Vec<Ranked<ConnectionReport>> = self.flagged.into_iter().chain(self.clean).collect();
         listed.sort_unstable();
         (listed.into_iter().map(|Ranked(_, c)| c).collect(), self.not_listed)
     }

@@ -8,34 +8,10 @@ mod common;
 
 use std::path::Path;
 
-use bytes::BytesMut;
 use common::pcap::{Conn, Pcap};
+use common::rfw::{request, response};
 use common::{raftwire, validate_json};
-use raftwire_codec::{encode, Frame, Id, Message, TimeoutNowRequest, TimeoutNowResponse};
 use serde_json::Value;
-
-fn frame(id: u64, message: Message) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    encode(&Frame::new(id, message), &mut out).unwrap();
-    out.to_vec()
-}
-
-fn request(id: u64) -> Vec<u8> {
-    frame(
-        id,
-        Message::TimeoutNow(TimeoutNowRequest {
-            term: 3,
-            leader_id: Id::try_from("node-1").unwrap(),
-        }),
-    )
-}
-
-fn response(id: u64) -> Vec<u8> {
-    frame(
-        id,
-        Message::TimeoutNowResponse(TimeoutNowResponse { term: 3, success: true }),
-    )
-}
 
 /// Findings as (code, level).
 fn findings(r: &Value) -> Vec<(String, String)> {

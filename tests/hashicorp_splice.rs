@@ -14,6 +14,7 @@ mod common;
 use std::path::Path;
 
 use common::raftwire;
+use common::rfw::Rng;
 use raftwire_hashicorp::check;
 
 /// A direction's stream and the offsets where its messages (with any snapshot data) begin.
@@ -81,19 +82,12 @@ fn streams_of(capture: &str, dir: &Path) -> (Vec<Stream>, Vec<Stream>) {
     (requests, responses)
 }
 
-struct Rng(u64);
+/// Picking from a slice with the shared generator.
+trait Pick {
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+impl Pick for Rng {
     fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.below(v.len())]
     }

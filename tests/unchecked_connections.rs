@@ -9,34 +9,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use bytes::BytesMut;
 use common::pcap::{Conn, Pcap};
+use common::rfw::{request, response, Rng};
 use common::{raftwire, validate_json};
-use raftwire_codec::{encode, Frame, Id, Message, TimeoutNowRequest, TimeoutNowResponse};
 use serde_json::Value;
-
-fn frame(id: u64, message: Message) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    encode(&Frame::new(id, message), &mut out).unwrap();
-    out.to_vec()
-}
-
-fn request(id: u64) -> Vec<u8> {
-    frame(
-        id,
-        Message::TimeoutNow(TimeoutNowRequest {
-            term: 3,
-            leader_id: Id::try_from("node-1").unwrap(),
-        }),
-    )
-}
-
-fn response(id: u64) -> Vec<u8> {
-    frame(
-        id,
-        Message::TimeoutNowResponse(TimeoutNowResponse { term: 3, success: true }),
-    )
-}
 
 /// A request whose payload CRC is wrong while its header CRC verifies.
 fn bad_crc_request(id: u64) -> Vec<u8> {
@@ -171,23 +147,6 @@ fn multistream_select_on_a_raft_port_is_named() {
     assert!(m.contains("multistream-select"), "{m}");
 }
 
-/// A tiny deterministic generator (splitmix64), so the property below is seeded and repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     RfwGood,
@@ -257,13 +216,13 @@ fn every_connection_is_checked_or_listed_and_the_verdict_follows_the_rule() {
         let mut pcap = Pcap::new(65535);
         let mut conns = Vec::new();
         for i in 0..n {
-            let kind = KINDS[rng.below(KINDS.len() as u64) as usize];
-            let port = PORTS[rng.below(PORTS.len() as u64) as usize];
+            let kind = KINDS[rng.below(KINDS.len())];
+            let port = PORTS[rng.below(PORTS.len())];
             let c = Conn::new((1 + (i % 3) as u8, 40000 + i), (2, port));
             let c = match kind {
                 Kind::RfwGood => c.c2s(request(1)).s2c(response(1)),
                 Kind::RfwBadCrc => c.c2s(bad_crc_request(1)),
-                Kind::RfwCutByFin => c.c2s(request(1)[..5 + rng.below(20) as usize].to_vec()),
+                Kind::RfwCutByFin => c.c2s(request(1)[..5 + rng.below(20)].to_vec()),
                 Kind::Hashicorp => c.c2s(hc_c2s.clone()).s2c(hc_s2c.clone()),
                 Kind::Http => c.c2s(b"POST /x HTTP/1.1\r\n\r\n".to_vec()),
                 Kind::Random => {

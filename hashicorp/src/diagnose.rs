@@ -18,18 +18,22 @@ fn is_str_start(b: u8) -> bool {
     matches!(b, 0xa0..=0xbf | 0xd9..=0xdb)
 }
 
+/// The HTTP/1.x request methods, as a request line starts.
+const HTTP: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
 /// True if `bytes` are a prefix of a banner [`foreign`] names: more bytes may name them.
 pub fn could_be_foreign(bytes: &[u8]) -> bool {
-    const STARTS: [&[u8]; 15] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
+    const OTHERS: [&[u8]; 6] = [
         b"HTTP/1.",
         b"PRI * HTTP/2.0",
         b"SSH-",
@@ -37,24 +41,17 @@ pub fn could_be_foreign(bytes: &[u8]) -> bool {
         &[0x16, 0x03],
         &[0xC1, b'R', b'F', b'W'],
     ];
-    !bytes.is_empty() && STARTS.iter().any(|s| s.starts_with(bytes) && s.len() > bytes.len())
+    !bytes.is_empty()
+        && HTTP
+            .iter()
+            .chain(OTHERS.iter())
+            .any(|s| s.starts_with(bytes) && s.len() > bytes.len())
 }
 
 /// What a stream's first bytes are when they are a protocol other than Raft (HTTP/1.x, HTTP/2,
 /// TLS, SSH, libp2p's multistream-select, RFW/1), or `None`: used for any stream that should be
 /// hashicorp/raft and is not, and by the CLI to name traffic on a Raft port.
 pub fn foreign(bytes: &[u8]) -> Option<Diagnosis> {
-    const HTTP: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
     let first = bytes.first().copied().unwrap_or_default();
     if bytes.starts_with(b"PRI * HTTP/2.0") {
         return Some(Diagnosis { code: "hc_foreign_http2", message: "the HTTP/2 connection preface (\"PRI * HTTP/2.0\"): an HTTP/2 or gRPC client is talking to the Raft port".into() });

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 
 use crate::report::{
-    ConnectionReport, DirectionReport, Directions, NotListed, Order, Unchecked, UncheckedConnection, Violation,
+    ConnectionReport, DirectionReport, Directions, NotListed, Order, Ranked, Unchecked, UncheckedConnection, Violation,
     MAX_LISTED,
 };
 
@@ -31,25 +31,6 @@ pub struct Pending {
     pub head: [Vec<u8>; 2],
 }
 
-struct Ranked(Order, Pending);
-
-impl PartialEq for Ranked {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-impl Eq for Ranked {}
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.cmp(&other.0)
-    }
-}
-
 /// Counts of the pending connections past the cap on one server port.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Overflow {
@@ -61,7 +42,7 @@ struct Overflow {
 /// recognised as Raft traffic.
 #[derive(Default)]
 pub struct Held {
-    kept: BinaryHeap<Ranked>,
+    kept: BinaryHeap<Ranked<Pending>>,
     overflow: BTreeMap<u16, Overflow>,
     /// Server ports of recognised connections, true where one of them spoke hashicorp/raft
     /// (which decides the requirement a foreign connection there breaks).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pcap;
+pub mod rfw;
 
 use std::ffi::OsStr;
 
