@@ -254,12 +254,14 @@ impl Side {
             None if self.can_wait(p) => return Candidate::Pending,
             _ => {}
         }
-        // Another protocol's bytes (HTTP, TLS, SSH...) are named as what they are.
+        // Another protocol's bytes (HTTP, TLS, SSH...) are named as what they are. Whether they
+        // are one is judged from as many bytes as the diagnosis reads, or the end of the stream:
+        // never from fewer, so the decision is the same in any chunking.
         let rest = self.buf.get(p..).unwrap_or_default();
         if crate::diagnose::foreign(rest).is_some() {
             return Candidate::Yes;
         }
-        if rest.len() < DIAGNOSIS_BYTES && self.can_wait(p) && crate::diagnose::could_be_foreign(rest) {
+        if rest.len() < DIAGNOSIS_BYTES && self.can_wait(p) {
             return Candidate::Pending;
         }
         let other = match own {

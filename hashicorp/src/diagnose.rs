@@ -31,23 +31,6 @@ const HTTP: [&[u8]; 9] = [
     b"TRACE ",
 ];
 
-/// True if `bytes` are a prefix of a banner [`foreign`] names: more bytes may name them.
-pub fn could_be_foreign(bytes: &[u8]) -> bool {
-    const OTHERS: [&[u8]; 6] = [
-        b"HTTP/1.",
-        b"PRI * HTTP/2.0",
-        b"SSH-",
-        b"\x13/multistream/",
-        &[0x16, 0x03],
-        &[0xC1, b'R', b'F', b'W'],
-    ];
-    !bytes.is_empty()
-        && HTTP
-            .iter()
-            .chain(OTHERS.iter())
-            .any(|s| s.starts_with(bytes) && s.len() > bytes.len())
-}
-
 /// What a stream's first bytes are when they are a protocol other than Raft (HTTP/1.x, HTTP/2,
 /// TLS, SSH, libp2p's multistream-select, RFW/1), or `None`: used for any stream that should be
 /// hashicorp/raft and is not, and by the CLI to name traffic on a Raft port.
