@@ -477,8 +477,7 @@ impl Checker {
                         || match side.follows(at + len, Own::Requests) {
                             Candidate::Pending => return Held::Waiting(at),
                             Candidate::Yes => true,
-                            // What follows is named, from enough bytes to name it.
-                            Candidate::No if side.short(at + len, DIAGNOSIS_BYTES) => return Held::Waiting(at),
+                            // `follows` said no from enough bytes to name what follows, too.
                             Candidate::No => false,
                         };
                     // Not written as the library writes, with a clean message inside it: this
@@ -590,7 +589,6 @@ impl Checker {
                     let confirmed = match side.follows(at + len, Own::Responses) {
                         Candidate::Pending => return Held::Waiting(at),
                         Candidate::Yes => true,
-                        Candidate::No if side.short(at + len, DIAGNOSIS_BYTES) => return Held::Waiting(at),
                         Candidate::No => false,
                     };
                     match self.unanswered.front() {
