@@ -58,6 +58,12 @@ impl Reassembler {
         }
     }
 
+    /// Moves the next expected byte to stream offset `at`, its sequence number along with it.
+    fn advance_to(&mut self, at: u64) {
+        let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((at - o) as u32));
+        self.next = Some((seq, at));
+    }
+
     /// Stream offset of the next expected byte.
     pub fn offset(&self) -> u64 {
         self.next.map_or(0, |(_, o)| o)
@@ -138,8 +144,7 @@ impl Reassembler {
 
     fn deliver(&mut self, start: u64, bytes: Vec<u8>, out: &mut Vec<Piece>) {
         let end = start + bytes.len() as u64;
-        let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
-        self.next = Some((seq, end));
+        self.advance_to(end);
         out.push(Piece::Data { offset: start, bytes });
         self.drain(out);
     }
@@ -165,8 +170,7 @@ impl Reassembler {
                 len: end - at,
                 cause: GapCause::Snapped,
             });
-            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
-            self.next = Some((seq, end));
+            self.advance_to(end);
             self.drain_held(out);
         }
     }
@@ -196,8 +200,7 @@ impl Reassembler {
             self.retransmitted += skip as u64;
             let bytes = bytes.get(skip..).unwrap_or_default().to_vec();
             let end = next_off + bytes.len() as u64;
-            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((end - o) as u32));
-            self.next = Some((seq, end));
+            self.advance_to(end);
             out.push(Piece::Data {
                 offset: next_off,
                 bytes,
@@ -217,8 +220,7 @@ impl Reassembler {
                 len: start - next_off,
                 cause: GapCause::Lost,
             });
-            let seq = self.next.map_or(0, |(s, o)| s.wrapping_add((start - o) as u32));
-            self.next = Some((seq, start));
+            self.advance_to(start);
         }
         self.drain(out);
     }
