@@ -333,6 +333,27 @@ enum Candidate {
     Pending,
 }
 
+/// A message the checker decoded, handed to an observer (the cluster view) as soon as it is
+/// judged: see [`Checker::observe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// A response (server to client), or a request.
+    pub response: bool,
+    /// The rpc type (of the request a response answers).
+    pub rpc: u8,
+    /// Where it starts and ends in its direction's stream.
+    pub offset: u64,
+    /// Offset of its last byte plus one.
+    pub end: u64,
+    /// Written as the library writes it, and confirmed by what follows: only such messages are
+    /// evidence of what a node did.
+    pub clean: bool,
+    /// A response carrying a non-empty error string.
+    pub error: bool,
+    /// What it says.
+    pub decoded: messages::Decoded,
+}
+
 /// A hashicorp/raft connection checked incrementally: feed each direction's bytes in capture
 /// order with [`requests`](Self::requests) and [`responses`](Self::responses), then
 /// [`finish`](Self::finish).
@@ -354,6 +375,8 @@ pub struct Checker {
     answered: usize,
     request_hints: Vec<&'static str>,
     response_hints: Vec<&'static str>,
+    /// Decoded messages not yet taken by [`take_observed`](Self::take_observed), when observing.
+    observed: Option<Vec<Observed>>,
 }
 
 impl Checker {
@@ -365,6 +388,18 @@ impl Checker {
             keep_messages,
             ..Checker::default()
         }
+    }
+
+    /// Also keeps every decoded message until [`take_observed`](Self::take_observed) takes it
+    /// (call that after each feed: what is kept grows until then).
+    pub fn observe(mut self) -> Checker {
+        self.observed = Some(Vec::new());
+        self
+    }
+
+    /// The messages decoded since the last call, in the order they were judged.
+    pub fn take_observed(&mut self) -> Vec<Observed> {
+        self.observed.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The next client-to-server bytes.
@@ -396,7 +431,12 @@ impl Checker {
     }
 
     /// Both streams have ended: judges what is left and returns what the connection showed.
-    pub fn finish(mut self) -> Connection {
+    pub fn finish(self) -> Connection {
+        self.finish_observed().0
+    }
+
+    /// [`finish`](Self::finish), with the messages judged last (see [`observe`](Self::observe)).
+    pub fn finish_observed(mut self) -> (Connection, Vec<Observed>) {
         self.requests.ended = true;
         self.run_requests();
         if self.requests.pass > 0 && !self.c.encrypted {
@@ -410,9 +450,10 @@ impl Checker {
         }
         self.responses.ended = true;
         self.run_responses();
+        let observed = self.take_observed();
         let mut c = self.c;
         if c.encrypted {
-            return c;
+            return (c, observed);
         }
         if self.answered < self.requests_seen && c.responses.bytes > 0 {
             c.notes.push(format!(
@@ -427,7 +468,7 @@ impl Checker {
             }
         }
         c.notes.extend(hints.into_iter().map(str::to_string));
-        c
+        (c, observed)
     }
 
     fn run_requests(&mut self) {
@@ -497,6 +538,17 @@ impl Checker {
                     }
                     // Counted either way: the receiver acted on it.
                     dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
+                    if let Some(o) = &mut self.observed {
+                        o.push(Observed {
+                            response: false,
+                            rpc: t,
+                            offset,
+                            end: offset + len as u64,
+                            clean: confirmed && !swallowed && d.problems.iter().all(|p| p.info),
+                            error: false,
+                            decoded: d.clone(),
+                        });
+                    }
                     side.term_order(dir, offset, &d);
                     self.unanswered.push_back(t);
                     self.requests_seen += 1;
@@ -599,6 +651,17 @@ impl Checker {
                                 unconfirmed(dir, offset, &d, side.offset(at + len));
                             }
                             dir.decoded(offset, &d, &mut self.response_hints, self.keep_messages);
+                            if let Some(o) = &mut self.observed {
+                                o.push(Observed {
+                                    response: true,
+                                    rpc: t,
+                                    offset,
+                                    end: offset + len as u64,
+                                    clean: confirmed && d.problems.iter().all(|p| p.info),
+                                    error: !err.is_empty(),
+                                    decoded: d.clone(),
+                                });
+                            }
                             if !err.is_empty() {
                                 dir.find(
                                     offset,

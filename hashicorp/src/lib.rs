@@ -15,10 +15,11 @@ pub mod checker;
 pub mod diagnose;
 pub mod messages;
 pub mod msgpack;
+pub mod release;
 mod splice;
 pub mod stream;
 
-pub use checker::{Checker, MAX_PENDING};
+pub use checker::{Checker, Observed, MAX_PENDING};
 pub use splice::fuzz_splice;
 pub use stream::{check, looks_like, looks_like_response, Connection, Direction, Finding};
 

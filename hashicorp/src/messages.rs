@@ -3,6 +3,7 @@
 //! the field sets of the releases in common use (1.1.x to 1.7.x).
 
 use crate::msgpack::Value;
+use crate::release::Feature;
 
 /// The rpc type bytes.
 pub const APPEND_ENTRIES: u8 = 0;
@@ -157,6 +158,66 @@ pub struct Decoded {
     pub problems: Vec<Problem>,
     /// The map's `Term`, where it has one (every request and response but TimeoutNow's).
     pub term: Option<u64>,
+    /// What the message says about its sender and the cluster, for the cluster view.
+    pub facts: Facts,
+}
+
+/// What a message says about who wrote it and what happened, beyond its validity: the cluster
+/// view's input. Text fields are the bytes as written (lossy UTF-8); absent fields are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Facts {
+    /// RPCHeader `ID`: the writer's server id (raft >= 1.3.7; empty in some responses).
+    pub id: Option<String>,
+    /// RPCHeader `Addr`: the writer's advertised address.
+    pub addr: Option<String>,
+    /// AppendEntries / InstallSnapshot `Leader`: the leader's address.
+    pub leader: Option<String>,
+    /// RequestVote `Candidate`: the candidate's address.
+    pub candidate: Option<String>,
+    /// A vote's answer (RequestVote / RequestPreVote responses).
+    pub granted: Option<bool>,
+    /// AppendEntries / InstallSnapshot responses.
+    pub success: Option<bool>,
+    /// Entries an AppendEntries carries.
+    pub entries: u64,
+    /// RequestVote `LeadershipTransfer`.
+    pub leadership_transfer: bool,
+    /// The wire features the message shows, which bound its writer's release.
+    pub features: Vec<Feature>,
+}
+
+fn text(v: Option<Value<'_>>) -> Option<String> {
+    v.and_then(|v| v.bytes().map(|b| String::from_utf8_lossy(b).into_owned()))
+        .filter(|s| !s.is_empty())
+}
+
+fn boolean(v: Option<Value<'_>>) -> Option<bool> {
+    match v {
+        Some(Value::Bool(b)) => Some(b),
+        _ => None,
+    }
+}
+
+impl Facts {
+    fn feature(&mut self, f: Feature) {
+        if !self.features.contains(&f) {
+            self.features.push(f);
+        }
+    }
+
+    /// The header's fields, and what their presence says of the writer's release.
+    fn header(&mut self, fields: &[(&[u8], Value<'_>)]) {
+        self.id = text(get(fields, "ID"));
+        self.addr = text(get(fields, "Addr"));
+        if fields.is_empty() {
+            return;
+        }
+        self.feature(if get(fields, "Addr").is_some() {
+            Feature::HeaderIdAddr
+        } else {
+            Feature::HeaderWithoutIdAddr
+        });
+    }
 }
 
 fn kind_ok(kind: Kind, v: &Value<'_>) -> bool {
@@ -268,6 +329,18 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
     } else if !fields.is_empty() {
         out.release_hints.push("RPCHeader without ID and Addr: raft <= 1.3.6");
     }
+    out.facts.header(&fields);
+    out.facts.leader = text(get(&fields, "Leader"));
+    out.facts.candidate = text(get(&fields, "Candidate"));
+    if t == REQUEST_VOTE && !fields.is_empty() {
+        let transfer = boolean(get(&fields, "LeadershipTransfer"));
+        out.facts.leadership_transfer = transfer == Some(true);
+        out.facts.feature(if transfer.is_some() {
+            Feature::LeadershipTransferField
+        } else {
+            Feature::NoLeadershipTransferField
+        });
+    }
     match t {
         APPEND_ENTRIES => {
             let entries = match get(&fields, "Entries") {
@@ -277,6 +350,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             if entries.is_empty() {
                 out.name = "AppendEntries(heartbeat)".into();
             }
+            out.facts.entries = entries.len() as u64;
             let mut next = get(&fields, "PrevLogEntry").and_then(|p| p.uint()).map(|p| p + 1);
             for (k, e) in entries.iter().enumerate() {
                 let log = check_map(&format!("AppendEntries.Entries[{k}]"), e, &[LOG], &mut out);
@@ -300,17 +374,33 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
                         info: false,
                     });
                 }
+                if log.is_empty() {
+                    continue;
+                }
+                out.facts.feature(if get(&log, "Extensions").is_some() {
+                    Feature::LogExtensions
+                } else {
+                    Feature::LogWithoutExtensions
+                });
                 match get(&log, "AppendedAt") {
-                    Some(Value::Str(b)) if b.len() >= 15 => out
-                        .release_hints
-                        .push("Log.AppendedAt in the legacy time format: raft >= 1.3.0"),
-                    Some(Value::Str(_)) | Some(Value::Nil) => out
-                        .release_hints
-                        .push("Log.AppendedAt in the new time format: raft >= 1.6.0"),
-                    _ if get(&log, "Extensions").is_some() => out
-                        .release_hints
-                        .push("Log without AppendedAt, with Extensions: raft 1.1.1 - 1.2.x"),
-                    _ => {}
+                    Some(Value::Str(b)) if b.len() >= 15 => {
+                        out.facts.feature(Feature::AppendedAtLegacy);
+                        out.release_hints
+                            .push("Log.AppendedAt in the legacy time format: raft >= 1.3.0")
+                    }
+                    Some(Value::Str(_)) | Some(Value::Nil) => {
+                        out.facts.feature(Feature::AppendedAtNew);
+                        out.release_hints
+                            .push("Log.AppendedAt in the new time format: raft >= 1.6.0")
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.facts.feature(Feature::NoAppendedAt);
+                        if get(&log, "Extensions").is_some() {
+                            out.release_hints
+                                .push("Log without AppendedAt, with Extensions: raft 1.1.1 - 1.2.x")
+                        }
+                    }
                 }
             }
         }
@@ -318,7 +408,10 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             Some(Value::Int { value, format }) if value >= 0 => {
                 out.snapshot_size = u64::try_from(value).ok();
                 if value > 127 {
-                    out.release_hints.push(if (0xd0..=0xd3).contains(&format) {
+                    let v2 = (0xd0..=0xd3).contains(&format);
+                    out.facts
+                        .feature(if v2 { Feature::SignedIntV2 } else { Feature::SignedIntV1 });
+                    out.release_hints.push(if v2 {
                         "a positive signed integer written as int16/32/64: go-msgpack v2, raft >= 1.6.0"
                     } else {
                         "a positive signed integer written as uint8/16/32/64: go-msgpack 0.5.5, raft <= 1.5.0"
@@ -332,8 +425,14 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             }),
             None => {}
         },
-        REQUEST_PRE_VOTE => out.release_hints.push("RequestPreVote: raft >= 1.7.0"),
-        TIMEOUT_NOW => out.release_hints.push("TimeoutNow: raft >= 1.1.0"),
+        REQUEST_PRE_VOTE => {
+            out.facts.feature(Feature::PreVote);
+            out.release_hints.push("RequestPreVote: raft >= 1.7.0")
+        }
+        TIMEOUT_NOW => {
+            out.facts.feature(Feature::TimeoutNow);
+            out.release_hints.push("TimeoutNow: raft >= 1.1.0")
+        }
         _ => {}
     }
     out
@@ -351,5 +450,14 @@ pub fn response(t: u8, v: &Value<'_>) -> Decoded {
     }
     let fields = check_map(&out.name.clone(), v, &[HEADER, schema(t, true)], &mut out);
     out.term = get(&fields, "Term").and_then(|v| v.uint());
+    out.facts.header(&fields);
+    out.facts.granted = boolean(get(&fields, "Granted"));
+    out.facts.success = boolean(get(&fields, "Success"));
+    if t == REQUEST_PRE_VOTE && !fields.is_empty() {
+        out.facts.feature(Feature::PreVote);
+    }
+    if t == TIMEOUT_NOW && !fields.is_empty() {
+        out.facts.feature(Feature::TimeoutNow);
+    }
     out
 }
