@@ -112,6 +112,10 @@ pub fn hashicorp_report(client: String, server: String, c: raftwire_hashicorp::C
             client_to_server: direction(c.requests),
             server_to_client: direction(c.responses),
         },
+        client_node: None,
+        server_node: None,
+        latency: Default::default(),
+        trace: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `raftwire`: validate, inspect and generate Raft wire traffic (RFW/1).
 
 mod capture;
+mod cluster;
 mod corpus;
 mod dialect;
 mod direction;
@@ -80,6 +81,10 @@ enum Command {
         /// core). The report is the same for any number.
         #[arg(long, short = 'j')]
         jobs: Option<std::num::NonZeroUsize>,
+        /// Cluster view: a follower that receives only heartbeats from its leader for longer than
+        /// this many seconds, while its peers receive entries, is reported as stalled.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        stall_after: f64,
         #[command(flatten)]
         reading: Reading,
     },
@@ -203,12 +208,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             strict,
             jobs,
+            stall_after,
             reading,
         } => {
             let jobs = jobs
                 .or_else(|| std::thread::available_parallelism().ok())
                 .map_or(1, |n| n.get());
-            let report = validate::run(&inputs, reading.limits(), &reading.ports, reading.dialect, strict, jobs)?;
+            if !(stall_after.is_finite() && stall_after > 0.0) {
+                return Err(format!(
+                    "--stall-after {stall_after}: must be a positive number of seconds"
+                ));
+            }
+            let cluster = cluster::Options { stall_after };
+            let report = validate::run(
+                &inputs,
+                reading.limits(),
+                &reading.ports,
+                reading.dialect,
+                strict,
+                jobs,
+                cluster,
+            )?;
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),

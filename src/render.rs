@@ -85,18 +85,138 @@ fn direction(out: &mut String, name: &str, d: &DirectionReport, strict: bool) {
     }
 }
 
+/// The cluster view, before the connections: readable at a glance.
+fn cluster(out: &mut String, c: &crate::cluster::Cluster, strict: bool) {
+    let node = |addr: &Option<String>| -> String {
+        let Some(a) = addr else { return "an unknown node".into() };
+        match c.nodes.iter().find(|n| &n.address == a).and_then(|n| n.id.as_ref()) {
+            Some(id) => format!("{a} ({id})"),
+            None => a.clone(),
+        }
+    };
+    let _ = writeln!(out, "cluster: {}", count(c.nodes.len() as u64, "node"));
+    for n in &c.nodes {
+        let release = match (&n.release.min, &n.release.max) {
+            (Some(a), Some(b)) if a == b => format!("raft {a}"),
+            (Some(a), Some(b)) => format!("raft {a} to {b}"),
+            (Some(a), None) => format!("raft {a} or later"),
+            (None, Some(b)) => format!("raft {b} or earlier"),
+            (None, None) => "release unknown".into(),
+        };
+        let roles = if n.roles.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", n.roles.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  node {}{}: {release}{roles}; accepted {}, dialed {}",
+            n.address,
+            n.id.as_ref().map(|i| format!(" id {i}")).unwrap_or_default(),
+            count(n.connections_accepted, "connection"),
+            n.connections_dialed
+        );
+    }
+    let leaders: Vec<String> = c
+        .leaders
+        .iter()
+        .map(|l| format!("term {} {} from {:.3} s", l.term, node(&l.node), l.first_seen))
+        .collect();
+    if !leaders.is_empty() {
+        let _ = writeln!(out, "  leaders: {}", leaders.join("; "));
+    }
+    for e in &c.elections {
+        let _ = writeln!(
+            out,
+            "  {} term {} at {:.3} s by {}{}: granted by {} of {} asked{}",
+            if e.pre_vote { "pre-vote" } else { "election" },
+            e.term,
+            e.first_seen,
+            node(&e.candidate),
+            if e.leadership_transfer {
+                " (leadership transfer)"
+            } else {
+                ""
+            },
+            e.granted.len(),
+            e.asked.len(),
+            if e.denied.is_empty() {
+                String::new()
+            } else {
+                format!(", denied by {}", e.denied.join(", "))
+            }
+        );
+    }
+    for t in &c.leadership_transfers {
+        let _ = writeln!(
+            out,
+            "  leadership transfer at {:.3} s: {} -> {}",
+            t.at,
+            node(&t.from),
+            node(&t.to)
+        );
+    }
+    for s in &c.snapshots {
+        let _ = writeln!(
+            out,
+            "  snapshot at {:.3} s: {} -> {}, {} bytes, term {}{}",
+            s.at,
+            node(&s.from),
+            node(&s.to),
+            s.size,
+            s.term,
+            match s.success {
+                Some(true) => ", installed",
+                Some(false) => ", rejected",
+                None => ", not answered",
+            }
+        );
+    }
+    for f in &c.findings {
+        let grade = match f.level.as_str() {
+            "MUST" => "FAIL",
+            "SHOULD" if strict => "FAIL",
+            "SHOULD" => "NON-STRICT",
+            _ => "INFO",
+        };
+        let _ = writeln!(out, "  {grade} {}: {}", f.code, f.message);
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+}
+
 /// The human-readable report.
 pub fn text(report: &Report, strict: bool) -> String {
     let mut out = String::new();
+    if let Some(c) = &report.cluster {
+        cluster(&mut out, c, strict);
+    }
     for (i, c) in report.connections.iter().enumerate() {
         let arrow = match (c.client.is_empty(), c.server.is_empty()) {
             (false, false) => format!("{} -> {}", c.client, c.server),
             (false, true) => format!("{} (client->server only)", c.client),
             _ => format!("{} (server->client only)", c.server),
         };
-        let _ = writeln!(out, "connection {}: {arrow} [{}]", i + 1, c.dialect);
+        let nodes = match (&c.client_node, &c.server_node) {
+            (None, None) => String::new(),
+            (client, server) => format!(
+                ", node {} -> node {}",
+                client.as_deref().unwrap_or("unknown"),
+                server.as_deref().unwrap_or("unknown")
+            ),
+        };
+        let _ = writeln!(out, "connection {}: {arrow} [{}{nodes}]", i + 1, c.dialect);
         for n in &c.notes {
             let _ = writeln!(out, "  note: {n}");
+        }
+        if !c.latency.is_empty() {
+            let l: Vec<String> = c
+                .latency
+                .iter()
+                .map(|(t, s)| format!("{t} p50 {} p99 {}", millis(s.p50), millis(s.p99)))
+                .collect();
+            let _ = writeln!(out, "  latency: {}", l.join(", "));
         }
         if !c.client.is_empty() {
             direction(&mut out, "client_to_server", &c.directions.client_to_server, strict);
@@ -133,10 +253,15 @@ pub fn text(report: &Report, strict: bool) -> String {
     };
     let _ = writeln!(
         out,
-        "{verdict}: {} connection(s), {}, {} violation(s), {} bytes skipped{}",
+        "{verdict}: {} connection(s), {}, {} violation(s){}, {} bytes skipped{}",
         s.connections,
         count(s.frames, "frame"),
         s.violations,
+        if s.cluster_violations > 0 {
+            format!(" (of which {} between nodes, see cluster)", s.cluster_violations)
+        } else {
+            String::new()
+        },
         s.bytes_skipped,
         if s.bytes_missing > 0 {
             format!(", {} bytes missing from the capture", s.bytes_missing)
@@ -145,6 +270,15 @@ pub fn text(report: &Report, strict: bool) -> String {
         }
     );
     out
+}
+
+/// A latency for a person: milliseconds, or microseconds below 1 ms.
+fn millis(seconds: f64) -> String {
+    if seconds < 0.001 {
+        format!("{:.0} µs", seconds * 1e6)
+    } else {
+        format!("{:.1} ms", seconds * 1e3)
+    }
 }
 
 /// Connections not checked, each with its ports and first bytes, so none passes unseen.

@@ -17,6 +17,9 @@ pub struct Report {
     /// TCP connections of the captures that were not checked, and why. With `connections`, every
     /// TCP connection of every capture is accounted for.
     pub unchecked_connections: Unchecked,
+    /// What the connections of the captures say together about the cluster's nodes (null for raw
+    /// stream inputs, which have no addresses or times).
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// Connections not checked: not Raft traffic, on a port where no Raft connection was seen (or
@@ -144,6 +147,8 @@ pub struct Collected {
     flagged: std::collections::BinaryHeap<Ranked<ConnectionReport>>,
     clean: std::collections::BinaryHeap<Ranked<ConnectionReport>>,
     not_listed: NotListed,
+    /// Every connection's contribution to the cluster view, listed or not.
+    pub traces: crate::cluster::Traces,
 }
 
 impl Collected {
@@ -152,7 +157,10 @@ impl Collected {
         self.not_listed.add(n);
     }
 
-    pub fn push(&mut self, order: Order, c: ConnectionReport) {
+    pub fn push(&mut self, order: Order, mut c: ConnectionReport) {
+        if let Some(t) = c.trace.take() {
+            self.traces.push(order, *t);
+        }
         let heap = if c.has_violations() {
             &mut self.flagged
         } else {
@@ -170,6 +178,7 @@ impl Collected {
     /// Takes in `other`, whose orders are re-numbered by `order`.
     pub fn merge(&mut self, other: Collected, order: impl Fn(Order) -> Order) {
         self.not_listed.add(&other.not_listed);
+        self.traces.merge(other.traces, &order);
         for Ranked(o, c) in other.flagged.into_iter().chain(other.clean) {
             self.push(order(o), c);
         }
@@ -214,6 +223,25 @@ pub struct CaptureReport {
     /// TCP connections with data that were not checked: not Raft traffic, on ports where no Raft
     /// connection was seen (listed in the report's `unchecked_connections`).
     pub ignored_connections: u64,
+    /// The first packet's timestamp, which times are counted from.
+    #[serde(skip)]
+    pub first_packet_time: Option<crate::capture::Timestamp>,
+    /// The last packet's time, since the first.
+    #[serde(skip)]
+    pub last_packet_time: f64,
+}
+
+impl CaptureReport {
+    /// A packet's timestamp as seconds since the capture's first packet (a packet without one
+    /// takes the previous packet's).
+    pub fn clock(&mut self, ts: Option<crate::capture::Timestamp>) -> f64 {
+        let Some(ts) = ts else {
+            return self.last_packet_time;
+        };
+        let first = *self.first_packet_time.get_or_insert(ts);
+        self.last_packet_time = ts.since(first);
+        self.last_packet_time
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -234,6 +262,9 @@ pub struct Summary {
     pub frames: u64,
     /// Violations that count against conformance (informational notes excluded).
     pub violations: usize,
+    /// Of `violations`, the cluster view's findings between nodes (MUST, and SHOULD with
+    /// `--strict`).
+    pub cluster_violations: usize,
     pub bytes_skipped: u64,
 }
 
@@ -261,6 +292,14 @@ pub struct ConnectionReport {
     /// Facts about the capture of this connection (not the protocol): late start, gaps, retransmissions.
     pub notes: Vec<String>,
     pub directions: Directions,
+    /// The nodes at its two ends, by listening address (`cluster.nodes`), where known.
+    pub client_node: Option<String>,
+    pub server_node: Option<String>,
+    /// Request-to-response latency (seconds, from capture timestamps) by request type.
+    pub latency: BTreeMap<String, crate::cluster::latency::Summary>,
+    /// What it contributes to the cluster view, taken by [`Collected`].
+    #[serde(skip)]
+    pub trace: Option<Box<crate::cluster::Trace>>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -420,7 +459,15 @@ impl Report {
         let bytes_missing = dirs().map(|d| d.bytes_missing).sum::<u64>() + n.bytes_missing;
         let not_checked = self.not_checked(bytes_missing);
         let complete = not_checked.is_empty();
+        let cluster_violations = self
+            .cluster
+            .iter()
+            .flat_map(|c| &c.findings)
+            .filter(|f| f.level == "MUST" || strict && f.level == "SHOULD")
+            .count();
+        let violations = violations + cluster_violations;
         self.summary = Summary {
+            cluster_violations,
             conforming: violations == 0 && complete,
             verdict: match (violations, complete) {
                 (0, true) => "conforming",

@@ -21,6 +21,7 @@ pub fn run(
     dialect: Dialect,
     strict: bool,
     jobs: usize,
+    cluster: crate::cluster::Options,
 ) -> Result<Report, String> {
     let inputs = crate::input::collect(inputs)?;
     let mut report = Report::default();
@@ -95,9 +96,42 @@ pub fn run(
     for (i, r) in raw.into_iter().enumerate() {
         all.push((inputs.captures.len() + i, 0, 0), r?);
     }
+    let traces = std::mem::take(&mut all.traces);
     (report.connections, report.connections_not_listed) = all.finish();
+    if !inputs.captures.is_empty() {
+        report.cluster = Some(cluster_of(&mut report, traces, cluster));
+    }
     report.summarise(strict);
     Ok(report)
+}
+
+/// The cluster model of the captures, and each listed connection's two nodes.
+fn cluster_of(
+    report: &mut Report,
+    traces: crate::cluster::Traces,
+    opts: crate::cluster::Options,
+) -> crate::cluster::Cluster {
+    let end = report.captures.iter().map(|c| c.last_packet_time).fold(0.0, f64::max);
+    let (mut cluster, traces, ends) = crate::cluster::build(traces, end, opts);
+    if report.captures.len() > 1 {
+        cluster.notes.push(
+            "several captures: their connections form one model, and each capture's times count from its own first packet"
+                .into(),
+        );
+    }
+    let mut by_pair = std::collections::HashMap::new();
+    for (t, e) in traces.iter().zip(ends) {
+        if let (Some(c), Some(s)) = (t.client, t.server) {
+            by_pair.entry((c.to_string(), s.to_string())).or_insert(e);
+        }
+    }
+    for c in &mut report.connections {
+        if let Some((client, server)) = by_pair.get(&(c.client.clone(), c.server.clone())) {
+            c.client_node.clone_from(client);
+            c.server_node.clone_from(server);
+        }
+    }
+    cluster
 }
 
 /// `f` over every item on up to `jobs` threads, results in the items' order. Raw connections are
@@ -250,5 +284,9 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
             client_to_server: c.finish(),
             server_to_client: s.finish(),
         },
+        client_node: None,
+        server_node: None,
+        latency: Default::default(),
+        trace: None,
     })
 }

@@ -10,6 +10,7 @@ use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
 use super::packet::TcpSegment;
 use super::reassembly::{GapCause, Piece, Reassembler};
 use super::unrecognised::{Pending, HEAD};
+use crate::cluster::Trace;
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::report::{ConnectionReport, Directions};
@@ -70,6 +71,10 @@ pub struct Connection {
     first_gap: [Option<u64>; 2],
     /// Notes from outside (a capture-wide limit ended this connection's checking early).
     extra_notes: Vec<String>,
+    /// What it tells the cluster view.
+    trace: Trace,
+    /// The time of the packet being handled (seconds since the capture's first).
+    now: f64,
 }
 
 fn index(d: Direction) -> usize {
@@ -86,7 +91,7 @@ impl Connection {
             server,
             dialect: (dialect != Dialect::Auto).then_some(dialect),
             undecided: Vec::new(),
-            hashicorp: raftwire_hashicorp::Checker::new(false),
+            hashicorp: raftwire_hashicorp::Checker::new(false).observe(),
             dirs: [DirState::new(limits), DirState::new(limits)],
             checker: ConnectionChecker::new(),
             closed: [false; 2],
@@ -99,6 +104,8 @@ impl Connection {
             after_gap: [None; 2],
             first_gap: [None; 2],
             extra_notes: Vec::new(),
+            trace: Trace::new(client, server),
+            now: 0.0,
         }
     }
 
@@ -146,6 +153,16 @@ impl Connection {
 
     pub fn segment(&mut self, dir: Direction, seg: &TcpSegment<'_>, fin: bool) {
         let i = index(dir);
+        self.now = seg.ts;
+        self.trace.packet(crate::cluster::trace::Packet {
+            end: i,
+            ts: seg.ts,
+            syn: seg.syn,
+            ack: seg.ack,
+            fin,
+            rst: seg.rst,
+            data: !seg.payload.is_empty(),
+        });
         if seg.lost {
             // An IP-fragmented segment, not reassembled: what follows may depend on it.
             let offset = self.dirs[i].reasm.offset_of(seg.seq);
@@ -241,10 +258,16 @@ impl Connection {
         if self.dialect == Some(Dialect::Hashicorp) {
             for p in pieces {
                 match p {
-                    Piece::Data { bytes, .. } => match dir {
-                        Direction::ClientToServer => self.hashicorp.requests(&bytes),
-                        Direction::ServerToClient => self.hashicorp.responses(&bytes),
-                    },
+                    Piece::Data { bytes, .. } => {
+                        self.trace.fed(index(dir), bytes.len(), self.now);
+                        match dir {
+                            Direction::ClientToServer => self.hashicorp.requests(&bytes),
+                            Direction::ServerToClient => self.hashicorp.responses(&bytes),
+                        }
+                        for o in self.hashicorp.take_observed() {
+                            self.trace.message(o);
+                        }
+                    }
                     Piece::Gap { offset, len, cause } => {
                         let i = index(dir);
                         self.first_gap[i].get_or_insert(offset);
@@ -348,8 +371,15 @@ impl Connection {
             self.decide(Some(guess));
         }
         if self.dialect == Some(Dialect::Hashicorp) {
-            let checked = std::mem::take(&mut self.hashicorp).finish();
+            let (checked, observed) = std::mem::take(&mut self.hashicorp).finish_observed();
+            for o in observed {
+                self.trace.message(o);
+            }
             let mut r = crate::dialect::hashicorp_report(self.client.to_string(), self.server.to_string(), checked);
+            self.trace.hashicorp = true;
+            self.trace.finish();
+            r.latency = self.trace.latency();
+            r.trace = Some(Box::new(std::mem::take(&mut self.trace)));
             let open = self.open_at_end();
             let first_gap = self.first_gap;
             for (i, d) in self.dirs.iter_mut().enumerate() {
@@ -425,6 +455,7 @@ impl Connection {
         if self.reset {
             notes.push("connection reset (RST)".into());
         }
+        self.trace.finish();
         ConnectionReport {
             client: self.client.to_string(),
             server: self.server.to_string(),
@@ -434,6 +465,17 @@ impl Connection {
                 client_to_server: c.acc.finish(),
                 server_to_client: s.acc.finish(),
             },
+            client_node: None,
+            server_node: None,
+            latency: Default::default(),
+            trace: Some(Box::new(self.trace)),
         }
+    }
+
+    /// A dial answered by a reset, with no data: the server refused it (the cluster view's
+    /// evidence that a node was down). Its trace, if so.
+    pub fn refused(&mut self) -> Option<Trace> {
+        let t = &self.trace;
+        (t.syn && !t.syn_ack && !t.data && t.closes.rst[1].is_some()).then(|| std::mem::take(&mut self.trace))
     }
 }

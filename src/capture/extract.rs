@@ -58,7 +58,7 @@ pub struct Extracted {
 pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String> {
     let mut conns: HashMap<(SocketAddr, SocketAddr), Streams> = HashMap::new();
     let mut order = Vec::new();
-    let truncated_at = read_packets(source, true, |lt, data, missing| {
+    let truncated_at = read_packets(source, true, |lt, data, missing, _| {
         let Ok(seg) = super::packet::tcp_segment(lt, data, missing) else {
             return;
         };

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// The TCP part of a packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TcpSegment<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -21,6 +21,8 @@ pub struct TcpSegment<'a> {
     /// The segment was IP-fragmented and is not in the capture (not reassembled): only its start
     /// is known (`seq`).
     pub lost: bool,
+    /// When it was captured: seconds since the capture's first packet.
+    pub ts: f64,
 }
 
 /// Why a packet yields no TCP segment.
@@ -129,6 +131,7 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             rst: tcp.rst(),
             payload: tcp.payload(),
             lost: false,
+            ts: 0.0,
         }),
         Some(_) => Err(Skip::NotTcp),
         None => Err(if sliced.stop_err.is_some() {

@@ -32,6 +32,7 @@ struct Queued {
     seq: u32,
     flags: [bool; 5],
     missing: u32,
+    ts: f64,
     at: u64,
     start: usize,
     end: usize,
@@ -53,6 +54,7 @@ impl Batch {
             seq: seg.seq,
             flags: [seg.syn, seg.ack, seg.fin, seg.rst, seg.lost],
             missing: seg.missing,
+            ts: seg.ts,
             at,
             start,
             end: self.data.len(),
@@ -77,6 +79,7 @@ impl Batch {
                 payload: self.data.get(q.start..q.end).unwrap_or_default(),
                 missing: q.missing,
                 lost,
+                ts: q.ts,
             };
             tracker.segment(&seg, q.at);
         }

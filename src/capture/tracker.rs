@@ -142,6 +142,9 @@ impl Tracker {
                 // `--port` named this connection's port: it is checked as what it was read as.
                 self.done.push(order, conn.finish());
             } else {
+                if let Some(t) = conn.refused() {
+                    self.done.traces.push(order, t);
+                }
                 self.held.push(order, conn.pending());
             }
         }

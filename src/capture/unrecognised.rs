@@ -202,5 +202,9 @@ fn foreign_report(p: &Pending, hashicorp: bool) -> ConnectionReport {
             client_to_server: direction(0),
             server_to_client: direction(1),
         },
+        client_node: None,
+        server_node: None,
+        latency: Default::default(),
+        trace: None,
     }
 }

@@ -1,0 +1,284 @@
+//! Findings between nodes, each from evidence only (HASHICORP.md "Cluster view" gives every code
+//! and its rule): a node whose release range merely admits an old release is never flagged.
+
+use std::collections::BTreeMap;
+
+use raftwire_hashicorp::messages::rpc_name;
+use raftwire_hashicorp::release::{Feature, Release};
+
+use super::model::{Finding, Unreachable};
+use super::nodes::{fmt, Nodes};
+use super::trace::Trace;
+
+/// A request left unanswered counts as the likely cause of a close that follows it within this
+/// many seconds (an old node closes at once when it cannot decode a request).
+const CLOSE_AFTER: f64 = 1.0;
+
+fn connection(t: &Trace) -> String {
+    format!("{} -> {}", fmt(t.client), fmt(t.server))
+}
+
+fn node_name(nodes: &Nodes, n: Option<usize>, fallback: Option<std::net::SocketAddr>) -> String {
+    n.map_or_else(|| fmt(fallback), |n| nodes.list[n].address.clone())
+}
+
+/// Election safety: two nodes sent AppendEntries in the same term.
+pub fn two_leaders(nodes: &Nodes, term: u64, seen: &[(f64, Option<usize>)], out: &mut Vec<Finding>) {
+    let mut distinct: Vec<usize> = seen.iter().filter_map(|s| s.1).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return;
+    }
+    let names: Vec<String> = distinct.iter().map(|n| nodes.list[*n].address.clone()).collect();
+    out.push(Finding {
+        code: "cluster_two_leaders".into(),
+        level: "MUST".into(),
+        nodes: names.clone(),
+        connection: None,
+        offset: None,
+        at: seen.iter().map(|s| s.0).reduce(f64::min),
+        message: format!(
+            "{} all sent AppendEntries in term {term}: Raft allows one leader per term (election safety), so \
+             either the cluster elected two leaders or a node replicates in a term it did not win",
+            names.join(" and ")
+        ),
+    });
+}
+
+/// Dials answered by a reset, per node: the node was down or not listening.
+pub fn refused(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) -> Vec<Unreachable> {
+    let mut by_node: BTreeMap<usize, Unreachable> = BTreeMap::new();
+    for (t, &(_, server)) in traces.iter().zip(&nodes.ends) {
+        let refused = t.syn && !t.syn_ack && !t.data && t.closes.rst[1].is_some();
+        let Some(s) = server.filter(|_| refused) else { continue };
+        let at = t.closes.rst[1].unwrap_or(t.first_ts);
+        let u = by_node.entry(s).or_insert_with(|| Unreachable {
+            node: nodes.list[s].address.clone(),
+            refused_dials: 0,
+            first: at,
+            last: at,
+            dialers: Vec::new(),
+        });
+        u.refused_dials += 1;
+        u.first = u.first.min(at);
+        u.last = u.last.max(at);
+        let dialer = fmt(t.client.map(|c| std::net::SocketAddr::new(c.ip(), 0))).replace(":0", "");
+        if !u.dialers.contains(&dialer) && u.dialers.len() < 16 {
+            u.dialers.push(dialer);
+        }
+    }
+    let list: Vec<Unreachable> = by_node.into_values().collect();
+    for u in &list {
+        out.push(Finding {
+            code: "cluster_node_unreachable".into(),
+            level: "INFO".into(),
+            nodes: vec![u.node.clone()],
+            connection: None,
+            offset: None,
+            at: Some(u.first),
+            message: format!(
+                "{} refused {} dial(s) (SYN answered by RST) between {:.3} s and {:.3} s: the node was down or not \
+                 listening",
+                u.node, u.refused_dials, u.first, u.last
+            ),
+        });
+    }
+    list
+}
+
+/// A request carrying a feature the receiving node's release cannot decode, where the receiver's
+/// release is known (from what it wrote) to be one of those.
+pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
+    // One finding per (receiver, sender, feature): the first connection, and how many showed it.
+    let mut seen: BTreeMap<(usize, Option<usize>, Feature), (usize, usize)> = BTreeMap::new();
+    for (i, (t, &(client, server))) in traces.iter().zip(&nodes.ends).enumerate() {
+        let Some(s) = server else { continue };
+        for f in &t.features[0] {
+            let Some((lo, hi, _)) = f.feature.unreadable_by() else {
+                continue;
+            };
+            if nodes.list[s].release.within(lo, hi) {
+                seen.entry((s, client, f.feature)).or_insert((i, 0)).1 += 1;
+            }
+        }
+    }
+    for ((s, client, feature), (first, count)) in seen {
+        let t = &traces[first];
+        let Some(at) = t.features[0].iter().find(|x| x.feature == feature) else {
+            continue;
+        };
+        let Some((_, _, consequence)) = feature.unreadable_by() else {
+            continue;
+        };
+        let receiver = &nodes.list[s];
+        let range = describe_range(receiver.release.min, receiver.release.max);
+        let code = if feature == Feature::AppendedAtNew {
+            "cluster_incompatible_time_format"
+        } else {
+            "cluster_incompatible_rpc"
+        };
+        let sender = node_name(nodes, client, t.client);
+        let more = if count > 1 {
+            format!(" ({count} connections between them show it)")
+        } else {
+            String::new()
+        };
+        out.push(Finding {
+            code: code.into(),
+            level: "MUST".into(),
+            nodes: vec![sender.clone(), receiver.address.clone()],
+            connection: Some(connection(t)),
+            offset: Some(at.offset),
+            at: Some(at.ts),
+            message: format!(
+                "{sender} sent {} to {}, whose release is {range} by what it wrote ({}): {consequence}{more}",
+                feature.describe(),
+                receiver.address,
+                receiver
+                    .evidence
+                    .keys()
+                    .map(|f| f.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        });
+    }
+}
+
+fn describe_range(min: Option<Release>, max: Option<Release>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        (None, Some(b)) => format!("at most {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// The server closed a connection with requests unanswered. Right after a request carrying a
+/// feature newer than anything that server has shown, the feature is the likely cause (SHOULD);
+/// otherwise it is noted (INFO): a node shutting down does the same.
+pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
+    for (t, &(client, server)) in traces.iter().zip(&nodes.ends) {
+        let Some((1, closed)) = t.closes.first() else { continue };
+        let Some(req) = t.first_unanswered.as_ref().filter(|_| t.unanswered > 0) else {
+            continue;
+        };
+        let receiver = node_name(nodes, server, t.server);
+        let sender = node_name(nodes, client, t.client);
+        let how = if t.closes.rst[1] == Some(closed) {
+            "reset"
+        } else {
+            "closed"
+        };
+        let known = server.map(|s| nodes.list[s].release);
+        // Newer than anything it showed: the feature's first release is above every release the
+        // receiver's own writing proves it has.
+        let newer = req.features.iter().copied().find(|f| {
+            let (Some(since), _) = f.written_by() else { return false };
+            let shown = known.and_then(|r| r.min);
+            f.unreadable_by().is_some() && shown.is_none_or(|m| m < since)
+        });
+        let already = newer.is_some_and(|f| {
+            out.iter().any(|x| {
+                x.code.starts_with("cluster_incompatible")
+                    && x.nodes.last() == Some(&receiver)
+                    && x.message.contains(f.describe())
+            })
+        });
+        let (code, level, cause) = match newer {
+            Some(f) if closed - req.ts <= CLOSE_AFTER && !already => (
+                "cluster_closed_after_new_feature",
+                "SHOULD",
+                format!(
+                    ": the request carries {}, newer than anything {receiver} has written, so {receiver} probably \
+                     could not decode it (an older release closes the connection on a decode error)",
+                    f.describe()
+                ),
+            ),
+            _ => ("cluster_closed_unanswered", "INFO", String::new()),
+        };
+        out.push(Finding {
+            code: code.into(),
+            level: level.into(),
+            nodes: vec![sender, receiver.clone()],
+            connection: Some(connection(t)),
+            offset: Some(req.offset),
+            at: Some(closed),
+            message: format!(
+                "{receiver} {how} the connection at {closed:.3} s with {} request(s) unanswered, the first a {} sent at \
+                 {:.3} s (offset {}){cause}",
+                t.unanswered,
+                rpc_name(req.rpc),
+                req.ts,
+                req.offset
+            ),
+        });
+    }
+}
+
+/// A follower that receives only heartbeats from its leader for longer than `after` seconds while
+/// another follower of the same leader receives entries (hashicorp/raft#612: a stuck pipeline).
+pub fn stalls(nodes: &Nodes, traces: &[Trace], end: f64, after: f64, out: &mut Vec<Finding>) {
+    // (leader, follower) -> (entry times, heartbeat times)
+    let mut pairs: BTreeMap<(usize, usize), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (t, &(client, server)) in traces.iter().zip(&nodes.ends) {
+        let (Some(l), Some(f)) = (client, server) else { continue };
+        let p = pairs.entry((l, f)).or_default();
+        p.0.extend(&t.entries.samples);
+        p.1.extend(&t.heartbeats.samples);
+    }
+    for p in pairs.values_mut() {
+        p.0.sort_by(f64::total_cmp);
+        p.1.sort_by(f64::total_cmp);
+    }
+    for (&(l, f), (entries, beats)) in &pairs {
+        // The quiet spells of this follower: from its last entries (or first heartbeat) to its
+        // next entries (or the end of the capture).
+        let mut from = match (entries.first(), beats.first()) {
+            (Some(e), Some(b)) => e.min(*b),
+            (None, Some(b)) => *b,
+            _ => continue,
+        };
+        let mut spells = Vec::new();
+        for &e in entries.iter().chain(std::iter::once(&end)) {
+            if e - from > after {
+                spells.push((from, e));
+            }
+            from = from.max(e);
+        }
+        for (a, b) in spells {
+            let heartbeats = beats.iter().filter(|t| **t > a && **t < b).count();
+            let peers: Vec<(usize, usize)> = pairs
+                .iter()
+                .filter(|((l2, f2), _)| *l2 == l && *f2 != f)
+                .map(|((_, f2), (e2, _))| (*f2, e2.iter().filter(|t| **t > a && **t < b).count()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            if heartbeats < 2 || peers.is_empty() {
+                continue;
+            }
+            let (leader, follower) = (&nodes.list[l].address, &nodes.list[f].address);
+            let others: Vec<String> = peers
+                .iter()
+                .map(|(p, n)| format!("{} ({n})", nodes.list[*p].address))
+                .collect();
+            out.push(Finding {
+                code: "cluster_replication_stall".into(),
+                level: "SHOULD".into(),
+                nodes: vec![leader.clone(), follower.clone()],
+                connection: None,
+                offset: None,
+                at: Some(a),
+                message: format!(
+                    "from {a:.3} s to {b:.3} s ({:.1} s) {follower} received only heartbeats from the leader {leader} \
+                     ({heartbeats} of them) while its peers received entries: {}; a follower that gets heartbeats but \
+                     no entries is stuck (a stalled pipeline, hashicorp/raft#612)",
+                    b - a,
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+}

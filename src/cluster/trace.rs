@@ -1,0 +1,486 @@
+//! What one connection contributes to the cluster view, gathered while it is checked: who its two
+//! ends say they are, the release features each end wrote, the events that matter between nodes
+//! (a leader's first AppendEntries of a term, votes, leadership transfers, snapshots), latencies,
+//! who closed it and what was left unanswered. Bounded per connection: events and timeline
+//! samples are capped, so a connection carrying millions of RPCs costs a few KiB.
+//!
+//! Only messages written as the library writes them and confirmed by what follows are evidence
+//! (`Observed::clean`): a message spliced from two writers is never taken for something a node
+//! said.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use raftwire_hashicorp::messages::{self, Facts};
+use raftwire_hashicorp::release::Feature;
+use raftwire_hashicorp::Observed;
+
+use super::latency::Histogram;
+
+/// Most events kept per connection; the rest are counted.
+pub const MAX_EVENTS: usize = 64;
+/// Most distinct ids or addresses kept per end.
+const MAX_CLAIMS: usize = 4;
+/// Most requests awaiting an answer whose send times are kept.
+const MAX_PENDING: usize = 4096;
+/// Most packet timestamps kept per direction while a message is still arriving.
+const MAX_STAMPS: usize = 4096;
+
+/// What one end of a connection said about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// RPCHeader `ID`s it wrote.
+    pub ids: Vec<String>,
+    /// Addresses it wrote as its own: RPCHeader `Addr`, and as a client `Leader` (AppendEntries,
+    /// InstallSnapshot) or `Candidate` (RequestVote).
+    pub addrs: Vec<String>,
+}
+
+impl Claims {
+    fn add(list: &mut Vec<String>, v: &Option<String>) {
+        if let Some(v) = v {
+            if !list.contains(v) && list.len() < MAX_CLAIMS {
+                list.push(v.clone());
+            }
+        }
+    }
+}
+
+/// Something that happened between the two nodes of a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// The first AppendEntries (or InstallSnapshot) of a term on this connection: its sender leads
+    /// that term.
+    Leads { term: u64 },
+    /// A RequestVote (`pre` = RequestPreVote) and, once answered, whether it was granted.
+    Vote {
+        pre: bool,
+        term: u64,
+        transfer: bool,
+        granted: Option<bool>,
+    },
+    /// A TimeoutNow: the client hands leadership to the server.
+    TimeoutNow,
+    /// An InstallSnapshot of `size` bytes and, once answered, whether it succeeded.
+    Snapshot {
+        term: u64,
+        size: u64,
+        success: Option<bool>,
+    },
+}
+
+/// An event, when (seconds since the capture's first packet) and where (offset in its direction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub ts: f64,
+    pub offset: u64,
+    pub kind: EventKind,
+}
+
+/// A request the server never answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unanswered {
+    pub rpc: u8,
+    pub ts: f64,
+    pub offset: u64,
+    pub features: Vec<Feature>,
+}
+
+/// Times of AppendEntries that carried entries, and of those that did not, coarsened so at most
+/// [`MAX_SAMPLES`] are kept (the resolution doubles when full).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    pub samples: Vec<f64>,
+    /// Samples closer than this to the last one are not kept.
+    pub resolution: f64,
+}
+
+/// Most samples a timeline keeps.
+pub const MAX_SAMPLES: usize = 512;
+
+impl Timeline {
+    fn add(&mut self, ts: f64) {
+        if self.resolution == 0.0 {
+            self.resolution = 0.05;
+        }
+        if self.samples.last().is_some_and(|l| (ts - l).abs() < self.resolution) {
+            return;
+        }
+        if self.samples.len() >= MAX_SAMPLES {
+            self.resolution *= 2.0;
+            let mut kept: Vec<f64> = Vec::with_capacity(MAX_SAMPLES);
+            for s in self.samples.drain(..) {
+                if kept.last().is_none_or(|l| s - l >= self.resolution) {
+                    kept.push(s);
+                }
+            }
+            self.samples = kept;
+        }
+        self.samples.push(ts);
+    }
+}
+
+/// A feature an end wrote, first at `offset` (in its direction) at `ts`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub feature: Feature,
+    pub offset: u64,
+    pub ts: f64,
+}
+
+/// Who sent a FIN or RST first, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Closes {
+    /// Per end (client, server): its first FIN.
+    pub fin: [Option<f64>; 2],
+    /// Per end: its first RST.
+    pub rst: [Option<f64>; 2],
+}
+
+impl Closes {
+    /// The end that closed first (0 client, 1 server) and when, if either did.
+    pub fn first(&self) -> Option<(usize, f64)> {
+        let mut best: Option<(usize, f64)> = None;
+        for end in 0..2 {
+            for t in [self.fin[end], self.rst[end]].into_iter().flatten() {
+                if best.is_none_or(|(_, b)| t < b) {
+                    best = Some((end, t));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// What a packet tells the trace: which end sent it (0 client, 1 server), when, its TCP flags,
+/// and whether it carried data.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet {
+    pub end: usize,
+    pub ts: f64,
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub data: bool,
+}
+
+/// One connection's contribution to the cluster view.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub client: Option<SocketAddr>,
+    pub server: Option<SocketAddr>,
+    pub hashicorp: bool,
+    /// First and last packet.
+    pub first_ts: f64,
+    pub last_ts: f64,
+    /// The client's SYN and the server's SYN-ACK were captured.
+    pub syn: bool,
+    pub syn_ack: bool,
+    /// Packets carrying data.
+    pub data: bool,
+    pub closes: Closes,
+    /// What each end (client, server) said about itself.
+    pub claims: [Claims; 2],
+    /// Release features each end wrote, each with where and when it first showed.
+    pub features: [Vec<Seen>; 2],
+    pub events: Vec<Event>,
+    pub events_dropped: u64,
+    /// Clean requests and responses.
+    pub requests: u64,
+    pub responses: u64,
+    /// Requests left unanswered when the connection ended: how many, and the first of them.
+    pub unanswered: u64,
+    pub first_unanswered: Option<Unanswered>,
+    /// AppendEntries with entries, and without, as the server received them.
+    pub entries: Timeline,
+    pub heartbeats: Timeline,
+    /// Request-to-response latency by the request's name (emptied when the report takes it).
+    pub latency: BTreeMap<String, Histogram>,
+    /// What is needed only while the connection is open, dropped when it ends (a finished trace
+    /// is kept until the capture is read, so it must be small).
+    live: Option<Box<Live>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Live {
+    /// Per direction, (stream offset the packet's bytes end at, its time).
+    stamps: [VecDeque<(u64, f64)>; 2],
+    fed: [u64; 2],
+    /// Requests awaiting an answer, oldest first: what a response is paired with.
+    pending: VecDeque<Pending>,
+    pending_dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    name: String,
+    rpc: u8,
+    ts: f64,
+    offset: u64,
+    clean: bool,
+    features: Vec<Feature>,
+    /// The event it started, which its answer completes.
+    event: Option<usize>,
+}
+
+impl Trace {
+    pub fn new(client: SocketAddr, server: SocketAddr) -> Trace {
+        Trace {
+            client: Some(client),
+            server: Some(server),
+            first_ts: f64::NAN,
+            ..Trace::default()
+        }
+    }
+
+    /// A packet of this connection.
+    pub fn packet(&mut self, p: Packet) {
+        let Packet {
+            end,
+            ts,
+            syn,
+            ack,
+            fin,
+            rst,
+            data,
+        } = p;
+        if self.first_ts.is_nan() {
+            self.first_ts = ts;
+        }
+        self.last_ts = ts;
+        self.syn |= syn && !ack && end == 0;
+        self.syn_ack |= syn && ack && end == 1;
+        self.data |= data;
+        if fin {
+            self.closes.fin[end].get_or_insert(ts);
+        }
+        if rst {
+            self.closes.rst[end].get_or_insert(ts);
+        }
+    }
+
+    fn live(&mut self) -> &mut Live {
+        self.live.get_or_insert_with(Box::default)
+    }
+
+    /// Bytes of direction `end` handed to the checker, which arrived at `ts`.
+    pub fn fed(&mut self, end: usize, len: usize, ts: f64) {
+        let live = self.live();
+        live.fed[end] += len as u64;
+        let fed = live.fed[end];
+        let stamps = &mut live.stamps[end];
+        if stamps.len() >= MAX_STAMPS {
+            // A message arriving in very many packets: keep every other time (the last stays).
+            let kept: VecDeque<_> = stamps
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            *stamps = kept;
+        }
+        stamps.push_back((fed, ts));
+    }
+
+    /// When the byte before stream offset `end` of direction `dir` arrived.
+    fn time_of(&mut self, dir: usize, end: u64) -> f64 {
+        let last = self.last_ts;
+        let stamps = &mut self.live().stamps[dir];
+        while stamps.len() > 1 && stamps.front().is_some_and(|(e, _)| *e < end) {
+            stamps.pop_front();
+        }
+        stamps.front().map_or(last, |(_, ts)| *ts)
+    }
+
+    fn event(&mut self, ts: f64, offset: u64, kind: EventKind) -> Option<usize> {
+        if self.events.len() >= MAX_EVENTS {
+            self.events_dropped += 1;
+            return None;
+        }
+        self.events.push(Event { ts, offset, kind });
+        Some(self.events.len() - 1)
+    }
+
+    fn claim(&mut self, end: usize, facts: &Facts, as_client: bool, offset: u64, ts: f64) {
+        let c = &mut self.claims[end];
+        Claims::add(&mut c.ids, &facts.id);
+        Claims::add(&mut c.addrs, &facts.addr);
+        if as_client {
+            Claims::add(&mut c.addrs, &facts.leader);
+            Claims::add(&mut c.addrs, &facts.candidate);
+        }
+        for f in &facts.features {
+            if !self.features[end].iter().any(|s| s.feature == *f) {
+                self.features[end].push(Seen {
+                    feature: *f,
+                    offset,
+                    ts,
+                });
+            }
+        }
+    }
+
+    /// A message the hashicorp checker decoded.
+    pub fn message(&mut self, o: Observed) {
+        let dir = usize::from(o.response);
+        let ts = self.time_of(dir, o.end);
+        let d = &o.decoded;
+        if !o.response {
+            let mut event = None;
+            if o.clean {
+                self.requests += 1;
+                self.claim(0, &d.facts, true, o.offset, ts);
+                let term = d.term.unwrap_or(0);
+                let kind = match o.rpc {
+                    messages::APPEND_ENTRIES | messages::INSTALL_SNAPSHOT
+                        if !self.events.iter().any(|e| e.kind == EventKind::Leads { term }) =>
+                    {
+                        Some(EventKind::Leads { term })
+                    }
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    self.event(ts, o.offset, kind);
+                }
+                event = match o.rpc {
+                    messages::REQUEST_VOTE | messages::REQUEST_PRE_VOTE => self.event(
+                        ts,
+                        o.offset,
+                        EventKind::Vote {
+                            pre: o.rpc == messages::REQUEST_PRE_VOTE,
+                            term,
+                            transfer: d.facts.leadership_transfer,
+                            granted: None,
+                        },
+                    ),
+                    messages::TIMEOUT_NOW => self.event(ts, o.offset, EventKind::TimeoutNow),
+                    messages::INSTALL_SNAPSHOT => self.event(
+                        ts,
+                        o.offset,
+                        EventKind::Snapshot {
+                            term,
+                            size: d.snapshot_size.unwrap_or(0),
+                            success: None,
+                        },
+                    ),
+                    messages::APPEND_ENTRIES => {
+                        if d.facts.entries > 0 {
+                            self.entries.add(ts);
+                        } else {
+                            self.heartbeats.add(ts);
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+            }
+            let live = self.live();
+            if live.pending.len() < MAX_PENDING {
+                live.pending.push_back(Pending {
+                    name: d.name.clone(),
+                    rpc: o.rpc,
+                    ts,
+                    offset: o.offset,
+                    clean: o.clean,
+                    features: d.facts.features.clone(),
+                    event,
+                });
+            } else {
+                live.pending_dropped += 1;
+            }
+            return;
+        }
+        // A response answers the oldest request (the checker pairs them the same way).
+        let live = self.live();
+        let Some(p) = live.pending.pop_front() else {
+            live.pending_dropped = live.pending_dropped.saturating_sub(1);
+            return;
+        };
+        if !(o.clean && p.clean) {
+            return;
+        }
+        self.responses += 1;
+        self.claim(1, &d.facts, false, o.offset, ts);
+        self.latency.entry(p.name).or_default().add(ts - p.ts);
+        if let Some(e) = p.event.and_then(|i| self.events.get_mut(i)) {
+            match &mut e.kind {
+                EventKind::Vote { granted, .. } => *granted = d.facts.granted,
+                EventKind::Snapshot { success, .. } => *success = d.facts.success,
+                _ => {}
+            }
+        }
+    }
+
+    /// The latency summaries, by request type.
+    pub fn latency(&mut self) -> BTreeMap<String, super::latency::Summary> {
+        std::mem::take(&mut self.latency)
+            .into_iter()
+            .filter_map(|(k, h)| Some((k, h.summary()?)))
+            .collect()
+    }
+
+    /// The connection has ended: what is still pending was never answered.
+    pub fn finish(&mut self) {
+        let Some(live) = self.live.take() else { return };
+        self.unanswered = live.pending.len() as u64 + live.pending_dropped;
+        self.first_unanswered = live.pending.front().map(|p| Unanswered {
+            rpc: p.rpc,
+            ts: p.ts,
+            offset: p.offset,
+            features: p.features.clone(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeline_stays_bounded_and_keeps_its_span() {
+        let mut t = Timeline::default();
+        for i in 0..100_000 {
+            t.add(f64::from(i) * 0.01);
+        }
+        assert!(t.samples.len() <= MAX_SAMPLES);
+        assert!(t.samples.first() == Some(&0.0));
+        assert!(t.samples.last().is_some_and(|l| *l > 999.0 - t.resolution));
+        assert!(t.samples.windows(2).all(|w| w[1] - w[0] >= 0.05));
+    }
+
+    #[test]
+    fn the_first_close_is_named() {
+        let c = Closes {
+            fin: [Some(2.0), Some(1.5)],
+            rst: [None, None],
+        };
+        assert_eq!(c.first(), Some((1, 1.5)));
+        let c = Closes {
+            fin: [Some(2.0), None],
+            rst: [None, Some(3.0)],
+        };
+        assert_eq!(c.first(), Some((0, 2.0)));
+        assert_eq!(Closes::default().first(), None);
+    }
+
+    #[test]
+    fn stamps_give_each_message_the_time_its_last_byte_arrived() {
+        let mut t = Trace::new(
+            "10.0.0.1:4000".parse().unwrap_or_else(|_| unreachable!()),
+            "10.0.0.2:8300".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        t.fed(0, 10, 1.0);
+        t.fed(0, 10, 2.0);
+        t.fed(0, 10, 3.0);
+        assert_eq!(t.time_of(0, 10), 1.0);
+        assert_eq!(t.time_of(0, 11), 2.0);
+        assert_eq!(t.time_of(0, 30), 3.0);
+        for i in 0..10_000 {
+            t.fed(1, 1, f64::from(i));
+        }
+        assert!(t.live().stamps[1].len() <= MAX_STAMPS);
+        assert_eq!(t.time_of(1, 10_000), 9999.0);
+    }
+}
