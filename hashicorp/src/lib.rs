@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod checker;
+pub mod craft;
 pub mod diagnose;
 pub mod messages;
 pub mod msgpack;

@@ -3,40 +3,7 @@
 //! with sorted fixstr keys.
 
 use raftwire_hashicorp::check;
-
-/// A msgpack value, enough to write raft's messages.
-enum V<'a> {
-    U(u64),
-    B(bool),
-    S(&'a [u8]),
-    Nil,
-}
-
-fn put(out: &mut Vec<u8>, v: &V<'_>) {
-    match v {
-        V::U(n) if *n < 128 => out.push(*n as u8),
-        V::U(n) => {
-            out.push(0xcf);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-        V::B(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        V::S(s) => {
-            out.push(0xa0 | s.len() as u8);
-            out.extend_from_slice(s);
-        }
-        V::Nil => out.push(0xc0),
-    }
-}
-
-/// A fixmap of `pairs`, keys as given (callers give them sorted).
-fn map(pairs: &[(&str, V<'_>)]) -> Vec<u8> {
-    let mut out = vec![0x80 | pairs.len() as u8];
-    for (k, v) in pairs {
-        put(&mut out, &V::S(k.as_bytes()));
-        put(&mut out, v);
-    }
-    out
-}
+use raftwire_hashicorp::craft::{map, V};
 
 /// A raft 1.1.2 heartbeat (AppendEntries with no entries) in `term`.
 fn heartbeat(term: u64) -> Vec<u8> {

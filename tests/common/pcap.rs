@@ -54,6 +54,13 @@ enum Flag {
     SynAck,
     Data,
     Fin,
+    Rst,
+}
+
+/// A connection being written packet by packet, at times the test chooses.
+pub struct Flow {
+    pub conn: Conn,
+    seq: [u32; 2],
 }
 
 impl Pcap {
@@ -130,6 +137,7 @@ impl Pcap {
             Flag::SynAck => b.syn().ack(1),
             Flag::Data => b.ack(1).psh(),
             Flag::Fin => b.ack(1).fin(),
+            Flag::Rst => b.rst(),
         };
         let mut p = Vec::new();
         b.write(&mut p, payload).unwrap();
@@ -158,6 +166,50 @@ impl Pcap {
                 self.packet(ends[i], ends[1 - i], seq[i], Flag::Fin, &[]);
             }
         }
+        self
+    }
+
+    /// The next packet is captured at `micros` microseconds (each packet after it 10 µs later).
+    pub fn at(&mut self, micros: u32) -> &mut Pcap {
+        self.time = micros.saturating_sub(10);
+        self
+    }
+
+    /// Starts a connection written packet by packet (its handshake, if it has one).
+    pub fn open(&mut self, c: &Conn) -> Flow {
+        let isn = |a: &SocketAddrV4| u32::from(a.port()).wrapping_mul(2_654_435_761);
+        let seq = [isn(&c.client).wrapping_add(1), isn(&c.server).wrapping_add(1)];
+        if c.handshake {
+            self.packet(c.client, c.server, seq[0].wrapping_sub(1), Flag::Syn, &[]);
+            self.packet(c.server, c.client, seq[1].wrapping_sub(1), Flag::SynAck, &[]);
+        }
+        Flow { conn: c.clone(), seq }
+    }
+
+    /// One segment of `bytes` (at most 1448) on a flow, from its client or its server.
+    pub fn send(&mut self, f: &mut Flow, from_client: bool, bytes: &[u8]) -> &mut Pcap {
+        let i = usize::from(!from_client);
+        let ends = [f.conn.client, f.conn.server];
+        for chunk in bytes.chunks(1448) {
+            self.packet(ends[i], ends[1 - i], f.seq[i], Flag::Data, chunk);
+            f.seq[i] = f.seq[i].wrapping_add(chunk.len() as u32);
+        }
+        self
+    }
+
+    /// A FIN, or with `reset` a RST, from one end of a flow.
+    pub fn end(&mut self, f: &Flow, from_client: bool, reset: bool) -> &mut Pcap {
+        let i = usize::from(!from_client);
+        let ends = [f.conn.client, f.conn.server];
+        let flag = if reset { Flag::Rst } else { Flag::Fin };
+        self.packet(ends[i], ends[1 - i], f.seq[i], flag, &[]);
+        self
+    }
+
+    /// A dial refused: the client's SYN answered by the server's RST.
+    pub fn refused(&mut self, c: &Conn) -> &mut Pcap {
+        self.packet(c.client, c.server, 1, Flag::Syn, &[]);
+        self.packet(c.server, c.client, 0, Flag::Rst, &[]);
         self
     }
 

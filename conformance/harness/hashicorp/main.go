@@ -99,7 +99,7 @@ func (s *sharedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	return noClose{c}, nil
 }
 
-var fault = flag.String("fault", "", "\"shared\": every connection to a peer is one shared TCP connection (openziti/ziti#2533)")
+var fault = flag.String("fault", "", "\"shared\": every connection to a peer is one shared TCP connection (openziti/ziti#2533); \"mixed\": a newer release's requests sent to these raft 1.1.2 nodes")
 
 type fsm struct {
 	mu   sync.Mutex
@@ -213,7 +213,11 @@ func start(i int, port int) *node {
 		t = raft.NewNetworkTransport(newSharedLayer(addr), 3, 2*time.Second, os.Stderr)
 	} else {
 		var err error
-		t, err = raft.NewTCPTransport(addr, nil, 3, 5*time.Second, ioutil.Discard)
+		logs := ioutil.Discard
+		if *fault == "mixed" {
+			logs = os.Stderr
+		}
+		t, err = raft.NewTCPTransport(addr, nil, 3, 5*time.Second, logs)
 		if err != nil {
 			panic(err)
 		}
@@ -292,11 +296,146 @@ func runShared(base int) {
 	fmt.Println(`{"fault": "shared", "note": "see the library's log for the decode errors it reported"}`)
 }
 
+// A map key or short string as go-msgpack writes it: fixstr.
+func str(s string) []byte { return append([]byte{0xa0 | byte(len(s))}, s...) }
+
+// preVote is a RequestPreVote (rpc type 4) exactly as raft 1.7.3 writes it (see the shared
+// raft-1.7.3 capture): RPCHeader with ID and Addr, keys in go-msgpack's sorted order.
+func preVote(id, addr string, term byte) []byte {
+	b := []byte{4, 0x86}
+	b = append(b, str("Addr")...)
+	b = append(b, str(addr)...)
+	b = append(b, str("ID")...)
+	b = append(b, str(id)...)
+	b = append(b, str("LastLogIndex")...)
+	b = append(b, 0x05)
+	b = append(b, str("LastLogTerm")...)
+	b = append(b, 0x01)
+	b = append(b, str("ProtocolVersion")...)
+	b = append(b, 0x03)
+	b = append(b, str("Term")...)
+	return append(b, term)
+}
+
+// newTimeAppend is an AppendEntries as raft >= 1.6 writes it with MsgpackUseNewTimeFormat: one
+// entry whose AppendedAt is a msgpack timestamp written as a raw string (A8 + 8 bytes). Its term
+// is stale, so a follower rejects it without changing its state.
+func newTimeAppend(id, addr string) []byte {
+	b := []byte{0, 0x89}
+	b = append(b, str("Addr")...)
+	b = append(b, str(addr)...)
+	b = append(b, str("Entries")...)
+	b = append(b, 0x91, 0x86)
+	b = append(b, str("AppendedAt")...)
+	b = append(b, 0xa8, 0x00, 0x00, 0x5d, 0xc0, 0x65, 0x93, 0x7d, 0x25)
+	b = append(b, str("Data")...)
+	b = append(b, str("new")...)
+	b = append(b, str("Extensions")...)
+	b = append(b, 0xc0)
+	b = append(b, str("Index")...)
+	b = append(b, 0x01)
+	b = append(b, str("Term")...)
+	b = append(b, 0x01)
+	b = append(b, str("Type")...)
+	b = append(b, 0x00)
+	b = append(b, str("ID")...)
+	b = append(b, str(id)...)
+	b = append(b, str("Leader")...)
+	b = append(b, str(addr)...)
+	b = append(b, str("LeaderCommitIndex")...)
+	b = append(b, 0x00)
+	b = append(b, str("PrevLogEntry")...)
+	b = append(b, 0x00)
+	b = append(b, str("PrevLogTerm")...)
+	b = append(b, 0x00)
+	b = append(b, str("ProtocolVersion")...)
+	b = append(b, 0x03)
+	b = append(b, str("Term")...)
+	return append(b, 0x01)
+}
+
+// sendRaw dials target as a newer node would, writes one request, and reports what came back
+// before the node closed the connection (or the read timed out).
+func sendRaw(target string, req []byte) map[string]interface{} {
+	c, err := net.Dial("tcp", target)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(req); err != nil {
+		panic(err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got, err := ioutil.ReadAll(c)
+	outcome := "closed by the node"
+	if err != nil {
+		outcome = err.Error()
+	}
+	return map[string]interface{}{"target": target, "sent_bytes": len(req), "answer_bytes": len(got), "outcome": outcome}
+}
+
+// runMixed runs a raft 1.1.2 cluster and, while it replicates, sends its nodes requests shaped
+// like a newer release's from a client of this harness's own (node "n4" at 127.0.0.1:47104, which
+// does not listen): a RequestPreVote, which 1.1.2 cannot decode, and an AppendEntries with the new
+// time format, which 1.1.2 decodes (it has no AppendedAt field) and rejects for its stale term.
+func runMixed(base int) {
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		nodes = append(nodes, start(i, base+i-1))
+	}
+	var servers []raft.Server
+	for _, n := range nodes {
+		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
+	}
+	must(nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}))
+	l := leader(nodes)
+	for i := 0; i < 20; i++ {
+		must(l.raft.Apply([]byte(fmt.Sprintf("cmd-%d", i)), time.Second))
+	}
+	var follower *node
+	for _, n := range nodes {
+		if n != l {
+			follower = n
+			break
+		}
+	}
+	newer := "127.0.0.1:47104"
+	term := byte(l.raft.Stats()["term"][0]-'0') + 1
+	sent := []map[string]interface{}{
+		sendRaw(string(follower.addr), preVote("n4", newer, term)),
+		sendRaw(string(follower.addr), newTimeAppend("n4", newer)),
+	}
+	for i := 20; i < 30; i++ {
+		must(l.raft.Apply([]byte(fmt.Sprintf("cmd-%d", i)), time.Second))
+	}
+	time.Sleep(500 * time.Millisecond)
+	nodesOut := map[string]string{}
+	for _, n := range nodes {
+		nodesOut[string(n.id)] = string(n.addr)
+	}
+	for _, n := range nodes {
+		n.raft.Shutdown().Error()
+	}
+	out, _ := json.MarshalIndent(map[string]interface{}{
+		"raft":       "1.1.2 (Debian golang-github-hashicorp-raft-dev)",
+		"nodes":      nodesOut,
+		"leader":     string(l.addr),
+		"newer_node": map[string]string{"id": "n4", "addr": newer, "release": "requests shaped as raft 1.7.3 writes them"},
+		"sent":       sent,
+		"note":       "the nodes' own log (stderr) records how the 1.1.2 node took each request",
+	}, "", "  ")
+	os.Stdout.Write(append(out, '\n'))
+}
+
 func main() {
 	flag.Parse()
 	base := 47101
 	if *fault == "shared" {
 		runShared(base)
+		return
+	}
+	if *fault == "mixed" {
+		runMixed(base)
 		return
 	}
 	var nodes []*node
@@ -356,9 +495,9 @@ func main() {
 		n.raft.Shutdown().Error()
 	}
 	out, _ := json.MarshalIndent(map[string]interface{}{
-		"raft":        "1.1.2 (Debian golang-github-hashicorp-raft-dev)",
+		"raft":         "1.1.2 (Debian golang-github-hashicorp-raft-dev)",
 		"decoded_rpcs": truth,
-		"note":        "RPCs each server's NetworkTransport decoded, by server address; RPCs in flight at shutdown may be in the capture but not here",
+		"note":         "RPCs each server's NetworkTransport decoded, by server address; RPCs in flight at shutdown may be in the capture but not here",
 	}, "", "  ")
 	os.Stdout.Write(append(out, '\n'))
 }

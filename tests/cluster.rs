@@ -1,0 +1,547 @@
+//! The cluster view (#15) on real clusters, checked against what their nodes recorded, and on
+//! constructed captures for what no real node here can produce: each finding appears on its
+//! evidence and only on it.
+
+mod common;
+
+use common::pcap::{Conn, Flow, Pcap};
+use common::validate_json;
+use raftwire_hashicorp::craft::{array, map, request, response, V};
+use serde_json::Value;
+
+const FIXTURES: &str = "tests/fixtures/hashicorp";
+
+fn truth(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap()
+}
+
+fn cluster(path: &str) -> (i32, Value) {
+    let (code, r) = validate_json(&[path]);
+    assert!(r["cluster"].is_object(), "no cluster in {path}: {r}");
+    (code, r)
+}
+
+fn codes(r: &Value) -> Vec<String> {
+    r["cluster"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// "1.7.3" <= a release range's max and >= its min, comparing versions numerically.
+fn admits(range: &Value, release: &str) -> bool {
+    let v = |s: &str| -> Vec<u32> { s.split('.').map(|p| p.parse().unwrap()).collect() };
+    let r = v(release);
+    range["min"].as_str().is_none_or(|m| v(m) <= r) && range["max"].as_str().is_none_or(|m| v(m) >= r)
+}
+
+#[test]
+fn the_real_raft_1_7_3_cluster_matches_what_its_nodes_recorded() {
+    let t = truth("raft-1.7.3-cluster.truth.json");
+    let (code, r) = cluster(&format!("{FIXTURES}/raft-1.7.3-cluster.pcap"));
+    assert_eq!(code, 0);
+    let c = &r["cluster"];
+    let addr = |node: &str| t["nodes"][node].as_str().unwrap().to_string();
+    // Every node, with its id and a release range that holds 1.7.3.
+    let nodes = c["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    for (id, a) in t["nodes"].as_object().unwrap() {
+        let n = nodes
+            .iter()
+            .find(|n| n["address"] == *a)
+            .unwrap_or_else(|| panic!("{a} missing"));
+        assert_eq!(n["id"], *id);
+        assert!(admits(&n["release"], "1.7.3"), "{n}");
+        assert!(
+            n["release"]["min"].is_string(),
+            "every node wrote something that bounds it: {n}"
+        );
+    }
+    // Each connection's dialer mapped to its node, though its port is ephemeral.
+    let mut mapped = 0;
+    for conn in r["connections"].as_array().unwrap() {
+        let truth_conn = t["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["client"] == conn["client"] && x["server"] == conn["server"])
+            .unwrap_or_else(|| panic!("{} not in the truth", conn["client"]));
+        assert_eq!(conn["server_node"], addr(truth_conn["server_node"].as_str().unwrap()));
+        assert_eq!(conn["client_node"], addr(truth_conn["client_node"].as_str().unwrap()));
+        mapped += 1;
+    }
+    assert_eq!(mapped, t["connection_totals"]["connections"].as_u64().unwrap());
+    // Leaders in the order the nodes elected them.
+    let elected: Vec<String> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "leader")
+        .map(|e| addr(e["detail"].as_str().unwrap()))
+        .collect();
+    let leaders: Vec<String> = c["leaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(leaders, elected);
+    let terms: Vec<u64> = c["leaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["term"].as_u64().unwrap())
+        .collect();
+    assert!(terms.windows(2).all(|w| w[0] < w[1]), "{terms:?}");
+    // The leadership transfer, from the old leader to the new one.
+    let transfers = c["leadership_transfers"].as_array().unwrap();
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(transfers[0]["from"], elected[0]);
+    assert_eq!(transfers[0]["to"], elected[1]);
+    // The snapshots: one per node that InstallSnapshot brought up, each installed.
+    let installed: Vec<String> = t["server_decoded_rpcs_by_node"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| c.get("InstallSnapshot").is_some())
+        .map(|(n, _)| addr(n))
+        .collect();
+    let mut to: Vec<String> = c["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["to"].as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    assert_eq!(to, installed);
+    assert!(c["snapshots"].as_array().unwrap().iter().all(|s| s["success"] == true));
+    // Elections: the pre-vote and the vote that elected the first leader, and the transfer's vote.
+    let elections = c["elections"].as_array().unwrap();
+    assert!(elections
+        .iter()
+        .any(|e| e["pre_vote"] == true && e["candidate"] == elected[0]));
+    assert!(elections.iter().any(|e| e["leadership_transfer"] == true
+        && e["candidate"] == elected[1]
+        && e["granted"].as_array().unwrap().len() == 3));
+    // The refused dial to the stopped node.
+    let refused = &t["failed_dials"][0]["target"];
+    assert!(c["unreachable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["node"] == *refused));
+    // One release throughout: nothing incompatible, nothing at MUST or SHOULD.
+    assert!(
+        c["findings"].as_array().unwrap().iter().all(|f| f["level"] == "INFO"),
+        "{}",
+        c["findings"]
+    );
+    assert_eq!(r["summary"]["cluster_violations"], 0);
+}
+
+#[test]
+fn a_real_raft_1_1_2_cluster_shows_its_release_and_no_incompatibility() {
+    let t = truth("raft-1.1.2-cluster.truth.json");
+    let (code, r) = cluster(&format!("{FIXTURES}/raft-1.1.2-cluster.pcap"));
+    assert_eq!(code, 0);
+    let c = &r["cluster"];
+    for (a, decoded) in t["decoded_rpcs"].as_object().unwrap() {
+        let n = c["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["address"] == *a)
+            .unwrap();
+        assert!(admits(&n["release"], "1.1.2") && !admits(&n["release"], "1.3.7"), "{n}");
+        // raft 1.1.2 never writes its id: unknown stays unknown.
+        assert!(n["id"].is_null());
+        let _ = decoded;
+    }
+    assert!(
+        c["findings"].as_array().unwrap().iter().all(|f| f["level"] == "INFO"),
+        "{}",
+        c["findings"]
+    );
+    assert_eq!(c["leaders"].as_array().unwrap().len(), 2);
+    assert_eq!(c["leadership_transfers"].as_array().unwrap().len(), 1);
+}
+
+/// Real behaviour: raft 1.1.2 nodes sent a RequestPreVote shaped as raft 1.7.3 writes it. The old
+/// node logged `unknown rpc type 4` and closed the connection without answering; the same sender's
+/// AppendEntries in the new time format was decoded and answered (1.1.2 has no AppendedAt field).
+#[test]
+fn a_real_old_node_that_cannot_decode_a_pre_vote_makes_the_cluster_not_conforming() {
+    let log = std::fs::read_to_string(format!("{FIXTURES}/raft-1.1.2-mixed.raft.log")).unwrap();
+    assert!(log.contains("unknown rpc type 4"));
+    let t = truth("raft-1.1.2-mixed.truth.json");
+    let (code, r) = cluster(&format!("{FIXTURES}/raft-1.1.2-mixed.pcap"));
+    assert_eq!(code, 1, "an incompatibility fails the capture");
+    assert_eq!(codes(&r), ["cluster_incompatible_rpc"], "{}", r["cluster"]["findings"]);
+    let f = &r["cluster"]["findings"][0];
+    let target = t["sent"][0]["target"].as_str().unwrap();
+    let newer = t["newer_node"]["addr"].as_str().unwrap();
+    assert_eq!(f["level"], "MUST");
+    assert_eq!(f["nodes"], serde_json::json!([newer, target]));
+    assert_eq!(f["offset"], 0);
+    assert!(f["message"].as_str().unwrap().contains("unknown rpc type 4"));
+    let conn = r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| format!("{} -> {}", c["client"].as_str().unwrap(), c["server"].as_str().unwrap()) == f["connection"])
+        .unwrap();
+    assert_eq!(conn["directions"]["server_to_client"]["bytes"], 0);
+    assert_eq!(conn["client_node"], newer);
+    let newer_node = r["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == newer)
+        .unwrap();
+    assert_eq!(newer_node["id"], t["newer_node"]["id"]);
+    assert_eq!(r["summary"]["cluster_violations"], 1);
+    assert_eq!(r["summary"]["verdict"], "not_conforming");
+    // The stale AppendEntries it also sent was answered with a higher term: no leader in term 1.
+    assert!(r["cluster"]["leaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["node"] != newer));
+}
+
+// Constructed clusters: hand-built messages of each release, in captures written packet by packet.
+
+fn node(n: u8) -> String {
+    format!("10.0.0.{n}:8300")
+}
+
+/// An AppendEntries from node `from` as raft `release` writes it ("1.1" no header id/addr and no
+/// AppendedAt; "1.3" no id/addr and a legacy AppendedAt; "1.6new" id/addr and the new time
+/// format), with `entries` entries.
+fn append(release: &str, from: u8, term: u64, entries: usize) -> Vec<u8> {
+    let addr = node(from);
+    let id = format!("n{from}");
+    let log = |i: u64| -> Vec<u8> {
+        let time: V<'_> = match release {
+            "1.3" => V::Raw(
+                [
+                    &[0xaf, 1][..],
+                    &[0, 0, 0, 14, 0xdd, 0x25, 0x74, 0x25, 0, 0, 0x17, 0x70, 0xff, 0xff],
+                ]
+                .concat(),
+            ),
+            _ => V::Raw(vec![0xa8, 0, 0, 0x5d, 0xc0, 0x65, 0x93, 0x7d, 0x25]),
+        };
+        let mut pairs = vec![];
+        if release != "1.1" {
+            pairs.push(("AppendedAt", time));
+        }
+        pairs.extend([
+            ("Data", V::S(b"cmd")),
+            ("Extensions", V::Nil),
+            ("Index", V::U(i)),
+            ("Term", V::U(term)),
+            ("Type", V::U(0)),
+        ]);
+        map(&pairs)
+    };
+    let list: Vec<Vec<u8>> = (0..entries as u64).map(|i| log(i + 1)).collect();
+    let entries = if list.is_empty() { V::Nil } else { V::Raw(array(&list)) };
+    let mut pairs = vec![];
+    let with_header = release == "1.6new";
+    if with_header {
+        pairs.push(("Addr", V::S(addr.as_bytes())));
+    }
+    pairs.push(("Entries", entries));
+    if with_header {
+        pairs.push(("ID", V::S(id.as_bytes())));
+    }
+    pairs.extend([
+        ("Leader", V::S(addr.as_bytes())),
+        ("LeaderCommitIndex", V::U(0)),
+        ("PrevLogEntry", V::U(0)),
+        ("PrevLogTerm", V::U(0)),
+        ("ProtocolVersion", V::U(3)),
+        ("Term", V::U(term)),
+    ]);
+    request(0, &pairs)
+}
+
+/// The answer to an AppendEntries, as raft <= 1.3.6 writes it.
+fn appended(term: u64) -> Vec<u8> {
+    response(
+        "",
+        &[
+            ("LastLog", V::U(1)),
+            ("NoRetryBackoff", V::B(false)),
+            ("ProtocolVersion", V::U(3)),
+            ("Success", V::B(true)),
+            ("Term", V::U(term)),
+        ],
+    )
+}
+
+fn conn(client: (u8, u16), server: u8) -> Conn {
+    Conn::new(client, (server, 8300))
+}
+
+fn write(p: &Pcap) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.pcap");
+    p.write(&path);
+    let s = path.to_str().unwrap().to_string();
+    (dir, s)
+}
+
+/// One exchange on a flow: a request, and unless `None` its answer.
+fn exchange(p: &mut Pcap, f: &mut Flow, req: &[u8], answer: Option<&[u8]>) {
+    p.send(f, true, req);
+    if let Some(a) = answer {
+        p.send(f, false, a);
+    }
+}
+
+/// Node 1 writes as raft 1.3.0-1.3.6 (a legacy AppendedAt, no header id): its range is known to
+/// be inside 1.3.0-1.5.0, whose go-msgpack cannot read the new time format. Node 2 (raft >= 1.6
+/// with MsgpackUseNewTimeFormat) replicates to it; node 1 closes without answering.
+fn time_format_capture(old_shows_appended_at: bool) -> Pcap {
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((1, 40001), 3));
+    let old = if old_shows_appended_at { "1.3" } else { "1.1" };
+    exchange(&mut p, &mut a, &append(old, 1, 2, 1), Some(&appended(2)));
+    let mut b = p.open(&conn((2, 40002), 1));
+    exchange(&mut p, &mut b, &append("1.6new", 2, 3, 1), None);
+    p.end(&b, false, false).end(&b, true, false);
+    p.end(&a, true, false).end(&a, false, false);
+    p
+}
+
+#[test]
+fn the_new_time_format_sent_to_a_node_known_to_be_1_3_to_1_5_is_an_incompatibility() {
+    let (_d, path) = write(&time_format_capture(true));
+    let (code, r) = cluster(&path);
+    assert_eq!(code, 1);
+    assert!(
+        codes(&r).contains(&"cluster_incompatible_time_format".to_string()),
+        "{}",
+        r["cluster"]
+    );
+    let f = r["cluster"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "cluster_incompatible_time_format")
+        .unwrap();
+    assert_eq!(f["nodes"], serde_json::json!([node(2), node(1)]));
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .contains("Time.UnmarshalBinary: unsupported version"));
+    let old = r["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == node(1))
+        .unwrap();
+    assert_eq!(old["release"], serde_json::json!({"min": "1.3.0", "max": "1.3.6"}));
+}
+
+#[test]
+fn a_node_whose_range_merely_admits_an_old_release_is_not_flagged() {
+    // Node 1 writes no AppendedAt: raft 1.1.1-1.2.0, which skips the field whatever its format.
+    let (_d, path) = write(&time_format_capture(false));
+    let (_, r) = cluster(&path);
+    assert!(
+        !codes(&r).iter().any(|c| c.starts_with("cluster_incompatible")),
+        "{}",
+        r["cluster"]
+    );
+    // Its close right after is still explained.
+    assert!(
+        codes(&r).contains(&"cluster_closed_unanswered".to_string())
+            || codes(&r).contains(&"cluster_closed_after_new_feature".to_string())
+    );
+}
+
+/// A RequestPreVote as raft 1.7 writes it, from node `from`.
+fn pre_vote(from: u8, term: u64) -> Vec<u8> {
+    let addr = node(from);
+    let id = format!("n{from}");
+    request(
+        4,
+        &[
+            ("Addr", V::S(addr.as_bytes())),
+            ("ID", V::S(id.as_bytes())),
+            ("LastLogIndex", V::U(5)),
+            ("LastLogTerm", V::U(1)),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(term)),
+        ],
+    )
+}
+
+#[test]
+fn a_close_right_after_a_newer_feature_names_it_as_the_likely_cause() {
+    // Node 1's release is unknown beyond >= 1.3.7 (it answered with a header id): it may be older
+    // than 1.7.0 or not, so this is not a proven incompatibility, but the likely cause of the close.
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    let resp_with_id = response(
+        "",
+        &[
+            ("Addr", V::S(node(1).as_bytes())),
+            ("ID", V::S(b"n1")),
+            ("LastLog", V::U(1)),
+            ("NoRetryBackoff", V::B(false)),
+            ("ProtocolVersion", V::U(3)),
+            ("Success", V::B(true)),
+            ("Term", V::U(2)),
+        ],
+    );
+    exchange(&mut p, &mut a, &append("1.6new", 2, 2, 1), Some(&resp_with_id));
+    let mut b = p.open(&conn((2, 40003), 1));
+    exchange(&mut p, &mut b, &pre_vote(2, 3), None);
+    p.end(&b, false, true);
+    let (_d, path) = write(&p);
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_closed_after_new_feature"], "{}", r["cluster"]);
+    let f = &r["cluster"]["findings"][0];
+    assert_eq!(f["level"], "SHOULD");
+    assert!(f["message"].as_str().unwrap().contains("reset the connection"), "{f}");
+    assert_eq!(code, 0, "SHOULD fails only with --strict");
+    let (code, _) = validate_json(&["--strict", &path]);
+    assert_eq!(code, 1);
+    // Once node 1 is known to run 1.7 (it answered a pre-vote), the same close is only noted.
+    let mut p2 = Pcap::new(65535);
+    let mut c = p2.open(&conn((2, 40004), 1));
+    let granted = response(
+        "",
+        &[
+            ("Addr", V::S(node(1).as_bytes())),
+            ("Granted", V::B(true)),
+            ("ID", V::S(b"n1")),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(3)),
+        ],
+    );
+    exchange(&mut p2, &mut c, &pre_vote(2, 3), Some(&granted));
+    let mut d = p2.open(&conn((2, 40005), 1));
+    exchange(&mut p2, &mut d, &pre_vote(2, 4), None);
+    p2.end(&d, false, false);
+    let (_d2, path) = write(&p2);
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_closed_unanswered"], "{}", r["cluster"]);
+    assert_eq!(code, 0);
+}
+
+/// A leader (node 1) replicating to nodes 2 and 3 for 20 s; node 3 gets entries only until
+/// `node3_until` seconds, heartbeats throughout (heartbeats on their own connections, as raft
+/// sends them).
+fn replication(node3_until: u32) -> Pcap {
+    let mut p = Pcap::new(65535);
+    let mut pipe = [p.open(&conn((1, 40002), 2)), p.open(&conn((1, 40003), 3))];
+    let mut beat = [p.open(&conn((1, 41002), 2)), p.open(&conn((1, 41003), 3))];
+    for tenth in 1..200u32 {
+        p.at(tenth * 100_000);
+        for (k, follower) in [2u32, 3].into_iter().enumerate() {
+            if tenth % 3 == 0 {
+                exchange(&mut p, &mut beat[k], &append("1.1", 1, 2, 0), Some(&appended(2)));
+            }
+            if follower == 2 || tenth < node3_until * 10 {
+                exchange(&mut p, &mut pipe[k], &append("1.1", 1, 2, 2), Some(&appended(2)));
+            }
+        }
+    }
+    p
+}
+
+#[test]
+fn a_follower_that_gets_only_heartbeats_while_its_peers_get_entries_is_stalled() {
+    let (_d, path) = write(&replication(5));
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_replication_stall"], "{}", r["cluster"]);
+    let f = &r["cluster"]["findings"][0];
+    assert_eq!(f["nodes"], serde_json::json!([node(1), node(3)]));
+    let at = f["at"].as_f64().unwrap();
+    assert!(
+        (4.5..5.5).contains(&at),
+        "the stall starts at node 3's last entries: {at}"
+    );
+    assert_eq!(code, 0);
+    // A longer threshold than the stall: nothing.
+    let (_, r) = validate_json(&["--stall-after", "20", &path]);
+    assert_eq!(codes(&r), Vec::<String>::new());
+    // Both followers replicated throughout: nothing.
+    let (_d, path) = write(&replication(100));
+    let (_, r) = cluster(&path);
+    assert_eq!(codes(&r), Vec::<String>::new(), "{}", r["cluster"]);
+}
+
+#[test]
+fn two_nodes_leading_one_term_break_election_safety() {
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((1, 40001), 3));
+    exchange(&mut p, &mut a, &append("1.1", 1, 4, 1), Some(&appended(4)));
+    let mut b = p.open(&conn((2, 40002), 3));
+    exchange(&mut p, &mut b, &append("1.1", 2, 4, 1), Some(&appended(4)));
+    let (_d, path) = write(&p);
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_two_leaders"], "{}", r["cluster"]);
+    assert_eq!(
+        r["cluster"]["findings"][0]["nodes"],
+        serde_json::json!([node(1), node(2)])
+    );
+    assert_eq!(code, 1);
+    // A stale leader answered with a higher term is not a leader of its term.
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((1, 40001), 3));
+    exchange(&mut p, &mut a, &append("1.1", 1, 4, 1), Some(&appended(4)));
+    let mut b = p.open(&conn((2, 40002), 3));
+    exchange(&mut p, &mut b, &append("1.1", 2, 4, 1), Some(&appended(5)));
+    let (_d, path) = write(&p);
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), Vec::<String>::new());
+    assert_eq!(r["cluster"]["leaders"][0]["node"], node(1));
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn dialers_that_name_no_node_stay_unknown_and_refused_dials_are_counted() {
+    let mut p = Pcap::new(65535);
+    // A TimeoutNow from raft 1.1.2 names nobody.
+    let mut a = p.open(&conn((1, 40001), 2));
+    exchange(
+        &mut p,
+        &mut a,
+        &request(3, &[("ProtocolVersion", V::U(3))]),
+        Some(&response("", &[("ProtocolVersion", V::U(3))])),
+    );
+    p.refused(&conn((1, 40002), 3));
+    p.refused(&conn((1, 40003), 3));
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    let c = &r["connections"][0];
+    assert!(c["client_node"].is_null(), "{c}");
+    assert_eq!(c["server_node"], node(2));
+    assert!(r["cluster"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("could not be mapped")));
+    // Port 8300 on node 3 carried Raft nowhere, yet it is the Raft port of node 2: its refusals count
+    // only when node 3 is a node. It is not: no connection to it carried Raft traffic.
+    assert_eq!(r["cluster"]["unreachable"], serde_json::json!([]));
+    // Once node 3 has answered Raft traffic, its refusals are a node that went down.
+    let mut b = p.open(&conn((1, 40004), 3));
+    exchange(&mut p, &mut b, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    let u = &r["cluster"]["unreachable"][0];
+    assert_eq!(
+        (u["node"].as_str().unwrap(), u["refused_dials"].as_u64().unwrap()),
+        (node(3).as_str(), 2)
+    );
+    assert!(codes(&r).contains(&"cluster_node_unreachable".to_string()));
+}
