@@ -101,6 +101,7 @@ fn cluster(out: &mut String, c: &crate::cluster::Cluster, strict: bool) {
             (Some(a), Some(b)) => format!("raft {a} to {b}"),
             (Some(a), None) => format!("raft {a} or later"),
             (None, Some(b)) => format!("raft {b} or earlier"),
+            (None, None) if n.dialects.iter().all(|d| d == "rfw") && !n.dialects.is_empty() => "RFW/1".into(),
             (None, None) => "release unknown".into(),
         };
         let roles = if n.roles.is_empty() {
@@ -128,7 +129,7 @@ fn cluster(out: &mut String, c: &crate::cluster::Cluster, strict: bool) {
     for e in &c.elections {
         let _ = writeln!(
             out,
-            "  {} term {} at {:.3} s by {}{}: granted by {} of {} asked{}",
+            "  {} term {} at {:.3} s by {}{}: granted by {} of {} asked{}{}",
             if e.pre_vote { "pre-vote" } else { "election" },
             e.term,
             e.first_seen,
@@ -144,6 +145,11 @@ fn cluster(out: &mut String, c: &crate::cluster::Cluster, strict: bool) {
                 String::new()
             } else {
                 format!(", denied by {}", e.denied.join(", "))
+            },
+            if e.unanswered.is_empty() {
+                String::new()
+            } else {
+                format!(", unanswered by {}", e.unanswered.join(", "))
             }
         );
     }

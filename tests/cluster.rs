@@ -545,3 +545,61 @@ fn dialers_that_name_no_node_stay_unknown_and_refused_dials_are_counted() {
     );
     assert!(codes(&r).contains(&"cluster_node_unreachable".to_string()));
 }
+
+// RFW/1 clusters.
+
+#[test]
+fn rfw_nodes_take_their_ids_from_configurations_and_every_dialer_is_mapped() {
+    // `raftwire gen` dials from each node's own IP (10.0.0.N) to 10.0.0.M:7000: an oracle that
+    // shares nothing with the model, which never maps by IP.
+    let (code, r) = cluster("samples/cluster.pcap");
+    assert_eq!(code, 0);
+    for c in r["connections"].as_array().unwrap() {
+        let ip = c["client"].as_str().unwrap().split(':').next().unwrap();
+        assert_eq!(c["client_node"], format!("{ip}:7000"), "{}", c["client"]);
+        assert_eq!(c["server_node"], c["server"]);
+    }
+    for n in r["cluster"]["nodes"].as_array().unwrap() {
+        let last = n["address"].as_str().unwrap().split(['.', ':']).nth(3).unwrap();
+        assert_eq!(n["id"], format!("n{last}"), "{n}");
+        assert_eq!(n["dialects"], serde_json::json!(["rfw"]));
+    }
+    assert!(!r["cluster"]["leaders"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_rfw_version_the_peer_does_not_speak_is_a_cluster_incompatibility() {
+    use raftwire_codec::craft::RawFrame;
+    let ok = common::rfw::request(1);
+    let mut v2 = RawFrame::parse(&common::rfw::request(2)).unwrap();
+    v2.version = 2;
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    p.send(&mut a, true, &ok).send(&mut a, false, &common::rfw::response(1));
+    p.send(&mut a, true, &v2.bytes());
+    p.end(&a, false, false);
+    let (_d, path) = write(&p);
+    let (code, r) = cluster(&path);
+    assert_eq!(code, 1);
+    assert!(
+        codes(&r).contains(&"cluster_version_mismatch".to_string()),
+        "{}",
+        r["cluster"]
+    );
+    let f = r["cluster"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "cluster_version_mismatch")
+        .unwrap();
+    assert_eq!(f["level"], "MUST");
+    assert!(f["message"].as_str().unwrap().contains("version 2"));
+    assert_eq!(f["nodes"][1], node(1));
+    // The same capture with version 1 throughout: no mismatch.
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    p.send(&mut a, true, &ok).send(&mut a, false, &common::rfw::response(1));
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    assert!(!codes(&r).contains(&"cluster_version_mismatch".to_string()));
+}

@@ -77,6 +77,18 @@ pub struct Connection {
     now: f64,
 }
 
+/// What an RFW/1 scanner event tells the cluster view: a frame's content, or a version byte the
+/// receiver would reject (VER-1).
+fn observe_rfw(trace: &mut Trace, end: usize, e: &Event) {
+    match e {
+        Event::Frame { offset, len, frame } => trace.message(crate::cluster::said::from_rfw(frame, *offset, *len)),
+        Event::Error { error, .. } if error.code == raftwire_codec::ErrorCode::UnsupportedVersion => {
+            trace.version(end, u8::try_from(error.found).unwrap_or(u8::MAX));
+        }
+        _ => {}
+    }
+}
+
 fn index(d: Direction) -> usize {
     match d {
         Direction::ClientToServer => 0,
@@ -265,7 +277,7 @@ impl Connection {
                             Direction::ServerToClient => self.hashicorp.responses(&bytes),
                         }
                         for o in self.hashicorp.take_observed() {
-                            self.trace.message(o);
+                            self.trace.message(crate::cluster::said::from_hashicorp(o));
                         }
                     }
                     Piece::Gap { offset, len, cause } => {
@@ -298,12 +310,16 @@ impl Connection {
                         checker,
                         gaps_seen,
                         after_gap,
+                        trace,
+                        now,
                         ..
                     } = self;
                     let d = &mut dirs[i];
                     d.acc.report.bytes += bytes.len() as u64;
+                    trace.fed(i, bytes.len(), *now);
                     let acc = &mut d.acc;
                     d.scanner.feed(&bytes, &mut |e: Event| {
+                        observe_rfw(trace, i, &e);
                         if let Some((offset, info)) = acc.record(e) {
                             if *gaps_seen {
                                 after_gap[i].get_or_insert(offset);
@@ -317,6 +333,8 @@ impl Connection {
                 }
                 Piece::Gap { offset, len, cause } => {
                     self.gap(i, offset, len, cause);
+                    // The scanner counts the hole in its offsets: so do the trace's stamps.
+                    self.trace.fed(i, usize::try_from(len).unwrap_or(usize::MAX), self.now);
                     let d = &mut self.dirs[i];
                     d.scanner.gap(len, &mut |e| {
                         d.acc.record(e);
@@ -373,10 +391,10 @@ impl Connection {
         if self.dialect == Some(Dialect::Hashicorp) {
             let (checked, observed) = std::mem::take(&mut self.hashicorp).finish_observed();
             for o in observed {
-                self.trace.message(o);
+                self.trace.message(crate::cluster::said::from_hashicorp(o));
             }
             let mut r = crate::dialect::hashicorp_report(self.client.to_string(), self.server.to_string(), checked);
-            self.trace.hashicorp = true;
+            self.trace.dialect = Some("hashicorp");
             self.trace.finish();
             r.latency = self.trace.latency();
             r.trace = Some(Box::new(std::mem::take(&mut self.trace)));
@@ -409,10 +427,13 @@ impl Connection {
             return r;
         }
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            let Connection { dirs, checker, .. } = &mut self;
+            let Connection {
+                dirs, checker, trace, ..
+            } = &mut self;
             let d = &mut dirs[index(dir)];
             let acc = &mut d.acc;
             d.scanner.finish(&mut |e| {
+                observe_rfw(trace, index(dir), &e);
                 if let Some((offset, info)) = acc.record(e) {
                     match dir {
                         Direction::ClientToServer => checker.client_frame(offset, &info),
@@ -456,6 +477,8 @@ impl Connection {
             notes.push("connection reset (RST)".into());
         }
         self.trace.finish();
+        self.trace.dialect = Some("rfw");
+        let latency = self.trace.latency();
         ConnectionReport {
             client: self.client.to_string(),
             server: self.server.to_string(),
@@ -467,7 +490,7 @@ impl Connection {
             },
             client_node: None,
             server_node: None,
-            latency: Default::default(),
+            latency,
             trace: Some(Box::new(self.trace)),
         }
     }

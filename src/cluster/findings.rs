@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use raftwire_hashicorp::messages::rpc_name;
 use raftwire_hashicorp::release::{Feature, Release};
 
 use super::model::{Finding, Unreachable};
@@ -187,8 +186,12 @@ pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>
                     && x.message.contains(f.describe())
             })
         });
+        if already {
+            // The incompatibility is the finding; this close is its consequence.
+            continue;
+        }
         let (code, level, cause) = match newer {
-            Some(f) if closed - req.ts <= CLOSE_AFTER && !already => (
+            Some(f) if closed - req.ts <= CLOSE_AFTER => (
                 "cluster_closed_after_new_feature",
                 "SHOULD",
                 format!(
@@ -210,7 +213,7 @@ pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>
                 "{receiver} {how} the connection at {closed:.3} s with {} request(s) unanswered, the first a {} sent at \
                  {:.3} s (offset {}){cause}",
                 t.unanswered,
-                rpc_name(req.rpc),
+                req.name,
                 req.ts,
                 req.offset
             ),
@@ -280,5 +283,36 @@ pub fn stalls(nodes: &Nodes, traces: &[Trace], end: f64, after: f64, out: &mut V
                 ),
             });
         }
+    }
+}
+
+/// VER-1: one node wrote RFW frames of a version its peer does not speak (the peer rejects them
+/// and closes). Peers agree on a version out of band; this shows they did not.
+pub fn versions(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
+    let mut seen: BTreeMap<(String, String, u8), (usize, u64)> = BTreeMap::new();
+    for (i, (t, &(client, server))) in traces.iter().zip(&nodes.ends).enumerate() {
+        let ends = [node_name(nodes, client, t.client), node_name(nodes, server, t.server)];
+        for (end, versions) in t.versions.iter().enumerate() {
+            for v in versions {
+                seen.entry((ends[end].clone(), ends[1 - end].clone(), *v))
+                    .or_insert((i, 0))
+                    .1 += 1;
+            }
+        }
+    }
+    for ((writer, reader, v), (first, count)) in seen {
+        let t = &traces[first];
+        out.push(Finding {
+            code: "cluster_version_mismatch".into(),
+            level: "MUST".into(),
+            nodes: vec![writer.clone(), reader.clone()],
+            connection: Some(connection(t)),
+            offset: None,
+            at: Some(t.first_ts),
+            message: format!(
+                "{writer} wrote RFW version {v} frames to {reader} ({count} connection(s)), which speaks version 1 and \
+                 rejects them (FRAME-2, VER-1): the two nodes run releases that do not agree on the wire version"
+            ),
+        });
     }
 }

@@ -7,6 +7,7 @@ mod findings;
 pub mod latency;
 pub mod model;
 mod nodes;
+pub mod said;
 pub mod trace;
 
 use std::collections::BinaryHeap;

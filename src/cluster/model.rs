@@ -30,6 +30,9 @@ pub struct Node {
     /// Its listening address (or, for a node seen only dialing, the address it advertised).
     pub address: String,
     pub id: Option<String>,
+    /// `hashicorp`, `rfw` (both, if it spoke both), as its connections were checked.
+    pub dialects: Vec<String>,
+    /// Its hashicorp/raft release, bracketed from what it wrote.
     pub release: ReleaseRange,
     /// The wire features the range is bracketed from, each with the connection that showed it.
     pub evidence: Vec<String>,
@@ -69,6 +72,8 @@ pub struct Election {
     pub asked: Vec<String>,
     pub granted: Vec<String>,
     pub denied: Vec<String>,
+    /// Asked, and no answer was captured (the connection closed, or the capture ended).
+    pub unanswered: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -185,12 +190,14 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
                             asked: Vec::new(),
                             granted: Vec::new(),
                             denied: Vec::new(),
+                            unanswered: Vec::new(),
                         });
                     el.first_seen = el.first_seen.min(e.ts);
                     for (list, add) in [
                         (&mut el.asked, true),
                         (&mut el.granted, *granted == Some(true)),
                         (&mut el.denied, *granted == Some(false)),
+                        (&mut el.unanswered, granted.is_none()),
                     ] {
                         if add && !list.contains(&to) {
                             list.push(to.clone());
@@ -245,6 +252,7 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     out.unreachable = findings::refused(&nodes, traces, &mut found);
     findings::incompatible(&nodes, traces, &mut found);
     findings::closed_unanswered(&nodes, traces, &mut found);
+    findings::versions(&nodes, traces, &mut found);
     findings::stalls(&nodes, traces, end, opts.stall_after, &mut found);
     found.sort_by(|a, b| {
         let at = |f: &Finding| f.at.unwrap_or(f64::INFINITY);
@@ -269,6 +277,7 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
         out.nodes.push(Node {
             address: n.address.clone(),
             id: n.id.clone(),
+            dialects: n.dialects.iter().map(|d| d.to_string()).collect(),
             release: ReleaseRange {
                 min: n.release.min.map(|r| r.to_string()),
                 max: n.release.max.map(|r| r.to_string()),

@@ -28,6 +28,8 @@ pub struct NodeState {
     pub dialed: u64,
     pub first_seen: f64,
     pub last_seen: f64,
+    /// The dialects its connections were checked as.
+    pub dialects: Vec<&'static str>,
 }
 
 /// The nodes of a capture and, per connection (index into the traces), its two ends' nodes.
@@ -125,6 +127,14 @@ impl Nodes {
             nodes.set_id(s, &t.claims[1].ids);
             nodes.alias(s, &t.claims[1].addrs);
         }
+        // Configurations (RFW/1) list each member's id with its address.
+        for t in traces {
+            for (id, address) in &t.members {
+                if let Some(n) = nodes.find(address) {
+                    nodes.set_id(n, std::slice::from_ref(id));
+                }
+            }
+        }
         // Dialers: named by their requests. A dialer that names an address no connection was
         // captured to is a node seen only dialing.
         for t in traces.iter().filter(|t| t.data) {
@@ -157,6 +167,9 @@ impl Nodes {
                 }
                 nodes.touch(node, t);
                 let n = &mut nodes.list[node];
+                if let Some(d) = t.dialect.filter(|d| !n.dialects.contains(d)) {
+                    n.dialects.push(d);
+                }
                 if end == 0 {
                     n.dialed += 1;
                 } else {

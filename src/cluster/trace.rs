@@ -5,17 +5,15 @@
 //! samples are capped, so a connection carrying millions of RPCs costs a few KiB.
 //!
 //! Only messages written as the library writes them and confirmed by what follows are evidence
-//! (`Observed::clean`): a message spliced from two writers is never taken for something a node
-//! said.
+//! (`Said::clean`): a message spliced from two writers is never taken for something a node said.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
-use raftwire_hashicorp::messages::{self, Facts};
 use raftwire_hashicorp::release::Feature;
-use raftwire_hashicorp::Observed;
 
 use super::latency::Histogram;
+use super::said::{Rpc, Said};
 
 /// Most events kept per connection; the rest are counted.
 pub const MAX_EVENTS: usize = 64;
@@ -49,8 +47,8 @@ impl Claims {
 /// Something that happened between the two nodes of a connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
-    /// The first AppendEntries (or InstallSnapshot) of a term on this connection: its sender leads
-    /// that term.
+    /// The first AppendEntries (or InstallSnapshot) of a term on this connection whose answer
+    /// carries the same term: its sender leads that term.
     Leads { term: u64 },
     /// A RequestVote (`pre` = RequestPreVote) and, once answered, whether it was granted.
     Vote {
@@ -80,7 +78,8 @@ pub struct Event {
 /// A request the server never answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unanswered {
-    pub rpc: u8,
+    /// Its report name.
+    pub name: String,
     pub ts: f64,
     pub offset: u64,
     pub features: Vec<Feature>,
@@ -170,7 +169,8 @@ pub struct Packet {
 pub struct Trace {
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
-    pub hashicorp: bool,
+    /// `hashicorp` or `rfw`, once the connection was checked as one.
+    pub dialect: Option<&'static str>,
     /// First and last packet.
     pub first_ts: f64,
     pub last_ts: f64,
@@ -186,6 +186,11 @@ pub struct Trace {
     pub features: [Vec<Seen>; 2],
     pub events: Vec<Event>,
     pub events_dropped: u64,
+    /// Cluster members (id, address) the client listed (RFW/1 configurations), at most
+    /// [`MAX_CLAIMS`] times four.
+    pub members: Vec<(String, String)>,
+    /// RFW versions other than 1 each end wrote (frames rejected for their version byte).
+    pub versions: [Vec<u8>; 2],
     /// Clean requests and responses.
     pub requests: u64,
     pub responses: u64,
@@ -215,13 +220,16 @@ struct Live {
 #[derive(Debug, Clone)]
 struct Pending {
     name: String,
-    rpc: u8,
+    request_id: Option<u64>,
     ts: f64,
     offset: u64,
     clean: bool,
     features: Vec<Feature>,
     /// The event it started, which its answer completes.
     event: Option<usize>,
+    /// An AppendEntries or InstallSnapshot in this term: its sender leads the term if the answer
+    /// carries the same term (a follower answers a stale leader with its own, higher term).
+    leads: Option<u64>,
 }
 
 impl Trace {
@@ -303,113 +311,137 @@ impl Trace {
         Some(self.events.len() - 1)
     }
 
-    fn claim(&mut self, end: usize, facts: &Facts, as_client: bool, offset: u64, ts: f64) {
+    fn claim(&mut self, end: usize, m: &Said, ts: f64) {
         let c = &mut self.claims[end];
-        Claims::add(&mut c.ids, &facts.id);
-        Claims::add(&mut c.addrs, &facts.addr);
-        if as_client {
-            Claims::add(&mut c.addrs, &facts.leader);
-            Claims::add(&mut c.addrs, &facts.candidate);
+        for id in &m.ids {
+            Claims::add(&mut c.ids, &Some(id.clone()));
         }
-        for f in &facts.features {
+        for a in &m.addrs {
+            Claims::add(&mut c.addrs, &Some(a.clone()));
+        }
+        for pair in &m.members {
+            if !self.members.contains(pair) && self.members.len() < 4 * MAX_CLAIMS {
+                self.members.push(pair.clone());
+            }
+        }
+        for f in &m.features {
             if !self.features[end].iter().any(|s| s.feature == *f) {
                 self.features[end].push(Seen {
                     feature: *f,
-                    offset,
+                    offset: m.offset,
                     ts,
                 });
             }
         }
     }
 
-    /// A message the hashicorp checker decoded.
-    pub fn message(&mut self, o: Observed) {
-        let dir = usize::from(o.response);
-        let ts = self.time_of(dir, o.end);
-        let d = &o.decoded;
-        if !o.response {
-            let mut event = None;
-            if o.clean {
-                self.requests += 1;
-                self.claim(0, &d.facts, true, o.offset, ts);
-                let term = d.term.unwrap_or(0);
-                let kind = match o.rpc {
-                    messages::APPEND_ENTRIES | messages::INSTALL_SNAPSHOT
-                        if !self.events.iter().any(|e| e.kind == EventKind::Leads { term }) =>
-                    {
-                        Some(EventKind::Leads { term })
-                    }
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    self.event(ts, o.offset, kind);
-                }
-                event = match o.rpc {
-                    messages::REQUEST_VOTE | messages::REQUEST_PRE_VOTE => self.event(
-                        ts,
-                        o.offset,
-                        EventKind::Vote {
-                            pre: o.rpc == messages::REQUEST_PRE_VOTE,
-                            term,
-                            transfer: d.facts.leadership_transfer,
-                            granted: None,
-                        },
-                    ),
-                    messages::TIMEOUT_NOW => self.event(ts, o.offset, EventKind::TimeoutNow),
-                    messages::INSTALL_SNAPSHOT => self.event(
-                        ts,
-                        o.offset,
-                        EventKind::Snapshot {
-                            term,
-                            size: d.snapshot_size.unwrap_or(0),
-                            success: None,
-                        },
-                    ),
-                    messages::APPEND_ENTRIES => {
-                        if d.facts.entries > 0 {
-                            self.entries.add(ts);
-                        } else {
-                            self.heartbeats.add(ts);
-                        }
-                        None
-                    }
-                    _ => None,
-                };
-            }
-            let live = self.live();
-            if live.pending.len() < MAX_PENDING {
-                live.pending.push_back(Pending {
-                    name: d.name.clone(),
-                    rpc: o.rpc,
-                    ts,
-                    offset: o.offset,
-                    clean: o.clean,
-                    features: d.facts.features.clone(),
-                    event,
-                });
-            } else {
-                live.pending_dropped += 1;
-            }
+    /// An RFW frame of `end`'s rejected for its version byte.
+    pub fn version(&mut self, end: usize, version: u8) {
+        if !self.versions[end].contains(&version) && self.versions[end].len() < 8 {
+            self.versions[end].push(version);
+        }
+    }
+
+    /// A message either end wrote.
+    pub fn message(&mut self, m: Said) {
+        let dir = usize::from(m.response);
+        let ts = self.time_of(dir, m.end);
+        if !m.response {
+            self.request(m, ts);
             return;
         }
-        // A response answers the oldest request (the checker pairs them the same way).
+        // hashicorp/raft answers in order (the checker pairs them the same way); RFW/1 by id.
         let live = self.live();
-        let Some(p) = live.pending.pop_front() else {
-            live.pending_dropped = live.pending_dropped.saturating_sub(1);
+        let found = match m.request_id {
+            None => live.pending.pop_front(),
+            Some(id) => live
+                .pending
+                .iter()
+                .position(|p| p.request_id == Some(id))
+                .and_then(|i| live.pending.remove(i)),
+        };
+        let Some(p) = found else {
+            if m.request_id.is_none() {
+                live.pending_dropped = live.pending_dropped.saturating_sub(1);
+            }
             return;
         };
-        if !(o.clean && p.clean) {
+        if !(m.clean && p.clean) {
             return;
         }
         self.responses += 1;
-        self.claim(1, &d.facts, false, o.offset, ts);
+        self.claim(1, &m, ts);
         self.latency.entry(p.name).or_default().add(ts - p.ts);
+        if let Some(term) = p.leads.filter(|t| m.term == Some(*t)) {
+            if !self.events.iter().any(|e| e.kind == EventKind::Leads { term }) {
+                self.event(p.ts, p.offset, EventKind::Leads { term });
+            }
+        }
         if let Some(e) = p.event.and_then(|i| self.events.get_mut(i)) {
             match &mut e.kind {
-                EventKind::Vote { granted, .. } => *granted = d.facts.granted,
-                EventKind::Snapshot { success, .. } => *success = d.facts.success,
+                EventKind::Vote { granted, .. } => *granted = m.granted,
+                EventKind::Snapshot { success, .. } => *success = m.success,
                 _ => {}
             }
+        }
+    }
+
+    fn request(&mut self, m: Said, ts: f64) {
+        let mut event = None;
+        if m.clean {
+            self.requests += 1;
+            self.claim(0, &m, ts);
+            let term = m.term.unwrap_or(0);
+            event = match m.rpc {
+                Rpc::Vote { pre, transfer } => self.event(
+                    ts,
+                    m.offset,
+                    EventKind::Vote {
+                        pre,
+                        term,
+                        transfer,
+                        granted: None,
+                    },
+                ),
+                Rpc::TimeoutNow => self.event(ts, m.offset, EventKind::TimeoutNow),
+                Rpc::Snapshot { size } => self.event(
+                    ts,
+                    m.offset,
+                    EventKind::Snapshot {
+                        term,
+                        size,
+                        success: None,
+                    },
+                ),
+                Rpc::Append { entries } => {
+                    if entries > 0 {
+                        self.entries.add(ts);
+                    } else {
+                        self.heartbeats.add(ts);
+                    }
+                    None
+                }
+                Rpc::SnapshotChunk | Rpc::Other => None,
+            };
+        }
+        let leads = match m.rpc {
+            Rpc::Append { .. } | Rpc::Snapshot { .. } | Rpc::SnapshotChunk => m.term,
+            _ => None,
+        };
+        let live = self.live();
+        if live.pending.len() < MAX_PENDING {
+            live.pending.push_back(Pending {
+                name: m.name,
+                request_id: m.request_id,
+                ts,
+                offset: m.offset,
+                clean: m.clean,
+                features: m.features,
+                event,
+                leads,
+            });
+        } else {
+            live.pending_dropped += 1;
         }
     }
 
@@ -426,7 +458,7 @@ impl Trace {
         let Some(live) = self.live.take() else { return };
         self.unanswered = live.pending.len() as u64 + live.pending_dropped;
         self.first_unanswered = live.pending.front().map(|p| Unanswered {
-            rpc: p.rpc,
+            name: p.name.clone(),
             ts: p.ts,
             offset: p.offset,
             features: p.features.clone(),

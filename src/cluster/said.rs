@@ -1,0 +1,166 @@
+//! What one message said, in the terms the cluster view uses, whatever the dialect: hashicorp/raft
+//! messages come from its checker ([`from_hashicorp`]), RFW/1 frames from the scanner
+//! ([`from_rfw`]). The trace never sees either format.
+
+use raftwire_codec::{Frame, Message};
+use raftwire_hashicorp::messages;
+use raftwire_hashicorp::release::Feature;
+use raftwire_hashicorp::Observed;
+
+/// The kind of RPC a message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rpc {
+    Append {
+        entries: u64,
+    },
+    Vote {
+        pre: bool,
+        transfer: bool,
+    },
+    /// An InstallSnapshot (its first chunk, for RFW/1) of `size` bytes.
+    Snapshot {
+        size: u64,
+    },
+    /// A later chunk of an RFW/1 snapshot.
+    SnapshotChunk,
+    TimeoutNow,
+    Other,
+}
+
+/// A message as the cluster view reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Said {
+    pub response: bool,
+    pub rpc: Rpc,
+    /// The report's name of the request (a response's is its request's), for latencies.
+    pub name: String,
+    /// Where it starts and ends in its direction's stream.
+    pub offset: u64,
+    pub end: u64,
+    /// Written as its writer's library writes it and confirmed by what follows: only such
+    /// messages are evidence.
+    pub clean: bool,
+    pub term: Option<u64>,
+    /// Ids and addresses its writer gives as its own (a hashicorp header's `ID`/`Addr`, a
+    /// request's `Leader`/`Candidate`; an RFW/1 request's leader or candidate id).
+    pub ids: Vec<String>,
+    pub addrs: Vec<String>,
+    pub granted: Option<bool>,
+    pub success: Option<bool>,
+    /// hashicorp/raft release features it shows.
+    pub features: Vec<Feature>,
+    /// RFW/1 pairs responses with requests by id; hashicorp/raft by order (`None`).
+    pub request_id: Option<u64>,
+    /// Cluster members (id, address) it lists: an RFW/1 configuration.
+    pub members: Vec<(String, String)>,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A message the hashicorp checker decoded.
+pub fn from_hashicorp(o: Observed) -> Said {
+    let d = o.decoded;
+    let name = d.name;
+    let f = d.facts;
+    let rpc = match o.rpc {
+        messages::APPEND_ENTRIES => Rpc::Append { entries: f.entries },
+        messages::REQUEST_VOTE | messages::REQUEST_PRE_VOTE => Rpc::Vote {
+            pre: o.rpc == messages::REQUEST_PRE_VOTE,
+            transfer: f.leadership_transfer,
+        },
+        messages::INSTALL_SNAPSHOT => Rpc::Snapshot {
+            size: d.snapshot_size.unwrap_or(0),
+        },
+        messages::TIMEOUT_NOW => Rpc::TimeoutNow,
+        _ => Rpc::Other,
+    };
+    let mut addrs: Vec<String> = f.addr.into_iter().collect();
+    if !o.response {
+        addrs.extend(f.leader.into_iter().chain(f.candidate));
+    }
+    Said {
+        response: o.response,
+        rpc,
+        name,
+        offset: o.offset,
+        end: o.end,
+        clean: o.clean,
+        term: d.term,
+        ids: f.id.into_iter().collect(),
+        addrs,
+        granted: f.granted,
+        success: f.success,
+        features: f.features,
+        request_id: None,
+        members: Vec::new(),
+    }
+}
+
+/// An RFW/1 frame at `offset`, `len` bytes long.
+pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
+    let mut s = Said {
+        response: frame.message_type().is_response(),
+        rpc: Rpc::Other,
+        name: frame.message_type().name().trim_end_matches("Response").to_string(),
+        offset,
+        end: offset + len as u64,
+        clean: true,
+        term: frame.message.term(),
+        ids: Vec::new(),
+        addrs: Vec::new(),
+        granted: None,
+        success: None,
+        features: Vec::new(),
+        request_id: Some(frame.request_id),
+        members: Vec::new(),
+    };
+    match &frame.message {
+        Message::RequestVote(v) => {
+            s.rpc = Rpc::Vote {
+                pre: v.pre_vote,
+                transfer: v.leadership_transfer,
+            };
+            s.ids.push(text(v.candidate_id.as_bytes()));
+        }
+        Message::AppendEntries(a) => {
+            s.rpc = Rpc::Append {
+                entries: a.entries.len() as u64,
+            };
+            s.ids.push(text(a.leader_id.as_bytes()));
+            for e in a.entries.iter() {
+                if let Some(c) = e.configuration() {
+                    s.members.extend(c.servers().map(|m| (text(m.id), text(m.address))));
+                }
+            }
+        }
+        Message::InstallSnapshot(i) => {
+            s.rpc = if i.offset == 0 {
+                Rpc::Snapshot { size: i.total_size }
+            } else {
+                Rpc::SnapshotChunk
+            };
+            s.ids.push(text(i.leader_id.as_bytes()));
+            s.members.extend(
+                i.configuration
+                    .servers
+                    .iter()
+                    .map(|m| (text(m.id.as_bytes()), text(m.address.as_bytes()))),
+            );
+        }
+        Message::TimeoutNow(t) => {
+            s.rpc = Rpc::TimeoutNow;
+            s.ids.push(text(t.leader_id.as_bytes()));
+        }
+        Message::RequestVoteResponse(r) => s.granted = Some(r.granted),
+        Message::AppendEntriesResponse(r) => s.success = Some(r.success),
+        Message::InstallSnapshotResponse(r) => s.success = Some(r.success),
+        Message::TimeoutNowResponse(r) => s.success = Some(r.success),
+        Message::Error(_) => s.name = String::new(),
+    }
+    if s.name == "AppendEntries" && s.rpc == (Rpc::Append { entries: 0 }) {
+        s.name = "AppendEntries(heartbeat)".into();
+    }
+    s
+}
