@@ -440,7 +440,17 @@ fn a_close_right_after_a_newer_feature_names_it_as_the_likely_cause() {
 /// `node3_until` seconds, heartbeats throughout (heartbeats on their own connections, as raft
 /// sends them).
 fn replication(node3_until: u32) -> Pcap {
+    replication_with(node3_until, false)
+}
+
+/// [`replication`], and with `quiet` a node 4 that answers one heartbeat at the start and is then
+/// never heard from again.
+fn replication_with(node3_until: u32, quiet: bool) -> Pcap {
     let mut p = Pcap::new(65535);
+    if quiet {
+        let mut q = p.open(&conn((1, 42004), 4));
+        exchange(&mut p, &mut q, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    }
     let mut pipe = [p.open(&conn((1, 40002), 2)), p.open(&conn((1, 40003), 3))];
     let mut beat = [p.open(&conn((1, 41002), 2)), p.open(&conn((1, 41003), 3))];
     for tenth in 1..200u32 {
@@ -473,10 +483,24 @@ fn a_follower_that_gets_only_heartbeats_while_its_peers_get_entries_is_stalled()
     // A longer threshold than the stall: nothing.
     let (_, r) = validate_json(&["--stall-after", "20", &path]);
     assert_eq!(codes(&r), Vec::<String>::new());
+    // Nonsense thresholds are refused.
+    for bad in ["0", "-1", "nan"] {
+        let (code, _) = validate_json(&["--stall-after", bad, &path]);
+        assert_eq!(code, 2, "--stall-after {bad}");
+    }
     // Both followers replicated throughout: nothing.
     let (_d, path) = write(&replication(100));
     let (_, r) = cluster(&path);
     assert_eq!(codes(&r), Vec::<String>::new(), "{}", r["cluster"]);
+}
+
+#[test]
+fn a_node_that_goes_quiet_while_the_others_talk_is_noted() {
+    let (_d, path) = write(&replication_with(100, true));
+    let (code, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_node_silent"], "{}", r["cluster"]);
+    assert_eq!(r["cluster"]["findings"][0]["nodes"], serde_json::json!([node(4)]));
+    assert_eq!(code, 0);
 }
 
 #[test]

@@ -316,3 +316,29 @@ pub fn versions(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
         });
     }
 }
+
+/// A node that went quiet: its last packet came more than `after` seconds before the capture's
+/// end while other nodes were still talking (it stopped, crashed or was cut off).
+pub fn silent(nodes: &Nodes, end: f64, after: f64, out: &mut Vec<Finding>) {
+    let active = |n: &super::nodes::NodeState| n.first_seen.is_finite() && end - n.last_seen <= after;
+    if !nodes.list.iter().any(active) {
+        return;
+    }
+    for n in nodes.list.iter().filter(|n| n.first_seen.is_finite() && !active(n)) {
+        out.push(Finding {
+            code: "cluster_node_silent".into(),
+            level: "INFO".into(),
+            nodes: vec![n.address.clone()],
+            connection: None,
+            offset: None,
+            at: Some(n.last_seen),
+            message: format!(
+                "{} was last seen at {:.3} s, {:.1} s before the capture ends while other nodes still talk: it \
+                 stopped, crashed or was cut off",
+                n.address,
+                n.last_seen,
+                end - n.last_seen
+            ),
+        });
+    }
+}
