@@ -22,7 +22,7 @@ const TARGETS: &[(&str, Target)] = &[
     }),
     ("interleave", |d| {
         if let Ok(i) = Interleaving::arbitrary_take_rest(Unstructured::new(d)) {
-            fuzzing::interleave(&i)
+            fuzzing::interleave(&i);
         }
     }),
     ("scan_stream", raftwire_conformance::fuzzing::scan_stream),

@@ -225,8 +225,9 @@ fn encode_all(frames: &[Frame]) -> (Vec<u8>, Vec<(usize, Vec<u8>)>) {
 
 /// `interleave`: the bug this project exists for. The decoder accepts exactly the intact frames
 /// before the first cut one, never a frame that was not written byte for byte, and reports an
-/// error no earlier than the cut frame's first byte and no later than its last.
-pub fn interleave(input: &Interleaving) {
+/// error no earlier than the cut frame's first byte and no later than its last. Returns how many
+/// intact frames the decoder had to accept (so a test can tell the check was not vacuous).
+pub fn interleave(input: &Interleaving) -> usize {
     let (a, a_frames) = encode_all(&input.a);
     let (b, b_frames) = encode_all(&input.b);
     // Build the shared stream, remembering where every byte came from.
@@ -304,6 +305,7 @@ pub fn interleave(input: &Interleaving) {
             }
         }
     }
+    intact.len()
 }
 
 /// The structure-aware half of the custom mutators: after libFuzzer mutates an input, repair the

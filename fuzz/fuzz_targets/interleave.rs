@@ -3,4 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 use raftwire_codec::fuzzing::{interleave, Interleaving};
 
-fuzz_target!(|input: Interleaving| interleave(&input));
+fuzz_target!(|input: Interleaving| {
+    interleave(&input);
+});
