@@ -26,7 +26,9 @@ const TARGETS: &[(&str, Target)] = &[
         }
     }),
     ("scan_stream", raftwire_conformance::fuzzing::scan_stream),
-    ("hashicorp_stream", raftwire_hashicorp::fuzz_check),
+    ("hashicorp_stream", |d| {
+        raftwire_hashicorp::fuzz_check(d);
+    }),
     ("hashicorp_splice", raftwire_hashicorp::fuzz_splice),
     ("check_stream", |d| {
         if let Ok(e) = Vec::<(bool, Frame)>::arbitrary_take_rest(Unstructured::new(d)) {

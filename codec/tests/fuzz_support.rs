@@ -98,5 +98,9 @@ fn arbitrary_error_responses_always_fit_the_message_limit() {
         );
         assert!(encode(&Frame::new(1, Message::Error(e)), &mut bytes::BytesMut::new()).is_ok());
     }
-    assert_eq!(longest, usize::from(MAX_ERROR_MESSAGE_LEN), "long strings were cut to the limit");
+    assert_eq!(
+        longest,
+        usize::from(MAX_ERROR_MESSAGE_LEN),
+        "long strings were cut to the limit"
+    );
 }

@@ -28,10 +28,10 @@ pub use stream::{check, looks_like, looks_like_response, Connection, Direction, 
 /// the first byte splits the input into a request and a response stream. Never panics, every
 /// finding lies inside its stream, skipped bytes never exceed the stream, and feeding the two
 /// streams to a [`Checker`] in small interleaved chunks finds exactly what checking them whole
-/// does.
-pub fn fuzz_check(data: &[u8]) {
+/// does. Returns what checking the whole streams found (so a test can tell the checks ran).
+pub fn fuzz_check(data: &[u8]) -> Connection {
     let Some((&split, rest)) = data.split_first() else {
-        return;
+        return Connection::default();
     };
     let cut = (split as usize * rest.len()) / 256;
     let (c2s, s2c) = rest.split_at(cut.min(rest.len()));
@@ -57,4 +57,5 @@ pub fn fuzz_check(data: &[u8]) {
         );
         assert!(d.findings.len() <= stream::MAX_FINDINGS);
     }
+    c
 }

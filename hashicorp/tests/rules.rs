@@ -415,3 +415,27 @@ fn a_response_claim_past_the_pending_limit_is_a_desync_while_the_stream_goes_on(
     );
     assert_eq!(c.responses.by_type.values().sum::<u64>(), 2);
 }
+
+/// What the checker holds is the message still arriving, and nothing once it is judged; and the
+/// fuzz body really checks (it returns what it found).
+#[test]
+fn the_checker_holds_only_the_message_being_judged() {
+    let hb = heartbeat(2);
+    let mut checker = raftwire_hashicorp::Checker::new(false);
+    checker.requests(&hb[..10]);
+    assert_eq!(checker.buffered(), 10);
+    checker.requests(&hb[10..]);
+    // Whole, but not yet confirmed by what follows.
+    assert_eq!(checker.buffered(), hb.len());
+    // A judgement that waited is retried once the held bytes have doubled: with a second and a
+    // third message, the first two are confirmed and dropped; the third waits for what follows.
+    checker.requests(&hb[..2]);
+    assert_eq!(checker.buffered(), hb.len() + 2, "not retried yet");
+    checker.requests(&hb[2..]);
+    checker.requests(&hb);
+    assert_eq!(checker.buffered(), hb.len(), "the judged messages are dropped");
+    // The first byte puts the cut at 255/256 of the rest: both heartbeats, then one response byte.
+    let data = [&[0xff][..], &hb, &hb, &[0xa0]].concat();
+    let c = raftwire_hashicorp::fuzz_check(&data);
+    assert_eq!(c.requests.by_type.get("AppendEntries(heartbeat)"), Some(&2));
+}
