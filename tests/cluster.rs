@@ -627,3 +627,42 @@ fn an_rfw_version_the_peer_does_not_speak_is_a_cluster_incompatibility() {
     let (_, r) = cluster(&path);
     assert!(!codes(&r).contains(&"cluster_version_mismatch".to_string()));
 }
+
+#[test]
+fn a_node_upgraded_during_the_capture_is_noted_and_not_called_incompatible() {
+    // Node 1 first answers as raft <= 1.3.6 would, then (restarted on 1.7) answers a pre-vote;
+    // node 2's later pre-vote to it goes unanswered. Its range contradicts itself: no claim.
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    exchange(&mut p, &mut a, &append("1.6new", 2, 2, 1), Some(&appended(2)));
+    p.end(&a, true, false).end(&a, false, false);
+    let mut b = p.open(&conn((2, 40003), 1));
+    let granted = response(
+        "",
+        &[
+            ("Addr", V::S(node(1).as_bytes())),
+            ("Granted", V::B(true)),
+            ("ID", V::S(b"n1")),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(3)),
+        ],
+    );
+    exchange(&mut p, &mut b, &pre_vote(2, 3), Some(&granted));
+    let mut c = p.open(&conn((2, 40004), 1));
+    exchange(&mut p, &mut c, &pre_vote(2, 4), None);
+    p.end(&c, false, false);
+    let (_d, path) = write(&p);
+    let (code, r) = cluster(&path);
+    let found = codes(&r);
+    assert!(
+        found.contains(&"cluster_release_changed".to_string()),
+        "{}",
+        r["cluster"]
+    );
+    assert!(
+        !found.iter().any(|c| c.starts_with("cluster_incompatible")),
+        "{}",
+        r["cluster"]
+    );
+    assert_eq!(code, 0);
+}

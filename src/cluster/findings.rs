@@ -97,7 +97,9 @@ pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
             let Some((lo, hi, _)) = f.feature.unreadable_by() else {
                 continue;
             };
-            if nodes.list[s].release.within(lo, hi) {
+            // Evidence that contradicts itself (a node upgraded during the capture) proves nothing.
+            let r = nodes.list[s].release;
+            if !r.contradictory() && r.within(lo, hi) {
                 seen.entry((s, client, f.feature)).or_insert((i, 0)).1 += 1;
             }
         }
@@ -338,6 +340,31 @@ pub fn silent(nodes: &Nodes, end: f64, after: f64, out: &mut Vec<Finding>) {
                 n.address,
                 n.last_seen,
                 end - n.last_seen
+            ),
+        });
+    }
+}
+
+/// A node whose writing shows features of releases that never coexisted: most likely it was
+/// restarted on another release during the capture (a rolling upgrade). Its range then proves
+/// nothing, so no incompatibility is claimed for it.
+pub fn release_changed(nodes: &Nodes, out: &mut Vec<Finding>) {
+    for n in nodes.list.iter().filter(|n| n.release.contradictory()) {
+        let (Some(min), Some(max)) = (n.release.min, n.release.max) else {
+            continue;
+        };
+        out.push(Finding {
+            code: "cluster_release_changed".into(),
+            level: "INFO".into(),
+            nodes: vec![n.address.clone()],
+            connection: None,
+            offset: None,
+            at: None,
+            message: format!(
+                "{} wrote features of raft {min} or later and of raft {max} or earlier, which no single release writes: \
+                 it was probably restarted on another release during the capture (a rolling upgrade); its release \
+                 range is left as the evidence says, and no incompatibility is claimed for it",
+                n.address
             ),
         });
     }

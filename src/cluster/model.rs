@@ -254,6 +254,7 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     findings::closed_unanswered(&nodes, traces, &mut found);
     findings::versions(&nodes, traces, &mut found);
     findings::silent(&nodes, end, opts.stall_after, &mut found);
+    findings::release_changed(&nodes, &mut found);
     findings::stalls(&nodes, traces, end, opts.stall_after, &mut found);
     found.sort_by(|a, b| {
         let at = |f: &Finding| f.at.unwrap_or(f64::INFINITY);
