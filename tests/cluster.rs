@@ -185,7 +185,13 @@ fn a_real_old_node_that_cannot_decode_a_pre_vote_makes_the_cluster_not_conformin
     assert_eq!(f["level"], "MUST");
     assert_eq!(f["nodes"], serde_json::json!([newer, target]));
     assert_eq!(f["offset"], 0);
-    assert!(f["message"].as_str().unwrap().contains("unknown rpc type 4"));
+    let message = f["message"].as_str().unwrap();
+    assert!(message.contains("unknown rpc type 4"), "{message}");
+    assert!(message.contains("whose release is at most 1.3.6"), "{message}");
+    assert!(
+        !message.contains("connections between them"),
+        "one connection: {message}"
+    );
     let conn = r["connections"]
         .as_array()
         .unwrap()
@@ -314,6 +320,10 @@ fn time_format_capture(old_shows_appended_at: bool) -> Pcap {
     let mut b = p.open(&conn((2, 40002), 1));
     exchange(&mut p, &mut b, &append("1.6new", 2, 3, 1), None);
     p.end(&b, false, false).end(&b, true, false);
+    // The leader dials again and meets the same fate.
+    let mut c = p.open(&conn((2, 40012), 1));
+    exchange(&mut p, &mut c, &append("1.6new", 2, 3, 1), None);
+    p.end(&c, false, false).end(&c, true, false);
     p.end(&a, true, false).end(&a, false, false);
     p
 }
@@ -335,10 +345,17 @@ fn the_new_time_format_sent_to_a_node_known_to_be_1_3_to_1_5_is_an_incompatibili
         .find(|f| f["code"] == "cluster_incompatible_time_format")
         .unwrap();
     assert_eq!(f["nodes"], serde_json::json!([node(2), node(1)]));
-    assert!(f["message"]
-        .as_str()
-        .unwrap()
-        .contains("Time.UnmarshalBinary: unsupported version"));
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.contains("Time.UnmarshalBinary: unsupported version"),
+        "{message}"
+    );
+    assert!(message.contains("whose release is 1.3.0 to 1.3.6"), "{message}");
+    assert!(message.contains("(2 connections between them show it)"), "{message}");
+    assert_eq!(
+        f["connection"], "10.0.0.2:40002 -> 10.0.0.1:8300",
+        "the first connection that shows it"
+    );
     let old = r["cluster"]["nodes"]
         .as_array()
         .unwrap()
@@ -413,6 +430,16 @@ fn a_close_right_after_a_newer_feature_names_it_as_the_likely_cause() {
     assert_eq!(code, 0, "SHOULD fails only with --strict");
     let (code, _) = validate_json(&["--strict", &path]);
     assert_eq!(code, 1);
+    // Closed two seconds later, the close is not blamed on the request.
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    exchange(&mut p, &mut a, &append("1.6new", 2, 2, 1), Some(&resp_with_id));
+    let mut b = p.open(&conn((2, 40003), 1));
+    exchange(&mut p, &mut b, &pre_vote(2, 3), None);
+    p.at(2_000_000).end(&b, false, true);
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_closed_unanswered"], "{}", r["cluster"]);
     // Once node 1 is known to run 1.7 (it answered a pre-vote), the same close is only noted.
     let mut p2 = Pcap::new(65535);
     let mut c = p2.open(&conn((2, 40004), 1));
@@ -566,6 +593,11 @@ fn dialers_that_name_no_node_stay_unknown_and_refused_dials_are_counted() {
     assert_eq!(
         (u["node"].as_str().unwrap(), u["refused_dials"].as_u64().unwrap()),
         (node(3).as_str(), 2)
+    );
+    assert_eq!(
+        u["dialers"],
+        serde_json::json!(["10.0.0.1"]),
+        "one dialing host, named once"
     );
     assert!(codes(&r).contains(&"cluster_node_unreachable".to_string()));
 }

@@ -79,6 +79,10 @@ fn many_connections_that_never_close_stay_within_the_memory_limit() {
     assert_eq!(code, 3, "{}", &text[text.len().saturating_sub(2000)..]);
     assert!(text.contains("finished early because too many were open at once"));
     assert!(text.contains("150000 connection(s)"), "every connection still counted");
+    assert!(
+        text.contains("120000 connection(s) past the first 30000 are not part of the cluster model"),
+        "the cluster model says what it left out"
+    );
     let peak = children_peak_kib();
     assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB");
 }

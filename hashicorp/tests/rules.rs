@@ -439,3 +439,24 @@ fn the_checker_holds_only_the_message_being_judged() {
     let c = raftwire_hashicorp::fuzz_check(&data);
     assert_eq!(c.requests.by_type.get("AppendEntries(heartbeat)"), Some(&2));
 }
+
+/// rpc type 4 is RequestPreVote, a type this checker knows: a type-4 byte before a map that is
+/// not a valid request is not "an rpc type this release does not know".
+#[test]
+fn a_broken_pre_vote_is_not_called_an_unknown_rpc_type() {
+    // A map whose only value is a byte msgpack never uses (0xc1).
+    let broken = [0x04, 0x81, 0xa4, b'T', b'e', b'r', b'm', 0xc1];
+    let c = check(&[&broken[..], &heartbeat(2)].concat(), &[]);
+    let first = must(&c.requests);
+    assert_eq!(first.first().map(|f| f.0), Some(0), "{:?}", c.requests.findings);
+    assert_ne!(first[0].1, "hc_unknown_rpc_type", "{:?}", c.requests.findings);
+    // Type 5 before a map is one.
+    let newer = [0x05, 0x81, 0xa4, b'T', b'e', b'r', b'm', 0x02];
+    let c = check(&[&newer[..], &heartbeat(2)].concat(), &[]);
+    assert_eq!(
+        must(&c.requests).first(),
+        Some(&(0, "hc_unknown_rpc_type")),
+        "{:?}",
+        c.requests.findings
+    );
+}

@@ -88,12 +88,13 @@ pub fn refused(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) -> Vec<U
 
 /// A request carrying a feature the receiving node's release cannot decode, where the receiver's
 /// release is known (from what it wrote) to be one of those.
-pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
+/// Returns the (receiver, feature) pairs it reported.
+pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) -> Vec<(usize, Feature)> {
     // One finding per (receiver, sender, feature): the first connection, and how many showed it.
     let mut seen: BTreeMap<(usize, Option<usize>, Feature), (usize, usize)> = BTreeMap::new();
     for (i, (t, &(client, server))) in traces.iter().zip(&nodes.ends).enumerate() {
         let Some(s) = server else { continue };
-        for f in &t.features[0] {
+        for f in &t.detail().features[0] {
             let Some((lo, hi, _)) = f.feature.unreadable_by() else {
                 continue;
             };
@@ -104,9 +105,11 @@ pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
             }
         }
     }
+    let mut flagged = Vec::new();
     for ((s, client, feature), (first, count)) in seen {
+        flagged.push((s, feature));
         let t = &traces[first];
-        let Some(at) = t.features[0].iter().find(|x| x.feature == feature) else {
+        let Some(at) = t.detail().features[0].iter().find(|x| x.feature == feature) else {
             continue;
         };
         let Some((_, _, consequence)) = feature.unreadable_by() else {
@@ -145,6 +148,7 @@ pub fn incompatible(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
             ),
         });
     }
+    flagged
 }
 
 fn describe_range(min: Option<Release>, max: Option<Release>) -> String {
@@ -160,10 +164,11 @@ fn describe_range(min: Option<Release>, max: Option<Release>) -> String {
 /// The server closed a connection with requests unanswered. Right after a request carrying a
 /// feature newer than anything that server has shown, the feature is the likely cause (SHOULD);
 /// otherwise it is noted (INFO): a node shutting down does the same.
-pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
+/// `flagged`: the (receiver, feature) pairs already reported as incompatible.
+pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], flagged: &[(usize, Feature)], out: &mut Vec<Finding>) {
     for (t, &(client, server)) in traces.iter().zip(&nodes.ends) {
         let Some((1, closed)) = t.closes.first() else { continue };
-        let Some(req) = t.first_unanswered.as_ref().filter(|_| t.unanswered > 0) else {
+        let Some(req) = t.detail().first_unanswered.as_ref() else {
             continue;
         };
         let receiver = node_name(nodes, server, t.server);
@@ -181,13 +186,7 @@ pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>
             let shown = known.and_then(|r| r.min);
             f.unreadable_by().is_some() && shown.is_none_or(|m| m < since)
         });
-        let already = newer.is_some_and(|f| {
-            out.iter().any(|x| {
-                x.code.starts_with("cluster_incompatible")
-                    && x.nodes.last() == Some(&receiver)
-                    && x.message.contains(f.describe())
-            })
-        });
+        let already = newer.is_some_and(|f| server.is_some_and(|s| flagged.contains(&(s, f))));
         if already {
             // The incompatibility is the finding; this close is its consequence.
             continue;
@@ -214,7 +213,7 @@ pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>
             message: format!(
                 "{receiver} {how} the connection at {closed:.3} s with {} request(s) unanswered, the first a {} sent at \
                  {:.3} s (offset {}){cause}",
-                t.unanswered,
+                t.detail().unanswered,
                 req.name,
                 req.ts,
                 req.offset
@@ -231,8 +230,8 @@ pub fn stalls(nodes: &Nodes, traces: &[Trace], end: f64, after: f64, out: &mut V
     for (t, &(client, server)) in traces.iter().zip(&nodes.ends) {
         let (Some(l), Some(f)) = (client, server) else { continue };
         let p = pairs.entry((l, f)).or_default();
-        p.0.extend(&t.entries.samples);
-        p.1.extend(&t.heartbeats.samples);
+        p.0.extend(&t.detail().entries.samples);
+        p.1.extend(&t.detail().heartbeats.samples);
     }
     for p in pairs.values_mut() {
         p.0.sort_by(f64::total_cmp);
@@ -294,7 +293,7 @@ pub fn versions(nodes: &Nodes, traces: &[Trace], out: &mut Vec<Finding>) {
     let mut seen: BTreeMap<(String, String, u8), (usize, u64)> = BTreeMap::new();
     for (i, (t, &(client, server))) in traces.iter().zip(&nodes.ends).enumerate() {
         let ends = [node_name(nodes, client, t.client), node_name(nodes, server, t.server)];
-        for (end, versions) in t.versions.iter().enumerate() {
+        for (end, versions) in t.detail().versions.iter().enumerate() {
             for v in versions {
                 seen.entry((ends[end].clone(), ends[1 - end].clone(), *v))
                     .or_insert((i, 0))

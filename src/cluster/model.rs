@@ -161,7 +161,7 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     let mut roles: BTreeMap<usize, Vec<&'static str>> = BTreeMap::new();
     for (t, &(client, server)) in traces.iter().zip(&nodes.ends) {
         let to = name(&nodes, server).unwrap_or_else(|| fmt(t.server));
-        for e in &t.events {
+        for e in &t.detail().events {
             match &e.kind {
                 EventKind::Leads { term } if *term > 0 => {
                     leaders.entry(*term).or_default().push((e.ts, client));
@@ -219,12 +219,12 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
                 }),
             }
         }
-        if t.events_dropped > 0 {
+        if t.detail().events_dropped > 0 {
             notes.push(format!(
                 "{} -> {}: {} events past the first {} of this connection not modelled",
                 fmt(t.client),
                 fmt(t.server),
-                t.events_dropped,
+                t.detail().events_dropped,
                 super::trace::MAX_EVENTS
             ));
         }
@@ -250,8 +250,8 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     out.leadership_transfers = transfers;
     out.snapshots = snapshots;
     out.unreachable = findings::refused(&nodes, traces, &mut found);
-    findings::incompatible(&nodes, traces, &mut found);
-    findings::closed_unanswered(&nodes, traces, &mut found);
+    let flagged = findings::incompatible(&nodes, traces, &mut found);
+    findings::closed_unanswered(&nodes, traces, &flagged, &mut found);
     findings::versions(&nodes, traces, &mut found);
     findings::silent(&nodes, end, opts.stall_after, &mut found);
     findings::release_changed(&nodes, &mut found);
@@ -295,7 +295,7 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     let unmapped = traces
         .iter()
         .zip(&nodes.ends)
-        .filter(|(t, (c, _))| t.data && t.requests > 0 && c.is_none())
+        .filter(|(t, (c, _))| t.data && t.detail().requests > 0 && c.is_none())
         .count();
     if unmapped > 0 {
         notes.push(format!(

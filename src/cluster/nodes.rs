@@ -77,7 +77,7 @@ impl Nodes {
 
     /// The node a dialer's claims name, if they all name one.
     fn dialer(&self, t: &Trace) -> Option<usize> {
-        let claims = &t.claims[0];
+        let claims = &t.detail().claims[0];
         let mut found: Option<usize> = None;
         let named = claims
             .addrs
@@ -124,12 +124,12 @@ impl Nodes {
             let Some(s) = t.server.and_then(|s| nodes.find(&s.to_string())) else {
                 continue;
             };
-            nodes.set_id(s, &t.claims[1].ids);
-            nodes.alias(s, &t.claims[1].addrs);
+            nodes.set_id(s, &t.detail().claims[1].ids);
+            nodes.alias(s, &t.detail().claims[1].addrs);
         }
         // Configurations (RFW/1) list each member's id with its address.
         for t in traces {
-            for (id, address) in &t.members {
+            for (id, address) in &t.detail().members {
                 if let Some(n) = nodes.find(address) {
                     nodes.set_id(n, std::slice::from_ref(id));
                 }
@@ -139,7 +139,7 @@ impl Nodes {
         // captured to is a node seen only dialing.
         for t in traces.iter().filter(|t| t.data) {
             if nodes.dialer(t).is_none() {
-                let own: Vec<&String> = t.claims[0]
+                let own: Vec<&String> = t.detail().claims[0]
                     .addrs
                     .iter()
                     .filter(|a| a.parse::<std::net::SocketAddr>().is_ok())
@@ -151,8 +151,8 @@ impl Nodes {
                 }
             }
             if let Some(c) = nodes.dialer(t) {
-                nodes.set_id(c, &t.claims[0].ids);
-                nodes.alias(c, &t.claims[0].addrs);
+                nodes.set_id(c, &t.detail().claims[0].ids);
+                nodes.alias(c, &t.detail().claims[0].addrs);
             }
         }
         for t in traces {
@@ -175,7 +175,7 @@ impl Nodes {
                 } else {
                     n.accepted += 1;
                 }
-                for seen in &t.features[end] {
+                for seen in &t.detail().features[end] {
                     n.release.narrow(seen.feature);
                     n.evidence.entry(seen.feature).or_insert_with(|| name.clone());
                 }

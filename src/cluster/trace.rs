@@ -35,6 +35,13 @@ pub struct Claims {
 }
 
 impl Claims {
+    const fn new() -> Claims {
+        Claims {
+            ids: Vec::new(),
+            addrs: Vec::new(),
+        }
+    }
+
     fn add(list: &mut Vec<String>, v: &Option<String>) {
         if let Some(v) = v {
             if !list.contains(v) && list.len() < MAX_CLAIMS {
@@ -98,6 +105,13 @@ pub struct Timeline {
 pub const MAX_SAMPLES: usize = 512;
 
 impl Timeline {
+    const fn new() -> Timeline {
+        Timeline {
+            samples: Vec::new(),
+            resolution: 0.0,
+        }
+    }
+
     fn add(&mut self, ts: f64) {
         if self.resolution == 0.0 {
             self.resolution = 0.05;
@@ -180,6 +194,17 @@ pub struct Trace {
     /// Packets carrying data.
     pub data: bool,
     pub closes: Closes,
+    /// What its messages said: boxed, and allocated only for a connection that carried any (most
+    /// connections of a large capture are kept until it is read, so the trace itself stays small).
+    detail: Option<Box<Detail>>,
+    /// What is needed only while the connection is open, dropped when it ends (a finished trace
+    /// is kept until the capture is read, so it must be small).
+    live: Option<Box<Live>>,
+}
+
+/// What a connection's messages said.
+#[derive(Debug, Clone, Default)]
+pub struct Detail {
     /// What each end (client, server) said about itself.
     pub claims: [Claims; 2],
     /// Release features each end wrote, each with where and when it first showed.
@@ -202,10 +227,24 @@ pub struct Trace {
     pub heartbeats: Timeline,
     /// Request-to-response latency by the request's name (emptied when the report takes it).
     pub latency: BTreeMap<String, Histogram>,
-    /// What is needed only while the connection is open, dropped when it ends (a finished trace
-    /// is kept until the capture is read, so it must be small).
-    live: Option<Box<Live>>,
 }
+
+/// The detail of a connection that carried no message.
+static NO_DETAIL: Detail = Detail {
+    claims: [Claims::new(), Claims::new()],
+    features: [Vec::new(), Vec::new()],
+    events: Vec::new(),
+    events_dropped: 0,
+    members: Vec::new(),
+    versions: [Vec::new(), Vec::new()],
+    requests: 0,
+    responses: 0,
+    unanswered: 0,
+    first_unanswered: None,
+    entries: Timeline::new(),
+    heartbeats: Timeline::new(),
+    latency: BTreeMap::new(),
+};
 
 #[derive(Debug, Clone, Default)]
 struct Live {
@@ -268,6 +307,15 @@ impl Trace {
         }
     }
 
+    /// What its messages said (empty for a connection that carried none).
+    pub fn detail(&self) -> &Detail {
+        self.detail.as_deref().unwrap_or(&NO_DETAIL)
+    }
+
+    fn d(&mut self) -> &mut Detail {
+        self.detail.get_or_insert_with(Box::default)
+    }
+
     fn live(&mut self) -> &mut Live {
         self.live.get_or_insert_with(Box::default)
     }
@@ -303,16 +351,18 @@ impl Trace {
     }
 
     fn event(&mut self, ts: f64, offset: u64, kind: EventKind) -> Option<usize> {
-        if self.events.len() >= MAX_EVENTS {
-            self.events_dropped += 1;
+        let d = self.d();
+        if d.events.len() >= MAX_EVENTS {
+            d.events_dropped += 1;
             return None;
         }
-        self.events.push(Event { ts, offset, kind });
-        Some(self.events.len() - 1)
+        d.events.push(Event { ts, offset, kind });
+        Some(d.events.len() - 1)
     }
 
     fn claim(&mut self, end: usize, m: &Said, ts: f64) {
-        let c = &mut self.claims[end];
+        let d = self.d();
+        let c = &mut d.claims[end];
         for id in &m.ids {
             Claims::add(&mut c.ids, &Some(id.clone()));
         }
@@ -320,13 +370,13 @@ impl Trace {
             Claims::add(&mut c.addrs, &Some(a.clone()));
         }
         for pair in &m.members {
-            if !self.members.contains(pair) && self.members.len() < 4 * MAX_CLAIMS {
-                self.members.push(pair.clone());
+            if !d.members.contains(pair) && d.members.len() < 4 * MAX_CLAIMS {
+                d.members.push(pair.clone());
             }
         }
         for f in &m.features {
-            if !self.features[end].iter().any(|s| s.feature == *f) {
-                self.features[end].push(Seen {
+            if !d.features[end].iter().any(|s| s.feature == *f) {
+                d.features[end].push(Seen {
                     feature: *f,
                     offset: m.offset,
                     ts,
@@ -337,8 +387,9 @@ impl Trace {
 
     /// An RFW frame of `end`'s rejected for its version byte.
     pub fn version(&mut self, end: usize, version: u8) {
-        if !self.versions[end].contains(&version) && self.versions[end].len() < 8 {
-            self.versions[end].push(version);
+        let d = self.d();
+        if !d.versions[end].contains(&version) && d.versions[end].len() < 8 {
+            d.versions[end].push(version);
         }
     }
 
@@ -369,15 +420,15 @@ impl Trace {
         if !(m.clean && p.clean) {
             return;
         }
-        self.responses += 1;
+        self.d().responses += 1;
         self.claim(1, &m, ts);
-        self.latency.entry(p.name).or_default().add(ts - p.ts);
+        self.d().latency.entry(p.name).or_default().add(ts - p.ts);
         if let Some(term) = p.leads.filter(|t| m.term == Some(*t)) {
-            if !self.events.iter().any(|e| e.kind == EventKind::Leads { term }) {
+            if !self.d().events.iter().any(|e| e.kind == EventKind::Leads { term }) {
                 self.event(p.ts, p.offset, EventKind::Leads { term });
             }
         }
-        if let Some(e) = p.event.and_then(|i| self.events.get_mut(i)) {
+        if let Some(e) = p.event.and_then(|i| self.d().events.get_mut(i)) {
             match &mut e.kind {
                 EventKind::Vote { granted, .. } => *granted = m.granted,
                 EventKind::Snapshot { success, .. } => *success = m.success,
@@ -389,7 +440,7 @@ impl Trace {
     fn request(&mut self, m: Said, ts: f64) {
         let mut event = None;
         if m.clean {
-            self.requests += 1;
+            self.d().requests += 1;
             self.claim(0, &m, ts);
             let term = m.term.unwrap_or(0);
             event = match m.rpc {
@@ -415,9 +466,9 @@ impl Trace {
                 ),
                 Rpc::Append { entries } => {
                     if entries > 0 {
-                        self.entries.add(ts);
+                        self.d().entries.add(ts);
                     } else {
-                        self.heartbeats.add(ts);
+                        self.d().heartbeats.add(ts);
                     }
                     None
                 }
@@ -447,7 +498,10 @@ impl Trace {
 
     /// The latency summaries, by request type.
     pub fn latency(&mut self) -> BTreeMap<String, super::latency::Summary> {
-        std::mem::take(&mut self.latency)
+        let Some(d) = self.detail.as_deref_mut() else {
+            return BTreeMap::new();
+        };
+        std::mem::take(&mut d.latency)
             .into_iter()
             .filter_map(|(k, h)| Some((k, h.summary()?)))
             .collect()
@@ -456,8 +510,13 @@ impl Trace {
     /// The connection has ended: what is still pending was never answered.
     pub fn finish(&mut self) {
         let Some(live) = self.live.take() else { return };
-        self.unanswered = live.pending.len() as u64 + live.pending_dropped;
-        self.first_unanswered = live.pending.front().map(|p| Unanswered {
+        let unanswered = live.pending.len() as u64 + live.pending_dropped;
+        if unanswered == 0 {
+            return;
+        }
+        let d = self.d();
+        d.unanswered = unanswered;
+        d.first_unanswered = live.pending.front().map(|p| Unanswered {
             name: p.name.clone(),
             ts: p.ts,
             offset: p.offset,
