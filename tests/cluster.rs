@@ -125,6 +125,11 @@ fn the_real_raft_1_7_3_cluster_matches_what_its_nodes_recorded() {
     assert!(elections.iter().any(|e| e["leadership_transfer"] == true
         && e["candidate"] == elected[1]
         && e["granted"].as_array().unwrap().len() == 3));
+    for e in elections {
+        assert_eq!(e["denied"], serde_json::json!([]), "{e}");
+        assert_eq!(e["unanswered"], serde_json::json!([]), "{e}");
+        assert_eq!(e["asked"], e["granted"], "{e}");
+    }
     // The refused dial to the stopped node.
     let refused = &t["failed_dials"][0]["target"];
     assert!(c["unreachable"]
@@ -470,11 +475,28 @@ fn replication(node3_until: u32) -> Pcap {
     replication_with(node3_until, false)
 }
 
+/// What each follower of [`shaped`] receives, and until when (seconds; 100 = throughout).
+#[derive(Clone, Copy)]
+struct Shape {
+    entries: [u32; 2],
+    heartbeats: [u32; 2],
+    quiet: bool,
+}
+
 /// [`replication`], and with `quiet` a node 4 that answers one heartbeat at the start and is then
 /// never heard from again.
 fn replication_with(node3_until: u32, quiet: bool) -> Pcap {
+    shaped(Shape {
+        entries: [100, node3_until],
+        heartbeats: [100, 100],
+        quiet,
+    })
+}
+
+/// A leader (node 1) and followers 2 and 3 for 20 s, entries and heartbeats as `shape` says.
+fn shaped(shape: Shape) -> Pcap {
     let mut p = Pcap::new(65535);
-    if quiet {
+    if shape.quiet {
         let mut q = p.open(&conn((1, 42004), 4));
         exchange(&mut p, &mut q, &append("1.1", 1, 2, 0), Some(&appended(2)));
     }
@@ -482,11 +504,11 @@ fn replication_with(node3_until: u32, quiet: bool) -> Pcap {
     let mut beat = [p.open(&conn((1, 41002), 2)), p.open(&conn((1, 41003), 3))];
     for tenth in 1..200u32 {
         p.at(tenth * 100_000);
-        for (k, follower) in [2u32, 3].into_iter().enumerate() {
-            if tenth % 3 == 0 {
+        for k in 0..2 {
+            if tenth % 3 == 0 && tenth < shape.heartbeats[k] * 10 {
                 exchange(&mut p, &mut beat[k], &append("1.1", 1, 2, 0), Some(&appended(2)));
             }
-            if follower == 2 || tenth < node3_until * 10 {
+            if tenth < shape.entries[k] * 10 {
                 exchange(&mut p, &mut pipe[k], &append("1.1", 1, 2, 2), Some(&appended(2)));
             }
         }
@@ -519,6 +541,40 @@ fn a_follower_that_gets_only_heartbeats_while_its_peers_get_entries_is_stalled()
     let (_d, path) = write(&replication(100));
     let (_, r) = cluster(&path);
     assert_eq!(codes(&r), Vec::<String>::new(), "{}", r["cluster"]);
+}
+
+#[test]
+fn no_stall_without_heartbeats_or_without_entries_to_peers() {
+    // Node 3 hears nothing at all after 5 s (no heartbeats either): down, not stalled.
+    let (_d, path) = write(&shaped(Shape {
+        entries: [100, 5],
+        heartbeats: [100, 5],
+        quiet: false,
+    }));
+    let (_, r) = cluster(&path);
+    assert!(
+        !codes(&r).contains(&"cluster_replication_stall".to_string()),
+        "{}",
+        r["cluster"]
+    );
+    // The leader has nothing to replicate after 5 s: both followers get only heartbeats.
+    let (_d, path) = write(&shaped(Shape {
+        entries: [5, 5],
+        heartbeats: [100, 100],
+        quiet: false,
+    }));
+    let (_, r) = cluster(&path);
+    assert_eq!(codes(&r), Vec::<String>::new(), "{}", r["cluster"]);
+    // Node 3 never gets a single entry while node 2 does: stalled from its first heartbeat.
+    let (_d, path) = write(&shaped(Shape {
+        entries: [100, 0],
+        heartbeats: [100, 100],
+        quiet: false,
+    }));
+    let (_, r) = cluster(&path);
+    assert_eq!(codes(&r), ["cluster_replication_stall"], "{}", r["cluster"]);
+    let at = r["cluster"]["findings"][0]["at"].as_f64().unwrap();
+    assert!((0.2..0.4).contains(&at), "from node 3's first heartbeat: {at}");
 }
 
 #[test]
@@ -576,11 +632,10 @@ fn dialers_that_name_no_node_stay_unknown_and_refused_dials_are_counted() {
     let c = &r["connections"][0];
     assert!(c["client_node"].is_null(), "{c}");
     assert_eq!(c["server_node"], node(2));
-    assert!(r["cluster"]["notes"]
-        .as_array()
+    assert!(r["cluster"]["notes"].as_array().unwrap().iter().any(|n| n
+        .as_str()
         .unwrap()
-        .iter()
-        .any(|n| n.as_str().unwrap().contains("could not be mapped")));
+        .starts_with("1 connection(s) whose dialer could not be mapped")));
     // Port 8300 on node 3 carried Raft nowhere, yet it is the Raft port of node 2: its refusals count
     // only when node 3 is a node. It is not: no connection to it carried Raft traffic.
     assert_eq!(r["cluster"]["unreachable"], serde_json::json!([]));
@@ -649,7 +704,8 @@ fn an_rfw_version_the_peer_does_not_speak_is_a_cluster_incompatibility() {
         .find(|f| f["code"] == "cluster_version_mismatch")
         .unwrap();
     assert_eq!(f["level"], "MUST");
-    assert!(f["message"].as_str().unwrap().contains("version 2"));
+    assert!(f["message"].as_str().unwrap().contains("version 2 frames"));
+    assert!(f["message"].as_str().unwrap().contains("(1 connection(s))"), "{f}");
     assert_eq!(f["nodes"][1], node(1));
     // The same capture with version 1 throughout: no mismatch.
     let mut p = Pcap::new(65535);
@@ -697,4 +753,46 @@ fn a_node_upgraded_during_the_capture_is_noted_and_not_called_incompatible() {
         r["cluster"]
     );
     assert_eq!(code, 0);
+}
+
+#[test]
+fn events_past_the_per_connection_cap_are_counted_not_lost_silently() {
+    let vote = |term: u64| {
+        request(
+            1,
+            &[
+                ("Candidate", V::S(node(2).as_bytes())),
+                ("LastLogIndex", V::U(5)),
+                ("LastLogTerm", V::U(1)),
+                ("LeadershipTransfer", V::B(false)),
+                ("ProtocolVersion", V::U(3)),
+                ("Term", V::U(term)),
+            ],
+        )
+    };
+    let granted = |term: u64| {
+        response(
+            "",
+            &[
+                ("Granted", V::B(false)),
+                ("Peers", V::Nil),
+                ("ProtocolVersion", V::U(3)),
+                ("Term", V::U(term)),
+            ],
+        )
+    };
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((2, 40002), 1));
+    for term in 1..=70 {
+        exchange(&mut p, &mut a, &vote(term), Some(&granted(term)));
+    }
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    assert_eq!(r["cluster"]["elections"].as_array().unwrap().len(), 64);
+    let notes = r["cluster"]["notes"].to_string();
+    assert!(
+        notes.contains("6 events past the first 64 of this connection not modelled"),
+        "{notes}"
+    );
+    assert!(r["cluster"]["elections"][0]["denied"] == serde_json::json!([node(1)]));
 }

@@ -257,7 +257,8 @@ pub fn stalls(nodes: &Nodes, traces: &[Trace], end: f64, after: f64, out: &mut V
             let peers: Vec<(usize, usize)> = pairs
                 .iter()
                 .filter(|((l2, f2), _)| *l2 == l && *f2 != f)
-                .map(|((_, f2), (e2, _))| (*f2, e2.iter().filter(|t| **t > a && **t < b).count()))
+                // Entries a peer received once this follower was already overdue.
+                .map(|((_, f2), (e2, _))| (*f2, e2.iter().filter(|t| **t > a + after && **t < b).count()))
                 .filter(|(_, n)| *n > 0)
                 .collect();
             if heartbeats < 2 || peers.is_empty() {

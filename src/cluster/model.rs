@@ -163,13 +163,12 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
         let to = name(&nodes, server).unwrap_or_else(|| fmt(t.server));
         for e in &t.detail().events {
             match &e.kind {
-                EventKind::Leads { term } if *term > 0 => {
+                EventKind::Leads { term } => {
                     leaders.entry(*term).or_default().push((e.ts, client));
                     if let Some(c) = client {
                         roles.entry(c).or_default().push("leader");
                     }
                 }
-                EventKind::Leads { .. } => {}
                 EventKind::Vote {
                     pre,
                     term,
@@ -312,4 +311,21 @@ pub fn build(traces: &[Trace], end: f64, opts: Options, mut notes: Vec<String>) 
     cap(&mut out.findings, "findings", &mut notes);
     out.notes = notes;
     (out, nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_capped_with_a_note_only_past_the_cap() {
+        let mut notes = Vec::new();
+        let mut full: Vec<u32> = (0..MAX_ITEMS as u32).collect();
+        cap(&mut full, "nodes", &mut notes);
+        assert_eq!((full.len(), notes.len()), (MAX_ITEMS, 0));
+        let mut over: Vec<u32> = (0..MAX_ITEMS as u32 + 3).collect();
+        cap(&mut over, "nodes", &mut notes);
+        assert_eq!(over.len(), MAX_ITEMS);
+        assert_eq!(notes, [format!("3 nodes not listed (only the first {MAX_ITEMS})")]);
+    }
 }
