@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use raftwire_codec::Limits;
 use raftwire_conformance::{check_one_direction, check_untimed, Direction, FrameInfo, Scanner};
 
+use crate::cluster::said::{from_hashicorp, observe_rfw};
+use crate::cluster::Trace;
 use crate::dialect::Dialect;
 use crate::direction::DirectionAcc;
 use crate::input::RawConnection;
@@ -98,9 +100,7 @@ pub fn run(
     }
     let traces = std::mem::take(&mut all.traces);
     (report.connections, report.connections_not_listed) = all.finish();
-    if !inputs.captures.is_empty() {
-        report.cluster = Some(cluster_of(&mut report, traces, cluster));
-    }
+    report.cluster = Some(cluster_of(&mut report, traces, cluster, !inputs.raw.is_empty()));
     report.summarise(strict);
     Ok(report)
 }
@@ -110,9 +110,18 @@ fn cluster_of(
     report: &mut Report,
     traces: crate::cluster::Traces,
     opts: crate::cluster::Options,
+    raw: bool,
 ) -> crate::cluster::Cluster {
     let end = report.captures.iter().map(|c| c.last_packet_time).fold(0.0, f64::max);
     let (mut cluster, traces, ends) = crate::cluster::build(traces, end, opts);
+    if raw {
+        cluster.notes.push(
+            "raw stream files have no packet times: their times are 0, their latencies, stalls and closes are not \
+             judged, and their nodes are known only where the file names carry the addresses (as `raftwire streams` \
+             writes them)"
+                .into(),
+        );
+    }
     if report.captures.len() > 1 {
         cluster.notes.push(
             "several captures: their connections form one model, and each capture's times count from its own first packet"
@@ -121,8 +130,13 @@ fn cluster_of(
     }
     let mut by_pair = std::collections::HashMap::new();
     for (t, e) in traces.iter().zip(ends) {
-        if let (Some(c), Some(s)) = (t.client, t.server) {
-            by_pair.entry((c.to_string(), s.to_string())).or_insert(e);
+        let names = match (&t.names, t.client, t.server) {
+            (Some(n), _, _) => Some(n.clone()),
+            (None, Some(c), Some(s)) => Some((c.to_string(), s.to_string())),
+            _ => None,
+        };
+        if let Some(names) = names {
+            by_pair.entry(names).or_insert(e);
         }
     }
     for c in &mut report.connections {
@@ -186,8 +200,9 @@ fn read_chunks(source: &Source, mut on_chunk: impl FnMut(&[u8])) -> Result<(), S
     }
 }
 
-/// Scans a whole stream: memory stays bounded by one frame.
-fn scan_file(source: &Source, limits: Limits) -> Result<Scanned, String> {
+/// Scans a whole stream, telling `trace` what each frame says (as `end`, 0 client, 1 server):
+/// memory stays bounded by one frame.
+fn scan_file(source: &Source, limits: Limits, trace: &mut Trace, end: usize) -> Result<Scanned, String> {
     let mut s = Scanned {
         acc: DirectionAcc::default(),
         frames: Vec::new(),
@@ -195,10 +210,42 @@ fn scan_file(source: &Source, limits: Limits) -> Result<Scanned, String> {
     let mut scanner = Scanner::new(limits);
     read_chunks(source, |chunk| {
         s.acc.report.bytes += chunk.len() as u64;
-        scanner.feed(chunk, &mut |e| s.frames.extend(s.acc.record(e)));
+        scanner.feed(chunk, &mut |e| {
+            observe_rfw(trace, end, &e);
+            s.frames.extend(s.acc.record(e))
+        });
     })?;
-    scanner.finish(&mut |e| s.frames.extend(s.acc.record(e)));
+    scanner.finish(&mut |e| {
+        observe_rfw(trace, end, &e);
+        s.frames.extend(s.acc.record(e))
+    });
     Ok(s)
+}
+
+/// Reads two inputs in alternating chunks: a connection's directions side by side, so a checker
+/// that pairs responses with requests holds little of either.
+fn read_alternating(
+    a: Option<&Source>,
+    b: Option<&Source>,
+    mut on_a: impl FnMut(&[u8]),
+    mut on_b: impl FnMut(&[u8]),
+) -> Result<(), String> {
+    let open = |s: Option<&Source>| s.map(|s| s.reader().map(|r| (r, s.name.clone()))).transpose();
+    let mut readers = [open(a)?, open(b)?];
+    let mut buf = vec![0u8; 256 * 1024];
+    while readers.iter().any(Option::is_some) {
+        for (i, slot) in readers.iter_mut().enumerate() {
+            let Some((reader, name)) = slot else { continue };
+            match reader.read(&mut buf) {
+                Ok(0) => *slot = None,
+                Ok(n) if i == 0 => on_a(buf.get(..n).unwrap_or_default()),
+                Ok(n) => on_b(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("{name}: {e}")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks a hashicorp/raft connection's streams as they are read (requests first, so every
@@ -206,15 +253,44 @@ fn scan_file(source: &Source, limits: Limits) -> Result<Scanned, String> {
 fn check_hashicorp_files(
     client: Option<&Source>,
     server: Option<&Source>,
+    trace: &mut Trace,
 ) -> Result<raftwire_hashicorp::Connection, String> {
-    let mut checker = raftwire_hashicorp::Checker::new(false);
-    if let Some(p) = client {
-        read_chunks(p, |chunk| checker.requests(chunk))?;
+    let checker = std::cell::RefCell::new(raftwire_hashicorp::Checker::new(false).observe());
+    let trace = std::cell::RefCell::new(trace);
+    let observed = || {
+        for o in checker.borrow_mut().take_observed() {
+            trace.borrow_mut().message(from_hashicorp(o));
+        }
+    };
+    read_alternating(
+        client,
+        server,
+        |chunk| {
+            checker.borrow_mut().requests(chunk);
+            observed();
+        },
+        |chunk| {
+            checker.borrow_mut().responses(chunk);
+            observed();
+        },
+    )?;
+    let (checked, last) = checker.into_inner().finish_observed();
+    let trace = trace.into_inner();
+    for o in last {
+        trace.message(from_hashicorp(o));
     }
-    if let Some(p) = server {
-        read_chunks(p, |chunk| checker.responses(chunk))?;
+    trace.dialect = Some("hashicorp");
+    trace.finish();
+    Ok(checked)
+}
+
+/// The trace of a raw connection: no times, and its addresses where `raftwire streams` wrote
+/// them into the file names.
+fn untimed(conn: &RawConnection) -> Trace {
+    match crate::capture::extract::parse_pair(&conn.name) {
+        Some((client, server)) => Trace::untimed(Some(client), Some(server)),
+        None => Trace::untimed(None, None),
     }
-    Ok(checker.finish())
 }
 
 fn head(s: Option<&Source>) -> &[u8] {
@@ -241,17 +317,23 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
         let hashicorp = dialect == Dialect::Hashicorp
             || crate::dialect::detect_final(head(client), head(server)) == Dialect::Hashicorp;
         if hashicorp {
-            let checked = check_hashicorp_files(client, server)?;
-            return Ok(crate::dialect::hashicorp_report(name(client), name(server), checked));
+            let mut trace = untimed(conn);
+            let checked = check_hashicorp_files(client, server, &mut trace)?;
+            let mut report = crate::dialect::hashicorp_report(name(client), name(server), checked);
+            trace.names = Some((report.client.clone(), report.server.clone()));
+            report.trace = Some(Box::new(trace));
+            return Ok(report);
         }
     }
-    let scan = |p: &Option<Source>| p.as_ref().map(|p| scan_file(p, limits)).transpose();
-    let mut client = scan(&conn.client)?;
-    let mut server = scan(&conn.server)?;
+    let mut trace = untimed(conn);
+    let mut scan = |p: &Option<Source>, end| p.as_ref().map(|p| scan_file(p, limits, &mut trace, end)).transpose();
+    let mut client = scan(&conn.client, 0)?;
+    let mut server = scan(&conn.server, 1)?;
     let mut client_name = name(conn.client.as_ref());
     let mut server_name = name(conn.server.as_ref());
     if let Some(source) = &conn.unknown {
-        let s = scan_file(source, limits)?;
+        // Its role is known only once it is read: what it says is not part of the cluster view.
+        let s = scan_file(source, limits, &mut Trace::default(), 0)?;
         // The role the content suggests: a stream whose first frame is a response is server->client.
         if s.frames.first().is_some_and(|(_, f)| f.message_type.is_response()) {
             server = Some(s);
@@ -275,6 +357,9 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
             Direction::ServerToClient => s.stream_violation(v, false),
         }
     }
+    trace.dialect = Some("rfw");
+    trace.names = Some((client_name.clone(), server_name.clone()));
+    trace.finish();
     Ok(ConnectionReport {
         client: client_name,
         server: server_name,
@@ -287,6 +372,6 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
         client_node: None,
         server_node: None,
         latency: Default::default(),
-        trace: None,
+        trace: Some(Box::new(trace)),
     })
 }

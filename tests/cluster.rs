@@ -796,3 +796,62 @@ fn events_past_the_per_connection_cap_are_counted_not_lost_silently() {
     );
     assert!(r["cluster"]["elections"][0]["denied"] == serde_json::json!([node(1)]));
 }
+
+/// Raw stream files have no times, but `raftwire streams` names them by their addresses: the
+/// cluster view needs no timing for nodes, ids, releases, leaders' order of terms and snapshots.
+#[test]
+fn raw_streams_of_a_capture_give_the_same_nodes_without_times() {
+    let t = truth("raft-1.7.3-cluster.truth.json");
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::raftwire()
+        .args(["streams", "--out"])
+        .arg(dir.path())
+        .arg(format!("{FIXTURES}/raft-1.7.3-cluster.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, r) = validate_json(&[dir.path()]);
+    assert_eq!(code, 0);
+    let c = &r["cluster"];
+    assert_eq!(c["nodes"].as_array().unwrap().len(), 4);
+    for n in c["nodes"].as_array().unwrap() {
+        assert!(admits(&n["release"], "1.7.3"), "{n}");
+        assert!(n["id"].is_string(), "{n}");
+    }
+    let addr = |node: &str| t["nodes"][node].as_str().unwrap().to_string();
+    for conn in r["connections"].as_array().unwrap() {
+        let file = conn["client"].as_str().unwrap();
+        let truth_conn = t["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                let name = format!(
+                    "{}-{}",
+                    x["client"].as_str().unwrap().replace(':', "_"),
+                    x["server"].as_str().unwrap().replace(':', "_")
+                );
+                file.contains(&name)
+            })
+            .unwrap_or_else(|| panic!("{file} not in the truth"));
+        assert_eq!(
+            conn["client_node"],
+            addr(truth_conn["client_node"].as_str().unwrap()),
+            "{file}"
+        );
+        assert_eq!(
+            conn["server_node"],
+            addr(truth_conn["server_node"].as_str().unwrap()),
+            "{file}"
+        );
+    }
+    let terms: Vec<u64> = c["leaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["term"].as_u64().unwrap())
+        .collect();
+    assert_eq!(terms, [2, 3]);
+    assert_eq!(c["snapshots"].as_array().unwrap().len(), 2);
+    assert!(c["notes"].to_string().contains("no packet times"));
+}

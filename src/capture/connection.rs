@@ -77,18 +77,6 @@ pub struct Connection {
     now: f64,
 }
 
-/// What an RFW/1 scanner event tells the cluster view: a frame's content, or a version byte the
-/// receiver would reject (VER-1).
-fn observe_rfw(trace: &mut Trace, end: usize, e: &Event) {
-    match e {
-        Event::Frame { offset, len, frame } => trace.message(crate::cluster::said::from_rfw(frame, *offset, *len)),
-        Event::Error { error, .. } if error.code == raftwire_codec::ErrorCode::UnsupportedVersion => {
-            trace.version(end, u8::try_from(error.found).unwrap_or(u8::MAX));
-        }
-        _ => {}
-    }
-}
-
 fn index(d: Direction) -> usize {
     match d {
         Direction::ClientToServer => 0,
@@ -319,7 +307,7 @@ impl Connection {
                     trace.fed(i, bytes.len(), *now);
                     let acc = &mut d.acc;
                     d.scanner.feed(&bytes, &mut |e: Event| {
-                        observe_rfw(trace, i, &e);
+                        crate::cluster::said::observe_rfw(trace, i, &e);
                         if let Some((offset, info)) = acc.record(e) {
                             if *gaps_seen {
                                 after_gap[i].get_or_insert(offset);
@@ -433,7 +421,7 @@ impl Connection {
             let d = &mut dirs[index(dir)];
             let acc = &mut d.acc;
             d.scanner.finish(&mut |e| {
-                observe_rfw(trace, index(dir), &e);
+                crate::cluster::said::observe_rfw(trace, index(dir), &e);
                 if let Some((offset, info)) = acc.record(e) {
                     match dir {
                         Direction::ClientToServer => checker.client_frame(offset, &info),

@@ -44,6 +44,25 @@ fn name(a: &SocketAddr) -> String {
     format!("{ip}_{}", a.port())
 }
 
+/// The addresses in a connection's file name stem as [`name`] writes them
+/// (`[PREFIX-]CLIENT-SERVER`, e.g. `10.0.0.1_40000-10.0.0.2_7000`), if it has them.
+pub fn parse_pair(stem: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let parse = |part: &str| -> Option<SocketAddr> {
+        let (ip, port) = part.rsplit_once('_')?;
+        let port: u16 = port.parse().ok()?;
+        let ip: std::net::IpAddr = if ip.matches('.').count() == 7 {
+            ip.replace('.', ":").parse().ok()?
+        } else {
+            ip.parse().ok()?
+        };
+        Some(SocketAddr::new(ip, port))
+    };
+    let mut parts = stem.rsplitn(3, '-');
+    let server = parse(parts.next()?)?;
+    let client = parse(parts.next()?)?;
+    Some((client, server))
+}
+
 /// One connection's reassembled directions.
 pub struct Extracted {
     pub client: SocketAddr,

@@ -164,3 +164,17 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
     }
     s
 }
+
+/// What an RFW/1 scanner event tells the cluster view: a frame's content, or a version byte the
+/// receiver would reject (VER-1).
+pub fn observe_rfw(trace: &mut super::Trace, end: usize, e: &raftwire_conformance::Event) {
+    match e {
+        raftwire_conformance::Event::Frame { offset, len, frame } => trace.message(from_rfw(frame, *offset, *len)),
+        raftwire_conformance::Event::Error { error, .. }
+            if error.code == raftwire_codec::ErrorCode::UnsupportedVersion =>
+        {
+            trace.version(end, u8::try_from(error.found).unwrap_or(u8::MAX));
+        }
+        _ => {}
+    }
+}

@@ -183,6 +183,9 @@ pub struct Packet {
 pub struct Trace {
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
+    /// The names its report gives its two ends, where they are not the addresses (raw stream
+    /// files: the file names).
+    pub names: Option<(String, String)>,
     /// `hashicorp` or `rfw`, once the connection was checked as one.
     pub dialect: Option<&'static str>,
     /// First and last packet.
@@ -277,6 +280,18 @@ impl Trace {
             client: Some(client),
             server: Some(server),
             first_ts: f64::NAN,
+            ..Trace::default()
+        }
+    }
+
+    /// A connection read from raw stream files: no packets, so no times (every time is 0) and no
+    /// handshake or closes; the addresses only if the file names carry them.
+    pub fn untimed(client: Option<SocketAddr>, server: Option<SocketAddr>) -> Trace {
+        Trace {
+            client,
+            server,
+            first_ts: 0.0,
+            data: true,
             ..Trace::default()
         }
     }
