@@ -178,3 +178,43 @@ pub fn observe_rfw(trace: &mut super::Trace, end: usize, e: &raftwire_conformanc
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raftwire_codec::{AppendEntriesRequest, Id};
+
+    #[test]
+    fn an_rfw_append_entries_without_entries_is_a_heartbeat() {
+        let ae = |entries: Vec<raftwire_codec::Entry>| {
+            Frame::new(
+                7,
+                Message::AppendEntries(AppendEntriesRequest {
+                    term: 3,
+                    prev_log_index: 0,
+                    prev_log_term: 0,
+                    leader_commit: 0,
+                    leader_id: Id::try_from("n1").unwrap_or_else(|_| unreachable!()),
+                    entries: entries.into(),
+                }),
+            )
+        };
+        let s = from_rfw(&ae(vec![]), 100, 50);
+        assert_eq!(
+            (s.name.as_str(), s.rpc, s.end),
+            ("AppendEntries(heartbeat)", Rpc::Append { entries: 0 }, 150)
+        );
+        assert_eq!(
+            (s.ids.clone(), s.request_id, s.term),
+            (vec!["n1".to_string()], Some(7), Some(3))
+        );
+        let one = raftwire_codec::Entry {
+            index: 1,
+            term: 3,
+            kind: raftwire_codec::EntryKind::Noop,
+            data: bytes::Bytes::new(),
+        };
+        let s = from_rfw(&ae(vec![one]), 0, 10);
+        assert_eq!((s.name.as_str(), s.rpc), ("AppendEntries", Rpc::Append { entries: 1 }));
+    }
+}

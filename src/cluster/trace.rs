@@ -544,6 +544,135 @@ impl Trace {
 mod tests {
     use super::*;
 
+    fn said(response: bool, rpc: Rpc, id: Option<u64>, end: u64) -> Said {
+        Said {
+            response,
+            rpc,
+            name: "AppendEntries".into(),
+            offset: end - 10,
+            end,
+            clean: true,
+            term: Some(2),
+            ids: Vec::new(),
+            addrs: Vec::new(),
+            granted: None,
+            success: None,
+            features: Vec::new(),
+            request_id: id,
+            members: Vec::new(),
+        }
+    }
+
+    fn trace() -> Trace {
+        Trace::new(
+            "10.0.0.1:4000".parse().unwrap_or_else(|_| unreachable!()),
+            "10.0.0.2:8300".parse().unwrap_or_else(|_| unreachable!()),
+        )
+    }
+
+    #[test]
+    fn a_timeline_keeps_samples_a_resolution_apart_and_doubles_it_when_full() {
+        let mut t = Timeline::default();
+        t.add(0.0);
+        t.add(0.04);
+        t.add(0.05);
+        assert_eq!(
+            t.samples,
+            [0.0, 0.05],
+            "closer than the resolution is dropped, exactly it is kept"
+        );
+        let mut t = Timeline::default();
+        for i in 0..=MAX_SAMPLES {
+            t.add(i as f64 * 0.06);
+        }
+        assert_eq!(t.resolution, 0.1);
+        assert!(t.samples.len() <= MAX_SAMPLES / 2 + 2, "{}", t.samples.len());
+        assert!(t.samples.len() >= MAX_SAMPLES / 2, "{}", t.samples.len());
+        assert!(t.samples.windows(2).all(|w| w[1] - w[0] >= 0.1 - 1e-9));
+    }
+
+    #[test]
+    fn a_close_at_the_same_instant_is_not_blamed_on_the_server() {
+        let c = Closes {
+            fin: [Some(1.0), Some(1.0)],
+            rst: [None, None],
+        };
+        assert_eq!(c.first(), Some((0, 1.0)));
+    }
+
+    #[test]
+    fn only_the_clients_syn_and_the_servers_syn_ack_count() {
+        let p = |end, syn, ack| Packet {
+            end,
+            ts: 0.0,
+            syn,
+            ack,
+            fin: false,
+            rst: false,
+            data: false,
+        };
+        let mut t = trace();
+        t.packet(p(1, true, false));
+        t.packet(p(0, true, true));
+        t.packet(p(0, false, false));
+        assert!(!t.syn && !t.syn_ack);
+        t.packet(p(0, true, false));
+        assert!(t.syn && !t.syn_ack);
+        t.packet(p(1, true, true));
+        assert!(t.syn_ack);
+    }
+
+    #[test]
+    fn responses_pair_by_request_id_when_there_is_one_and_only_clean_pairs_count() {
+        let mut t = trace();
+        t.fed(0, 20, 1.0);
+        t.fed(1, 10, 3.0);
+        t.fed(1, 10, 5.0);
+        // Requests 1 and 2 at 1.0 s; answers to 2 (at 3.0 s), then to 1 (at 5.0 s).
+        t.message(said(false, Rpc::Append { entries: 1 }, Some(1), 10));
+        let mut second = said(false, Rpc::Append { entries: 1 }, Some(2), 20);
+        second.name = "Second".into();
+        t.message(second);
+        t.message(said(true, Rpc::Other, Some(2), 10));
+        t.message(said(true, Rpc::Other, Some(1), 20));
+        let d = t.detail();
+        assert_eq!((d.requests, d.responses), (2, 2));
+        assert_eq!(d.latency["Second"].summary().map(|s| s.max), Some(2.0));
+        assert_eq!(d.latency["AppendEntries"].summary().map(|s| s.max), Some(4.0));
+        // An unclean answer is paired (it answers its request) but is no evidence.
+        let mut t = trace();
+        t.message(said(false, Rpc::Append { entries: 1 }, None, 10));
+        let mut bad = said(true, Rpc::Other, None, 10);
+        bad.clean = false;
+        t.message(bad);
+        assert_eq!(t.detail().responses, 0);
+        assert!(t.detail().latency.is_empty());
+        t.finish();
+        assert_eq!(t.detail().unanswered, 0, "it was answered");
+    }
+
+    #[test]
+    fn a_message_arriving_in_many_packets_keeps_times_near_each_offset() {
+        let mut t = trace();
+        for i in 0..10_000 {
+            t.fed(1, 1, f64::from(i));
+        }
+        let at = t.time_of(1, 5_000);
+        assert!((4_997.0..=5_001.0).contains(&at), "{at}");
+        // Past every stamp: the last stamp's time, not the connection's last packet.
+        t.last_ts = 123_456.0;
+        assert_eq!(t.time_of(1, 20_000), 9_999.0);
+    }
+
+    #[test]
+    fn members_are_kept_up_to_sixteen() {
+        let mut t = trace();
+        let mut m = said(false, Rpc::Other, None, 10);
+        m.members = (0..20).map(|i| (format!("n{i}"), format!("10.0.0.{i}:7000"))).collect();
+        t.message(m);
+        assert_eq!(t.detail().members.len(), 16);
+    }
+
     #[test]
     fn a_timeline_stays_bounded_and_keeps_its_span() {
         let mut t = Timeline::default();
