@@ -186,14 +186,14 @@ pub struct Facts {
     pub features: Vec<Feature>,
 }
 
-fn text(v: Option<Value<'_>>) -> Option<String> {
+fn text(v: Option<&Value<'_>>) -> Option<String> {
     v.and_then(|v| v.bytes().map(|b| String::from_utf8_lossy(b).into_owned()))
         .filter(|s| !s.is_empty())
 }
 
-fn boolean(v: Option<Value<'_>>) -> Option<bool> {
+fn boolean(v: Option<&Value<'_>>) -> Option<bool> {
     match v {
-        Some(Value::Bool(b)) => Some(b),
+        Some(Value::Bool(b)) => Some(*b),
         _ => None,
     }
 }
@@ -206,7 +206,7 @@ impl Facts {
     }
 
     /// The header's fields, and what their presence says of the writer's release.
-    fn header(&mut self, fields: &[(&[u8], Value<'_>)]) {
+    fn header(&mut self, fields: &[(&[u8], &Value<'_>)]) {
         self.id = text(get(fields, "ID"));
         self.addr = text(get(fields, "Addr"));
         if fields.is_empty() {
@@ -232,26 +232,36 @@ fn kind_ok(kind: Kind, v: &Value<'_>) -> bool {
     }
 }
 
-fn check_map<'a>(what: &str, v: &Value<'a>, fields: &[Schema], out: &mut Decoded) -> Vec<(&'a [u8], Value<'a>)> {
+/// A map's fields by key, borrowed from the parsed map.
+type Fields<'v, 'a> = Vec<(&'a [u8], &'v Value<'a>)>;
+
+/// Checks a map against `fields`. `what` names it in problems; it is only called for a problem,
+/// so a clean message (the common case, once per entry of an AppendEntries) formats nothing.
+fn check_map<'v, 'a>(
+    what: &dyn Fn() -> String,
+    v: &'v Value<'a>,
+    fields: &[Schema],
+    out: &mut Decoded,
+) -> Fields<'v, 'a> {
     let Value::Map(pairs) = v else {
         out.problems.push(Problem {
             code: "hc_not_a_map",
-            message: format!("{what} is not a msgpack map"),
+            message: format!("{} is not a msgpack map", what()),
             info: false,
         });
         return Vec::new();
     };
-    let mut seen = Vec::new();
+    let mut seen: Fields<'v, 'a> = Vec::with_capacity(pairs.len());
     for (k, val) in pairs {
         let Some(key) = k.bytes().filter(|_| matches!(k, Value::Str(_))) else {
             out.problems.push(Problem {
                 code: "hc_bad_key",
-                message: format!("{what} has a non-string key"),
+                message: format!("{} has a non-string key", what()),
                 info: false,
             });
             continue;
         };
-        let name = String::from_utf8_lossy(key);
+        let name = || String::from_utf8_lossy(key).into_owned();
         match fields
             .iter()
             .flat_map(|s| s.iter())
@@ -259,38 +269,45 @@ fn check_map<'a>(what: &str, v: &Value<'a>, fields: &[Schema], out: &mut Decoded
         {
             Some((_, kind, _)) if !kind_ok(*kind, val) => out.problems.push(Problem {
                 code: "hc_wrong_field_type",
-                message: format!("{what}.{name} holds the wrong msgpack type for a {kind:?}"),
+                message: format!("{}.{} holds the wrong msgpack type for a {kind:?}", what(), name()),
                 info: false,
             }),
             Some(_) => {}
             None if known_anywhere(key) => out.problems.push(Problem {
                 code: "hc_foreign_field",
-                message: format!(
-                    "{what} has the field {name:?}, which only other messages carry: these bytes are another \
-                     message's, or two messages were spliced (no release writes {name:?} in a {what})"
-                ),
+                message: {
+                    let (what, name) = (what(), name());
+                    format!(
+                        "{what} has the field {name:?}, which only other messages carry: these bytes are another \
+                         message's, or two messages were spliced (no release writes {name:?} in a {what})"
+                    )
+                },
                 info: false,
             }),
             None => out.problems.push(Problem {
                 code: "hc_unknown_field",
-                message: format!("{what} has a field {name:?} no supported release writes (a newer release?)"),
+                message: format!(
+                    "{} has a field {:?} no supported release writes (a newer release?)",
+                    what(),
+                    name()
+                ),
                 info: true,
             }),
         }
-        if seen.iter().any(|(s, _): &(&[u8], Value<'_>)| *s == key) {
+        if seen.iter().any(|(s, _)| *s == key) {
             out.problems.push(Problem {
                 code: "hc_duplicate_field",
-                message: format!("{what}.{name} appears twice"),
+                message: format!("{}.{} appears twice", what(), name()),
                 info: false,
             });
         }
-        seen.push((key, val.clone()));
+        seen.push((key, val));
     }
     for (name, _, required) in fields.iter().flat_map(|s| s.iter()) {
         if *required && !seen.iter().any(|(k, _)| *k == name.as_bytes()) {
             out.problems.push(Problem {
                 code: "hc_missing_field",
-                message: format!("{what} lacks the field {name}"),
+                message: format!("{} lacks the field {name}", what()),
                 info: false,
             });
         }
@@ -298,11 +315,8 @@ fn check_map<'a>(what: &str, v: &Value<'a>, fields: &[Schema], out: &mut Decoded
     seen
 }
 
-fn get<'a>(fields: &[(&'a [u8], Value<'a>)], name: &str) -> Option<Value<'a>> {
-    fields
-        .iter()
-        .find(|(k, _)| *k == name.as_bytes())
-        .map(|(_, v)| v.clone())
+fn get<'v, 'a>(fields: &[(&'a [u8], &'v Value<'a>)], name: &str) -> Option<&'v Value<'a>> {
+    fields.iter().find(|(k, _)| *k == name.as_bytes()).map(|(_, v)| *v)
 }
 
 /// Checks one request body of rpc type `t`.
@@ -312,7 +326,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
         ..Decoded::default()
     };
     let what = rpc_name(t);
-    let fields = check_map(what, v, &[HEADER, schema(t, false)], &mut out);
+    let fields = check_map(&|| what.to_string(), v, &[HEADER, schema(t, false)], &mut out);
     out.term = get(&fields, "Term").and_then(|v| v.uint());
     if out.term == Some(0) {
         out.problems.push(Problem {
@@ -343,9 +357,9 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
     }
     match t {
         APPEND_ENTRIES => {
-            let entries = match get(&fields, "Entries") {
+            let entries: &[Value<'_>] = match get(&fields, "Entries") {
                 Some(Value::Array(e)) => e,
-                _ => Vec::new(),
+                _ => &[],
             };
             if entries.is_empty() {
                 out.name = "AppendEntries(heartbeat)".into();
@@ -353,7 +367,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             out.facts.entries = entries.len() as u64;
             let mut next = get(&fields, "PrevLogEntry").and_then(|p| p.uint()).map(|p| p + 1);
             for (k, e) in entries.iter().enumerate() {
-                let log = check_map(&format!("AppendEntries.Entries[{k}]"), e, &[LOG], &mut out);
+                let log = check_map(&|| format!("AppendEntries.Entries[{k}]"), e, &[LOG], &mut out);
                 let index = get(&log, "Index").and_then(|i| i.uint());
                 if let (Some(want), Some(got)) = (next, index) {
                     if want != got {
@@ -405,7 +419,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             }
         }
         INSTALL_SNAPSHOT => match get(&fields, "Size") {
-            Some(Value::Int { value, format }) if value >= 0 => {
+            Some(&Value::Int { value, format }) if value >= 0 => {
                 out.snapshot_size = u64::try_from(value).ok();
                 if value > 127 {
                     let v2 = (0xd0..=0xd3).contains(&format);
@@ -448,7 +462,8 @@ pub fn response(t: u8, v: &Value<'_>) -> Decoded {
     if matches!(v, Value::Nil) {
         return out;
     }
-    let fields = check_map(&out.name.clone(), v, &[HEADER, schema(t, true)], &mut out);
+    let name = out.name.clone();
+    let fields = check_map(&|| name.clone(), v, &[HEADER, schema(t, true)], &mut out);
     out.term = get(&fields, "Term").and_then(|v| v.uint());
     out.facts.header(&fields);
     out.facts.granted = boolean(get(&fields, "Granted"));

@@ -99,6 +99,8 @@ func (s *sharedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	return noClose{c}, nil
 }
 
+var busy = flag.Int("busy", 0, "entry-heavy traffic for benchmarks: this many small commands applied concurrently (so AppendEntries batch them), a few 64-160 KiB blobs, several snapshots and a late joiner")
+
 var fault = flag.String("fault", "", "\"shared\": every connection to a peer is one shared TCP connection (openziti/ziti#2533); \"mixed\": a newer release's requests sent to these raft 1.1.2 nodes")
 
 type fsm struct {
@@ -230,6 +232,11 @@ func start(i int, port int) *node {
 	conf.CommitTimeout = 20 * time.Millisecond
 	conf.SnapshotThreshold = 20
 	conf.TrailingLogs = 5
+	if *busy > 0 {
+		conf.SnapshotInterval = 300 * time.Millisecond
+		conf.SnapshotThreshold = 1000
+		conf.TrailingLogs = 50
+	}
 	conf.LogOutput = ioutil.Discard
 	store := raft.NewInmemStore()
 	snaps := raft.NewInmemSnapshotStore()
@@ -427,6 +434,55 @@ func runMixed(base int) {
 	os.Stdout.Write(append(out, '\n'))
 }
 
+// runBusy replicates `commands` small commands (4-123 bytes) from 32 goroutines at once, so the
+// leader batches them into AppendEntries of up to 64 entries, with a 64-160 KiB blob every 1000
+// commands; snapshots every 1000 entries truncate the log, and a node that joins late is brought
+// up by InstallSnapshot. The shape of a busy production cluster's replication traffic.
+func runBusy(base int, commands int) {
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		nodes = append(nodes, start(i, base+i-1))
+	}
+	var servers []raft.Server
+	for _, n := range nodes {
+		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
+	}
+	must(nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}))
+	l := leader(nodes)
+	var wg sync.WaitGroup
+	next := make(chan int, 64)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				size := 4 + (i*37)%120
+				if i%1000 == 999 {
+					size = 64*1024 + (i*7919)%(96*1024)
+				}
+				l.raft.Apply([]byte(strings.Repeat(string(rune('a'+i%26)), size)), 5*time.Second).Error()
+			}
+		}()
+	}
+	for i := 0; i < commands; i++ {
+		if i == commands/2 {
+			// A snapshot first, so the late joiner is brought up by InstallSnapshot.
+			l.raft.Snapshot().Error()
+			late := start(4, base+3)
+			nodes = append(nodes, late)
+			l.raft.AddVoter(late.id, late.addr, 0, 5*time.Second)
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	time.Sleep(500 * time.Millisecond)
+	for _, n := range nodes {
+		n.raft.Shutdown().Error()
+	}
+	fmt.Printf("{\"busy\": %d, \"raft\": \"1.1.2 (Debian golang-github-hashicorp-raft-dev)\"}\n", commands)
+}
+
 func main() {
 	flag.Parse()
 	base := 47101
@@ -436,6 +492,10 @@ func main() {
 	}
 	if *fault == "mixed" {
 		runMixed(base)
+		return
+	}
+	if *busy > 0 {
+		runBusy(base, *busy)
 		return
 	}
 	var nodes []*node
