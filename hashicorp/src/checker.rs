@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::diagnose::{in_requests, in_responses};
 use crate::messages;
-use crate::stream::{prefix, request_at, response_at, Attempt, Connection, Direction};
+use crate::stream::{prefix, request_at, request_at_with, response_at, Attempt, Connection, Direction};
 
 /// Most bytes held per direction while one message (or resynchronisation candidate) completes.
 /// hashicorp/raft sets no limit; an AppendEntries of 64 entries of Consul's largest values
@@ -130,10 +130,15 @@ impl Side {
     /// The request at `at`; one needs its type byte and the first byte of its map before it can
     /// be judged at all, so with fewer (and more to come) it needs more.
     fn request_at(&self, at: usize) -> Option<Attempt<(u8, crate::messages::Decoded, usize)>> {
+        self.request_at_with(at, false)
+    }
+
+    /// [`request_at`](Self::request_at), with the facts' texts if `facts` (for an observer).
+    fn request_at_with(&self, at: usize, facts: bool) -> Option<Attempt<(u8, crate::messages::Decoded, usize)>> {
         if self.short(at, 2) {
             Some(Attempt::NeedsMore)
         } else {
-            request_at(&self.buf, at)
+            request_at_with(&self.buf, at, facts)
         }
     }
 
@@ -497,6 +502,7 @@ impl Checker {
     }
 
     fn judge_requests(&mut self) -> Held {
+        let observing = self.observed.is_some();
         let side = &mut self.requests;
         let dir = &mut self.c.requests;
         let mut at = 0;
@@ -506,7 +512,7 @@ impl Checker {
                 Err(held) => return held,
             };
             let offset = side.offset(at);
-            let attempt = side.request_at(at);
+            let attempt = side.request_at_with(at, observing);
             match attempt {
                 Some(Attempt::Whole((t, d, len))) => {
                     // Everything that may wait for more bytes is decided first: a judgement that
@@ -646,7 +652,7 @@ impl Checker {
                     match self.unanswered.front() {
                         Some(&t) => {
                             self.unanswered.pop_front();
-                            let d = messages::response(t, &v);
+                            let d = messages::response_with(t, &v, self.observed.is_some());
                             if !confirmed {
                                 unconfirmed(dir, offset, &d, side.offset(at + len));
                             }

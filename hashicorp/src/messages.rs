@@ -3,7 +3,7 @@
 //! the field sets of the releases in common use (1.1.x to 1.7.x).
 
 use crate::msgpack::Value;
-use crate::release::Feature;
+use crate::release::{Feature, FeatureSet};
 
 /// The rpc type bytes.
 pub const APPEND_ENTRIES: u8 = 0;
@@ -15,6 +15,46 @@ pub const INSTALL_SNAPSHOT: u8 = 2;
 pub const TIMEOUT_NOW: u8 = 3;
 /// RequestPreVote (raft >= 1.7.0).
 pub const REQUEST_PRE_VOTE: u8 = 4;
+
+/// The name of the response to rpc type `t`, as reports use it.
+pub fn response_name(t: u8) -> &'static str {
+    match t {
+        APPEND_ENTRIES => "AppendEntriesResponse",
+        REQUEST_VOTE => "RequestVoteResponse",
+        INSTALL_SNAPSHOT => "InstallSnapshotResponse",
+        TIMEOUT_NOW => "TimeoutNowResponse",
+        REQUEST_PRE_VOTE => "RequestPreVoteResponse",
+        _ => "unknownResponse",
+    }
+}
+
+/// A few short static texts, each kept once, in the order first added, without allocating: a
+/// message reveals at most a handful of release facts, however many entries repeat them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hints {
+    list: [&'static str; 8],
+    len: usize,
+}
+
+impl Hints {
+    /// Adds `h` unless it is there (or eight are: no message reveals more).
+    pub fn push(&mut self, h: &'static str) {
+        if !self.iter().any(|x| x == h) && self.len < self.list.len() {
+            self.list[self.len] = h;
+            self.len += 1;
+        }
+    }
+
+    /// The texts, in the order first added.
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.list.iter().take(self.len).copied()
+    }
+
+    /// True if there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
 
 /// The name raft gives an rpc type, as reports use it.
 pub fn rpc_name(t: u8) -> &'static str {
@@ -149,11 +189,11 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Decoded {
     /// The report's name: `AppendEntries`, `AppendEntries(heartbeat)`, `RequestVoteResponse`, ...
-    pub name: String,
+    pub name: &'static str,
     /// InstallSnapshot: the raw snapshot bytes that follow the request.
     pub snapshot_size: Option<u64>,
-    /// Facts about the sender's release that the bytes reveal.
-    pub release_hints: Vec<&'static str>,
+    /// Facts about the sender's release that the bytes reveal (each once).
+    pub release_hints: Hints,
     /// Everything wrong or notable.
     pub problems: Vec<Problem>,
     /// The map's `Term`, where it has one (every request and response but TimeoutNow's).
@@ -183,7 +223,7 @@ pub struct Facts {
     /// RequestVote `LeadershipTransfer`.
     pub leadership_transfer: bool,
     /// The wire features the message shows, which bound its writer's release.
-    pub features: Vec<Feature>,
+    pub features: FeatureSet,
 }
 
 fn text(v: Option<&Value<'_>>) -> Option<String> {
@@ -200,15 +240,15 @@ fn boolean(v: Option<&Value<'_>>) -> Option<bool> {
 
 impl Facts {
     fn feature(&mut self, f: Feature) {
-        if !self.features.contains(&f) {
-            self.features.push(f);
-        }
+        self.features.insert(f);
     }
 
     /// The header's fields, and what their presence says of the writer's release.
-    fn header(&mut self, fields: &[(&[u8], &Value<'_>)]) {
-        self.id = text(get(fields, "ID"));
-        self.addr = text(get(fields, "Addr"));
+    fn header(&mut self, fields: Fields<'_, '_>, text_too: bool) {
+        if text_too {
+            self.id = text(get(fields, "ID"));
+            self.addr = text(get(fields, "Addr"));
+        }
         if fields.is_empty() {
             return;
         }
@@ -232,8 +272,9 @@ fn kind_ok(kind: Kind, v: &Value<'_>) -> bool {
     }
 }
 
-/// A map's fields by key, borrowed from the parsed map.
-type Fields<'v, 'a> = Vec<(&'a [u8], &'v Value<'a>)>;
+/// A map's fields, borrowed from the parsed map: looked up by key where needed, never copied
+/// (an AppendEntries has a map per entry).
+type Fields<'v, 'a> = &'v [(Value<'a>, Value<'a>)];
 
 /// Checks a map against `fields`. `what` names it in problems; it is only called for a problem,
 /// so a clean message (the common case, once per entry of an AppendEntries) formats nothing.
@@ -249,10 +290,9 @@ fn check_map<'v, 'a>(
             message: format!("{} is not a msgpack map", what()),
             info: false,
         });
-        return Vec::new();
+        return &[];
     };
-    let mut seen: Fields<'v, 'a> = Vec::with_capacity(pairs.len());
-    for (k, val) in pairs {
+    for (i, (k, val)) in pairs.iter().enumerate() {
         let Some(key) = k.bytes().filter(|_| matches!(k, Value::Str(_))) else {
             out.problems.push(Problem {
                 code: "hc_bad_key",
@@ -294,17 +334,19 @@ fn check_map<'v, 'a>(
                 info: true,
             }),
         }
-        if seen.iter().any(|(s, _)| *s == key) {
+        if pairs[..i]
+            .iter()
+            .any(|(s, _)| s.bytes() == Some(key) && matches!(s, Value::Str(_)))
+        {
             out.problems.push(Problem {
                 code: "hc_duplicate_field",
                 message: format!("{}.{} appears twice", what(), name()),
                 info: false,
             });
         }
-        seen.push((key, val));
     }
     for (name, _, required) in fields.iter().flat_map(|s| s.iter()) {
-        if *required && !seen.iter().any(|(k, _)| *k == name.as_bytes()) {
+        if *required && get(pairs, name).is_none() {
             out.problems.push(Problem {
                 code: "hc_missing_field",
                 message: format!("{} lacks the field {name}", what()),
@@ -312,22 +354,31 @@ fn check_map<'v, 'a>(
             });
         }
     }
-    seen
+    pairs
 }
 
-fn get<'v, 'a>(fields: &[(&'a [u8], &'v Value<'a>)], name: &str) -> Option<&'v Value<'a>> {
-    fields.iter().find(|(k, _)| *k == name.as_bytes()).map(|(_, v)| *v)
+fn get<'v, 'a>(fields: Fields<'v, 'a>, name: &str) -> Option<&'v Value<'a>> {
+    fields
+        .iter()
+        .find(|(k, _)| matches!(k, Value::Str(key) if *key == name.as_bytes()))
+        .map(|(_, v)| v)
 }
 
 /// Checks one request body of rpc type `t`.
 pub fn request(t: u8, v: &Value<'_>) -> Decoded {
+    request_with(t, v, true)
+}
+
+/// [`request`], with the text of [`Facts`] (ids and addresses, which cost an allocation each)
+/// only if `facts`: a checker nobody observes does not need them.
+pub fn request_with(t: u8, v: &Value<'_>, facts: bool) -> Decoded {
     let mut out = Decoded {
-        name: rpc_name(t).to_string(),
+        name: rpc_name(t),
         ..Decoded::default()
     };
     let what = rpc_name(t);
     let fields = check_map(&|| what.to_string(), v, &[HEADER, schema(t, false)], &mut out);
-    out.term = get(&fields, "Term").and_then(|v| v.uint());
+    out.term = get(fields, "Term").and_then(|v| v.uint());
     if out.term == Some(0) {
         out.problems.push(Problem {
             code: "hc_zero_term",
@@ -338,16 +389,18 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
             info: false,
         });
     }
-    if get(&fields, "Addr").is_some() {
+    if get(fields, "Addr").is_some() {
         out.release_hints.push("RPCHeader has ID and Addr: raft >= 1.3.7");
     } else if !fields.is_empty() {
         out.release_hints.push("RPCHeader without ID and Addr: raft <= 1.3.6");
     }
-    out.facts.header(&fields);
-    out.facts.leader = text(get(&fields, "Leader"));
-    out.facts.candidate = text(get(&fields, "Candidate"));
+    out.facts.header(fields, facts);
+    if facts {
+        out.facts.leader = text(get(fields, "Leader"));
+        out.facts.candidate = text(get(fields, "Candidate"));
+    }
     if t == REQUEST_VOTE && !fields.is_empty() {
-        let transfer = boolean(get(&fields, "LeadershipTransfer"));
+        let transfer = boolean(get(fields, "LeadershipTransfer"));
         out.facts.leadership_transfer = transfer == Some(true);
         out.facts.feature(if transfer.is_some() {
             Feature::LeadershipTransferField
@@ -357,18 +410,18 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
     }
     match t {
         APPEND_ENTRIES => {
-            let entries: &[Value<'_>] = match get(&fields, "Entries") {
+            let entries: &[Value<'_>] = match get(fields, "Entries") {
                 Some(Value::Array(e)) => e,
                 _ => &[],
             };
             if entries.is_empty() {
-                out.name = "AppendEntries(heartbeat)".into();
+                out.name = "AppendEntries(heartbeat)";
             }
             out.facts.entries = entries.len() as u64;
-            let mut next = get(&fields, "PrevLogEntry").and_then(|p| p.uint()).map(|p| p + 1);
+            let mut next = get(fields, "PrevLogEntry").and_then(|p| p.uint()).map(|p| p + 1);
             for (k, e) in entries.iter().enumerate() {
                 let log = check_map(&|| format!("AppendEntries.Entries[{k}]"), e, &[LOG], &mut out);
-                let index = get(&log, "Index").and_then(|i| i.uint());
+                let index = get(log, "Index").and_then(|i| i.uint());
                 if let (Some(want), Some(got)) = (next, index) {
                     if want != got {
                         out.problems.push(Problem {
@@ -381,7 +434,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
                     }
                 }
                 next = index.map(|i| i + 1);
-                if get(&log, "Type").and_then(|t| t.uint()).is_some_and(|t| t > 5) {
+                if get(log, "Type").and_then(|t| t.uint()).is_some_and(|t| t > 5) {
                     out.problems.push(Problem {
                         code: "hc_unknown_log_type",
                         message: format!("entry {k} has a log type above 5"),
@@ -391,12 +444,12 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
                 if log.is_empty() {
                     continue;
                 }
-                out.facts.feature(if get(&log, "Extensions").is_some() {
+                out.facts.feature(if get(log, "Extensions").is_some() {
                     Feature::LogExtensions
                 } else {
                     Feature::LogWithoutExtensions
                 });
-                match get(&log, "AppendedAt") {
+                match get(log, "AppendedAt") {
                     Some(Value::Str(b)) if b.len() >= 15 => {
                         out.facts.feature(Feature::AppendedAtLegacy);
                         out.release_hints
@@ -410,7 +463,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
                     Some(_) => {}
                     None => {
                         out.facts.feature(Feature::NoAppendedAt);
-                        if get(&log, "Extensions").is_some() {
+                        if get(log, "Extensions").is_some() {
                             out.release_hints
                                 .push("Log without AppendedAt, with Extensions: raft 1.1.1 - 1.2.x")
                         }
@@ -418,7 +471,7 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
                 }
             }
         }
-        INSTALL_SNAPSHOT => match get(&fields, "Size") {
+        INSTALL_SNAPSHOT => match get(fields, "Size") {
             Some(&Value::Int { value, format }) if value >= 0 => {
                 out.snapshot_size = u64::try_from(value).ok();
                 if value > 127 {
@@ -455,19 +508,24 @@ pub fn request(t: u8, v: &Value<'_>) -> Decoded {
 /// Checks one response body answering rpc type `t`. `Nil` is what raft writes when its handler
 /// replied without an object (a header-version rejection).
 pub fn response(t: u8, v: &Value<'_>) -> Decoded {
+    response_with(t, v, true)
+}
+
+/// [`response`], with the text of [`Facts`] only if `facts`.
+pub fn response_with(t: u8, v: &Value<'_>, facts: bool) -> Decoded {
     let mut out = Decoded {
-        name: format!("{}Response", rpc_name(t)),
+        name: response_name(t),
         ..Decoded::default()
     };
     if matches!(v, Value::Nil) {
         return out;
     }
-    let name = out.name.clone();
-    let fields = check_map(&|| name.clone(), v, &[HEADER, schema(t, true)], &mut out);
-    out.term = get(&fields, "Term").and_then(|v| v.uint());
-    out.facts.header(&fields);
-    out.facts.granted = boolean(get(&fields, "Granted"));
-    out.facts.success = boolean(get(&fields, "Success"));
+    let name = out.name;
+    let fields = check_map(&|| name.to_string(), v, &[HEADER, schema(t, true)], &mut out);
+    out.term = get(fields, "Term").and_then(|v| v.uint());
+    out.facts.header(fields, facts);
+    out.facts.granted = boolean(get(fields, "Granted"));
+    out.facts.success = boolean(get(fields, "Success"));
     if t == REQUEST_PRE_VOTE && !fields.is_empty() {
         out.facts.feature(Feature::PreVote);
     }

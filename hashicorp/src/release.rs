@@ -158,6 +158,55 @@ impl Feature {
     }
 }
 
+impl Feature {
+    /// Every feature, in a fixed order (a [`FeatureSet`]'s bit order).
+    pub const ALL: [Feature; 13] = [
+        Feature::HeaderIdAddr,
+        Feature::HeaderWithoutIdAddr,
+        Feature::PreVote,
+        Feature::TimeoutNow,
+        Feature::LeadershipTransferField,
+        Feature::NoLeadershipTransferField,
+        Feature::LogExtensions,
+        Feature::LogWithoutExtensions,
+        Feature::AppendedAtLegacy,
+        Feature::AppendedAtNew,
+        Feature::NoAppendedAt,
+        Feature::SignedIntV2,
+        Feature::SignedIntV1,
+    ];
+}
+
+/// A set of features, as bits: a message's features cost no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeatureSet(u16);
+
+impl FeatureSet {
+    fn bit(f: Feature) -> u16 {
+        1 << Feature::ALL.iter().position(|x| *x == f).unwrap_or(15)
+    }
+
+    /// Adds `f`.
+    pub fn insert(&mut self, f: Feature) {
+        self.0 |= Self::bit(f);
+    }
+
+    /// True if `f` is in the set.
+    pub fn contains(&self, f: Feature) -> bool {
+        self.0 & Self::bit(f) != 0
+    }
+
+    /// The features, in [`Feature::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = Feature> + '_ {
+        Feature::ALL.into_iter().filter(|f| self.contains(*f))
+    }
+
+    /// True if there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// A release range, inclusive, from evidence: `None` is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Range {

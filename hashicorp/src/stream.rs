@@ -98,20 +98,20 @@ impl Direction {
 
     /// Records a decoded message (listed in `messages` only with `list`).
     pub(crate) fn decoded(&mut self, offset: u64, d: &Decoded, hints: &mut Vec<&'static str>, list: bool) {
-        match self.by_type.get_mut(&d.name) {
+        match self.by_type.get_mut(d.name) {
             Some(n) => *n += 1,
             None => {
-                self.by_type.insert(d.name.clone(), 1);
+                self.by_type.insert(d.name.to_string(), 1);
             }
         }
         if list {
-            self.messages.push((offset, d.name.clone()));
+            self.messages.push((offset, d.name.to_string()));
         }
         for p in &d.problems {
             self.find(offset, p.code, if p.info { "INFO" } else { "MUST" }, p.message.clone());
         }
-        for h in &d.release_hints {
-            if !hints.contains(h) {
+        for h in d.release_hints.iter() {
+            if !hints.contains(&h) {
                 hints.push(h);
             }
         }
@@ -134,6 +134,11 @@ pub(crate) enum Attempt<T> {
 
 /// A whole request at `at`: (rpc type, its decoding, bytes it occupies without snapshot data).
 pub(crate) fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
+    request_at_with(buf, at, false)
+}
+
+/// [`request_at`], with the [`Facts`](messages::Facts)' texts if `facts`.
+pub(crate) fn request_at_with(buf: &[u8], at: usize, facts: bool) -> Option<Attempt<(u8, Decoded, usize)>> {
     let t = *buf.get(at)?;
     let body = buf.get(at + 1..)?;
     if t > 4 {
@@ -146,7 +151,7 @@ pub(crate) fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, 
         Some(_) => {}
     }
     Some(match msgpack::value(body) {
-        Ok((rest, v)) => Attempt::Whole((t, messages::request(t, &v), 1 + body.len() - rest.len())),
+        Ok((rest, v)) => Attempt::Whole((t, messages::request_with(t, &v, facts), 1 + body.len() - rest.len())),
         Err(nom::Err::Incomplete(_)) => Attempt::NeedsMore,
         Err(_) => Attempt::Invalid,
     })

@@ -181,7 +181,7 @@ pub fn closed_unanswered(nodes: &Nodes, traces: &[Trace], flagged: &[(usize, Fea
         let known = server.map(|s| nodes.list[s].release);
         // Newer than anything it showed: the feature's first release is above every release the
         // receiver's own writing proves it has.
-        let newer = req.features.iter().copied().find(|f| {
+        let newer = req.features.iter().find(|f| {
             let (Some(since), _) = f.written_by() else { return false };
             let shown = known.and_then(|r| r.min);
             f.unreadable_by().is_some() && shown.is_none_or(|m| m < since)

@@ -4,7 +4,7 @@
 
 use raftwire_codec::{Frame, Message};
 use raftwire_hashicorp::messages;
-use raftwire_hashicorp::release::Feature;
+use raftwire_hashicorp::release::FeatureSet;
 use raftwire_hashicorp::Observed;
 
 /// The kind of RPC a message belongs to.
@@ -48,7 +48,7 @@ pub struct Said {
     pub granted: Option<bool>,
     pub success: Option<bool>,
     /// hashicorp/raft release features it shows.
-    pub features: Vec<Feature>,
+    pub features: FeatureSet,
     /// RFW/1 pairs responses with requests by id; hashicorp/raft by order (`None`).
     pub request_id: Option<u64>,
     /// Cluster members (id, address) it lists: an RFW/1 configuration.
@@ -83,7 +83,7 @@ pub fn from_hashicorp(o: Observed) -> Said {
     Said {
         response: o.response,
         rpc,
-        name,
+        name: name.to_string(),
         offset: o.offset,
         end: o.end,
         clean: o.clean,
@@ -112,7 +112,7 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
         addrs: Vec::new(),
         granted: None,
         success: None,
-        features: Vec::new(),
+        features: FeatureSet::default(),
         request_id: Some(frame.request_id),
         members: Vec::new(),
     };

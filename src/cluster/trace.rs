@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
-use raftwire_hashicorp::release::Feature;
+use raftwire_hashicorp::release::{Feature, FeatureSet};
 
 use super::latency::Histogram;
 use super::said::{Rpc, Said};
@@ -89,7 +89,7 @@ pub struct Unanswered {
     pub name: String,
     pub ts: f64,
     pub offset: u64,
-    pub features: Vec<Feature>,
+    pub features: FeatureSet,
 }
 
 /// Times of AppendEntries that carried entries, and of those that did not, coarsened so at most
@@ -266,7 +266,7 @@ struct Pending {
     ts: f64,
     offset: u64,
     clean: bool,
-    features: Vec<Feature>,
+    features: FeatureSet,
     /// The event it started, which its answer completes.
     event: Option<usize>,
     /// An AppendEntries or InstallSnapshot in this term: its sender leads the term if the answer
@@ -389,10 +389,10 @@ impl Trace {
                 d.members.push(pair.clone());
             }
         }
-        for f in &m.features {
-            if !d.features[end].iter().any(|s| s.feature == *f) {
+        for f in m.features.iter() {
+            if !d.features[end].iter().any(|s| s.feature == f) {
                 d.features[end].push(Seen {
-                    feature: *f,
+                    feature: f,
                     offset: m.offset,
                     ts,
                 });
@@ -535,7 +535,7 @@ impl Trace {
             name: p.name.clone(),
             ts: p.ts,
             offset: p.offset,
-            features: p.features.clone(),
+            features: p.features,
         });
     }
 }
@@ -557,7 +557,7 @@ mod tests {
             addrs: Vec::new(),
             granted: None,
             success: None,
-            features: Vec::new(),
+            features: FeatureSet::default(),
             request_id: id,
             members: Vec::new(),
         }
