@@ -144,6 +144,28 @@ fn the_real_raft_1_7_3_cluster_matches_what_its_nodes_recorded() {
         c["findings"]
     );
     assert_eq!(r["summary"]["cluster_violations"], 0);
+    assert_eq!(
+        c["notes"],
+        serde_json::json!([]),
+        "every dialer mapped, nothing left out"
+    );
+    // Each node accepted and dialed the connections the truth gives it.
+    for n in nodes {
+        let (mut accepted, mut dialed) = (0, 0);
+        for x in t["connections"].as_array().unwrap() {
+            accepted += u64::from(addr(x["server_node"].as_str().unwrap()) == n["address"]);
+            dialed += u64::from(addr(x["client_node"].as_str().unwrap()) == n["address"]);
+        }
+        assert_eq!(n["connections_accepted"], accepted, "{n}");
+        assert_eq!(n["connections_dialed"], dialed, "{n}");
+    }
+    // The rounds, exactly: a pre-vote and a vote for term 2, a vote (no pre-vote) for term 3.
+    let mut rounds: Vec<(u64, bool)> = elections
+        .iter()
+        .map(|e| (e["term"].as_u64().unwrap(), e["pre_vote"].as_bool().unwrap()))
+        .collect();
+    rounds.sort();
+    assert_eq!(rounds, [(2, false), (2, true), (3, false)]);
 }
 
 #[test]
@@ -323,6 +345,8 @@ fn time_format_capture(old_shows_appended_at: bool) -> Pcap {
     let old = if old_shows_appended_at { "1.3" } else { "1.1" };
     exchange(&mut p, &mut a, &append(old, 1, 2, 1), Some(&appended(2)));
     let mut b = p.open(&conn((2, 40002), 1));
+    // A heartbeat first (no entries, so no AppendedAt), which the old node answers.
+    exchange(&mut p, &mut b, &append("1.6new", 2, 3, 0), Some(&appended(3)));
     exchange(&mut p, &mut b, &append("1.6new", 2, 3, 1), None);
     p.end(&b, false, false).end(&b, true, false);
     // The leader dials again and meets the same fate.
@@ -360,6 +384,11 @@ fn the_new_time_format_sent_to_a_node_known_to_be_1_3_to_1_5_is_an_incompatibili
     assert_eq!(
         f["connection"], "10.0.0.2:40002 -> 10.0.0.1:8300",
         "the first connection that shows it"
+    );
+    assert_eq!(
+        f["offset"],
+        append("1.6new", 2, 3, 0).len(),
+        "where the new format first shows"
     );
     let old = r["cluster"]["nodes"]
         .as_array()
@@ -654,6 +683,25 @@ fn dialers_that_name_no_node_stay_unknown_and_refused_dials_are_counted() {
         serde_json::json!(["10.0.0.1"]),
         "one dialing host, named once"
     );
+    let n3 = r["cluster"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == node(3))
+        .unwrap();
+    assert_eq!(
+        n3["connections_accepted"], 1,
+        "refused dials are not accepted connections"
+    );
+    // Dialers are listed up to sixteen hosts.
+    for host in 100..117u8 {
+        p.refused(&conn((host, 40000), 3));
+    }
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    let u = &r["cluster"]["unreachable"][0];
+    assert_eq!(u["refused_dials"], 19);
+    assert_eq!(u["dialers"].as_array().unwrap().len(), 16);
     assert!(codes(&r).contains(&"cluster_node_unreachable".to_string()));
 }
 
@@ -688,6 +736,10 @@ fn an_rfw_version_the_peer_does_not_speak_is_a_cluster_incompatibility() {
     let mut a = p.open(&conn((2, 40002), 1));
     p.send(&mut a, true, &ok).send(&mut a, false, &common::rfw::response(1));
     p.send(&mut a, true, &v2.bytes());
+    // The server answers in a version of its own too.
+    let mut v3 = RawFrame::parse(&common::rfw::response(1)).unwrap();
+    v3.version = 3;
+    p.send(&mut a, false, &v3.bytes());
     p.end(&a, false, false);
     let (_d, path) = write(&p);
     let (code, r) = cluster(&path);
@@ -701,11 +753,21 @@ fn an_rfw_version_the_peer_does_not_speak_is_a_cluster_incompatibility() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["code"] == "cluster_version_mismatch")
+        .find(|f| f["code"] == "cluster_version_mismatch" && f["nodes"][1] == node(1))
         .unwrap();
     assert_eq!(f["level"], "MUST");
-    assert!(f["message"].as_str().unwrap().contains("version 2 frames"));
+    assert!(f["message"].as_str().unwrap().contains("version 2 frames"), "{f}");
     assert!(f["message"].as_str().unwrap().contains("(1 connection(s))"), "{f}");
+    let found: Vec<&Value> = r["cluster"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "cluster_version_mismatch")
+        .collect();
+    assert_eq!(found.len(), 2, "one per writer and version: {found:?}");
+    assert!(found
+        .iter()
+        .any(|f| f["nodes"][0] == node(1) && f["message"].as_str().unwrap().contains("version 3")));
     assert_eq!(f["nodes"][1], node(1));
     // The same capture with version 1 throughout: no mismatch.
     let mut p = Pcap::new(65535);
@@ -854,4 +916,102 @@ fn raw_streams_of_a_capture_give_the_same_nodes_without_times() {
     assert_eq!(terms, [2, 3]);
     assert_eq!(c["snapshots"].as_array().unwrap().len(), 2);
     assert!(c["notes"].to_string().contains("no packet times"));
+}
+
+/// A heartbeat with a 1.3.7+ header naming `id` and `addr`, and `leader` as its Leader.
+fn heartbeat_from(id: &str, addr: &str, leader: &str) -> Vec<u8> {
+    request(
+        0,
+        &[
+            ("Addr", V::S(addr.as_bytes())),
+            ("Entries", V::Nil),
+            ("ID", V::S(id.as_bytes())),
+            ("Leader", V::S(leader.as_bytes())),
+            ("LeaderCommitIndex", V::U(0)),
+            ("PrevLogEntry", V::U(0)),
+            ("PrevLogTerm", V::U(0)),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(2)),
+        ],
+    )
+}
+
+/// Its answer, with a 1.3.7+ header naming the responder.
+fn answer_from(id: &str, addr: &str) -> Vec<u8> {
+    response(
+        "",
+        &[
+            ("Addr", V::S(addr.as_bytes())),
+            ("ID", V::S(id.as_bytes())),
+            ("LastLog", V::U(1)),
+            ("NoRetryBackoff", V::B(false)),
+            ("ProtocolVersion", V::U(3)),
+            ("Success", V::B(true)),
+            ("Term", V::U(2)),
+        ],
+    )
+}
+
+#[test]
+fn nodes_are_named_by_what_they_advertise_and_never_by_conflicting_claims() {
+    let nat = "192.168.9.1:8300";
+    let mut p = Pcap::new(65535);
+    // Node 1 is reached at 10.0.0.1:8300 but advertises a NAT address, with id "a".
+    let mut a = p.open(&conn((2, 40001), 1));
+    exchange(
+        &mut p,
+        &mut a,
+        &heartbeat_from("b", &node(2), &node(2)),
+        Some(&answer_from("a", nat)),
+    );
+    // Its own dial, naming itself only by the advertised address (no id): mapped through it.
+    let mut b = p.open(&conn((1, 40002), 2));
+    exchange(
+        &mut p,
+        &mut b,
+        &heartbeat_from("", nat, nat),
+        Some(&answer_from("b", &node(2))),
+    );
+    // A dialer whose Leader names node 1 but whose id is node 2's: no node.
+    let mut c = p.open(&conn((3, 40003), 2));
+    exchange(
+        &mut p,
+        &mut c,
+        &heartbeat_from("b", &node(1), &node(1)),
+        Some(&answer_from("b", &node(2))),
+    );
+    // Node 3 answers with one id, then another, then the first again: its id is unknown.
+    for (port, id) in [(40004, "c1"), (40005, "c2"), (40006, "c1")] {
+        let mut f = p.open(&conn((2, port), 3));
+        exchange(
+            &mut p,
+            &mut f,
+            &heartbeat_from("b", &node(2), &node(2)),
+            Some(&answer_from(id, &node(3))),
+        );
+    }
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    let conns = r["connections"].as_array().unwrap();
+    let by_client = |client: &str| conns.iter().find(|c| c["client"] == client).unwrap();
+    assert_eq!(
+        by_client("10.0.0.1:40002")["client_node"],
+        node(1),
+        "mapped through the advertised address"
+    );
+    assert!(
+        by_client("10.0.0.3:40003")["client_node"].is_null(),
+        "two nodes named: unknown"
+    );
+    assert_eq!(by_client("10.0.0.2:40001")["client_node"], node(2));
+    let nodes = r["cluster"]["nodes"].as_array().unwrap();
+    let n = |a: &str| nodes.iter().find(|n| n["address"] == a).unwrap();
+    assert_eq!(n(&node(1))["id"], "a");
+    assert!(n(&node(3))["id"].is_null(), "{}", n(&node(3)));
+    assert!(n(&node(3))["evidence"].to_string().contains("more than one ID"));
+    assert_eq!(
+        nodes.len(),
+        3,
+        "the NAT address is node 1, not a node of its own: {nodes:?}"
+    );
 }

@@ -138,8 +138,12 @@ impl Nodes {
         // Dialers: named by their requests. A dialer that names an address no connection was
         // captured to is a node seen only dialing.
         for t in traces.iter().filter(|t| t.data) {
-            if nodes.dialer(t).is_none() {
-                let own: Vec<&String> = t.detail().claims[0]
+            // Only a dialer that names no known node at all (not one whose names disagree).
+            let claims = &t.detail().claims[0];
+            let names_none = claims.addrs.iter().all(|a| nodes.find(a).is_none())
+                && claims.ids.iter().all(|i| nodes.find_id(i).is_none());
+            if names_none {
+                let own: Vec<&String> = claims
                     .addrs
                     .iter()
                     .filter(|a| a.parse::<std::net::SocketAddr>().is_ok())
