@@ -355,3 +355,20 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
     stats.ignored_connections = unchecked.with_data as u64;
     Ok((closed, stats, unchecked))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reader_errors_are_cut_to_what_a_person_can_read() {
+        let long = format!("Parser error: bad block, input [{}]", "1, ".repeat(10_000));
+        assert_eq!(bounded(&long), "Parser error: bad block");
+        let long = "x".repeat(500);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), 201, "200 characters and an ellipsis");
+        assert!(cut.ends_with('…'));
+        assert!(bounded("Internal parser error").contains("the file is corrupt"));
+        assert_eq!(bounded("short"), "short");
+    }
+}
