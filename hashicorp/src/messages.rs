@@ -292,6 +292,12 @@ fn check_map<'v, 'a>(
         });
         return &[];
     };
+    // go-msgpack writes keys sorted: while they come in strictly increasing order there can be no
+    // duplicate, and counting the required keys found tells whether one is missing, so the usual
+    // map costs one schema lookup per key (the general checks run only for maps that need them).
+    let mut sorted = true;
+    let mut previous: Option<&[u8]> = None;
+    let mut required_found = 0;
     for (i, (k, val)) in pairs.iter().enumerate() {
         let Some(key) = k.bytes().filter(|_| matches!(k, Value::Str(_))) else {
             out.problems.push(Problem {
@@ -299,20 +305,29 @@ fn check_map<'v, 'a>(
                 message: format!("{} has a non-string key", what()),
                 info: false,
             });
+            sorted = false;
             continue;
         };
+        if previous.is_some_and(|p| p >= key) {
+            sorted = false;
+        }
+        previous = Some(key);
         let name = || String::from_utf8_lossy(key).into_owned();
         match fields
             .iter()
             .flat_map(|s| s.iter())
             .find(|(n, _, _)| n.as_bytes() == key)
         {
-            Some((_, kind, _)) if !kind_ok(*kind, val) => out.problems.push(Problem {
-                code: "hc_wrong_field_type",
-                message: format!("{}.{} holds the wrong msgpack type for a {kind:?}", what(), name()),
-                info: false,
-            }),
-            Some(_) => {}
+            Some((_, kind, required)) => {
+                required_found += usize::from(*required);
+                if !kind_ok(*kind, val) {
+                    out.problems.push(Problem {
+                        code: "hc_wrong_field_type",
+                        message: format!("{}.{} holds the wrong msgpack type for a {kind:?}", what(), name()),
+                        info: false,
+                    });
+                }
+            }
             None if known_anywhere(key) => out.problems.push(Problem {
                 code: "hc_foreign_field",
                 message: {
@@ -334,9 +349,10 @@ fn check_map<'v, 'a>(
                 info: true,
             }),
         }
-        if pairs[..i]
-            .iter()
-            .any(|(s, _)| s.bytes() == Some(key) && matches!(s, Value::Str(_)))
+        if !sorted
+            && pairs[..i]
+                .iter()
+                .any(|(s, _)| s.bytes() == Some(key) && matches!(s, Value::Str(_)))
         {
             out.problems.push(Problem {
                 code: "hc_duplicate_field",
@@ -344,6 +360,10 @@ fn check_map<'v, 'a>(
                 info: false,
             });
         }
+    }
+    let required = fields.iter().flat_map(|s| s.iter()).filter(|(_, _, r)| *r).count();
+    if sorted && required_found == required {
+        return pairs;
     }
     for (name, _, required) in fields.iter().flat_map(|s| s.iter()) {
         if *required && get(pairs, name).is_none() {
