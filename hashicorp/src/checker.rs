@@ -544,6 +544,8 @@ impl Checker {
                     }
                     // Counted either way: the receiver acted on it.
                     dir.decoded(offset, &d, &mut self.request_hints, self.keep_messages);
+                    side.term_order(dir, offset, &d);
+                    let snapshot_size = d.snapshot_size;
                     if let Some(o) = &mut self.observed {
                         o.push(Observed {
                             response: false,
@@ -552,10 +554,9 @@ impl Checker {
                             end: offset + len as u64,
                             clean: confirmed && !swallowed && d.problems.iter().all(|p| p.info),
                             error: false,
-                            decoded: d.clone(),
+                            decoded: d,
                         });
                     }
-                    side.term_order(dir, offset, &d);
                     self.unanswered.push_back(t);
                     self.requests_seen += 1;
                     if !confirmed || swallowed {
@@ -566,7 +567,7 @@ impl Checker {
                         continue;
                     }
                     at += len;
-                    if let Some(size) = d.snapshot_size {
+                    if let Some(size) = snapshot_size {
                         side.pass = size;
                         side.pass_is_skip = false;
                         self.snapshot_at = side.offset(at);
@@ -657,18 +658,8 @@ impl Checker {
                                 unconfirmed(dir, offset, &d, side.offset(at + len));
                             }
                             dir.decoded(offset, &d, &mut self.response_hints, self.keep_messages);
-                            if let Some(o) = &mut self.observed {
-                                o.push(Observed {
-                                    response: true,
-                                    rpc: t,
-                                    offset,
-                                    end: offset + len as u64,
-                                    clean: confirmed && d.problems.iter().all(|p| p.info),
-                                    error: !err.is_empty(),
-                                    decoded: d.clone(),
-                                });
-                            }
-                            if !err.is_empty() {
+                            let error = !err.is_empty();
+                            if error {
                                 dir.find(
                                     offset,
                                     "hc_error_response",
@@ -677,6 +668,17 @@ impl Checker {
                                 );
                             }
                             side.term_order(dir, offset, &d);
+                            if let Some(o) = &mut self.observed {
+                                o.push(Observed {
+                                    response: true,
+                                    rpc: t,
+                                    offset,
+                                    end: offset + len as u64,
+                                    clean: confirmed && d.problems.iter().all(|p| p.info),
+                                    error,
+                                    decoded: d,
+                                });
+                            }
                         }
                         // Its request may still be arriving: pair in request order, as a reader
                         // of the whole streams would.
