@@ -122,3 +122,16 @@ fn buffering_stays_within_one_maximal_frame() {
     assert_eq!(n, 2);
     assert_eq!(s.offset(), 10_000);
 }
+
+/// The scanner holds the frame still arriving, and nothing once it is whole.
+#[test]
+fn the_scanner_holds_only_the_frame_still_arriving() {
+    let f = frame(1);
+    let mut s = Scanner::new(Limits::default());
+    let mut found = 0;
+    s.feed(&f[..10], &mut |_| found += 1);
+    assert_eq!((s.buffered(), found), (10, 0));
+    s.feed(&f[10..], &mut |_| found += 1);
+    assert_eq!((s.buffered(), found), (0, 1));
+    assert_eq!(s.offset(), f.len() as u64);
+}
