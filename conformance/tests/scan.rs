@@ -135,3 +135,39 @@ fn the_scanner_holds_only_the_frame_still_arriving() {
     assert_eq!((s.buffered(), found), (0, 1));
     assert_eq!(s.offset(), f.len() as u64);
 }
+
+/// While hunting for the next frame, a marker split across two chunks is still found.
+#[test]
+fn a_marker_split_across_chunks_is_found_while_resynchronising() {
+    let f = frame(7);
+    let garbage = [0x55u8; 40];
+    let stream = [&garbage[..], &f[..]].concat();
+    for cut in 40..44 {
+        let mut s = Scanner::new(Limits::default());
+        let mut events = Vec::new();
+        s.feed(&stream[..cut], &mut |e| events.push(e));
+        s.feed(&stream[cut..], &mut |e| events.push(e));
+        s.finish(&mut |e| events.push(e));
+        let (ids, _, skipped) = summary(&events);
+        assert_eq!((ids, skipped), (vec![7], 40), "cut at {cut}");
+    }
+}
+
+/// An error carries the bytes around it: up to 16 before and 16 after the offending byte.
+#[test]
+fn an_error_shows_sixteen_bytes_either_side() {
+    let mut bad = [frame(1), frame(2), frame(3)].concat();
+    let at = frame(1).len() + 30;
+    bad[at] ^= 0xff;
+    let mut errors = Vec::new();
+    let mut s = Scanner::new(Limits::default());
+    s.feed(&bad, &mut |e| {
+        if let Event::Error { error, context, .. } = e {
+            errors.push((error.offset, context.offset, context.bytes.len()));
+        }
+    });
+    s.finish(&mut |_| {});
+    let (offset, start, len) = errors[0];
+    assert_eq!(start, offset - 16, "{errors:?}");
+    assert_eq!(len, 32, "{errors:?}");
+}
