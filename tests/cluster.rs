@@ -724,6 +724,13 @@ fn rfw_nodes_take_their_ids_from_configurations_and_every_dialer_is_mapped() {
         assert_eq!(n["dialects"], serde_json::json!(["rfw"]));
     }
     assert!(!r["cluster"]["leaders"].as_array().unwrap().is_empty());
+    // One snapshot, sent in chunks: counted once, at its first chunk, with its whole size.
+    let snaps = r["cluster"]["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(
+        (snaps[0]["to"].as_str(), snaps[0]["size"].as_u64()),
+        (Some("10.0.0.4:7000"), Some(28645))
+    );
 }
 
 #[test]

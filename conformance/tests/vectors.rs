@@ -57,3 +57,38 @@ fn every_requirement_has_an_accepted_and_a_rejected_vector() {
         assert!(rejected.contains(&r.id), "no rejected vector for {}", r.id);
     }
 }
+
+/// The built-in check fails a vector whose bytes do not give its expected verdict: a frame vector
+/// and a stream vector, each given another vector's bytes.
+#[test]
+fn the_builtin_check_fails_a_vector_that_does_not_hold() {
+    let all = vectors::all();
+    let accepted = all
+        .iter()
+        .find(|v| v.spec.frames.is_some() && vectors::decode_verdict(&v.bytes) == *v.spec.frames.as_ref().unwrap())
+        .unwrap();
+    let rejected = all
+        .iter()
+        .find(|v| {
+            v.spec.frames.is_some()
+                && v.bytes != accepted.bytes
+                && vectors::decode_verdict(&v.bytes) != vectors::decode_verdict(&accepted.bytes)
+        })
+        .unwrap();
+    let mut swapped = accepted.clone();
+    swapped.bytes = rejected.bytes.clone();
+    assert!(
+        vectors::check_builtin(&swapped).is_err(),
+        "{} with {}'s bytes",
+        accepted.spec.id,
+        rejected.spec.id
+    );
+    let stream = all.iter().find(|v| v.spec.stream.is_some()).unwrap();
+    let mut broken = stream.clone();
+    broken.bytes.truncate(broken.bytes.len() / 2);
+    assert!(
+        vectors::check_builtin(&broken).is_err(),
+        "{} cut in half",
+        stream.spec.id
+    );
+}
