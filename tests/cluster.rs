@@ -1022,3 +1022,31 @@ fn nodes_are_named_by_what_they_advertise_and_never_by_conflicting_claims() {
         "the NAT address is node 1, not a node of its own: {nodes:?}"
     );
 }
+
+/// A node's first and last sight span all its connections, whatever order they are reported in;
+/// a node last seen more than `--stall-after` before the end, while others talk, is silent.
+#[test]
+fn first_and_last_sight_span_every_connection() {
+    let mut p = Pcap::new(65535);
+    let mut a = p.open(&conn((1, 40001), 2));
+    exchange(&mut p, &mut a, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    p.at(5_000_000);
+    let mut b = p.open(&conn((1, 40002), 2));
+    exchange(&mut p, &mut b, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    p.end(&b, true, false).end(&b, false, false);
+    p.at(14_000_000);
+    let mut c = p.open(&conn((1, 40003), 3));
+    exchange(&mut p, &mut c, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    p.end(&c, true, false).end(&c, false, false);
+    p.at(20_000_000);
+    exchange(&mut p, &mut a, &append("1.1", 1, 2, 0), Some(&appended(2)));
+    p.end(&a, true, false).end(&a, false, false);
+    let (_d, path) = write(&p);
+    let (_, r) = cluster(&path);
+    let nodes = r["cluster"]["nodes"].as_array().unwrap();
+    let n2 = nodes.iter().find(|n| n["address"] == node(2)).unwrap();
+    assert!(n2["first_seen"].as_f64().unwrap() < 0.01, "{n2}");
+    assert!(n2["last_seen"].as_f64().unwrap() > 19.9, "{n2}");
+    assert_eq!(codes(&r), ["cluster_node_silent"], "{}", r["cluster"]);
+    assert_eq!(r["cluster"]["findings"][0]["nodes"], serde_json::json!([node(3)]));
+}
