@@ -581,6 +581,9 @@ mod tests {
             [0.0, 0.05],
             "closer than the resolution is dropped, exactly it is kept"
         );
+        t.add(10.0);
+        t.add(10.04);
+        assert_eq!(t.samples, [0.0, 0.05, 10.0], "the distance to the last sample counts");
         let mut t = Timeline::default();
         for i in 0..=MAX_SAMPLES {
             t.add(i as f64 * 0.06);
