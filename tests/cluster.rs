@@ -166,6 +166,26 @@ fn the_real_raft_1_7_3_cluster_matches_what_its_nodes_recorded() {
         .collect();
     rounds.sort();
     assert_eq!(rounds, [(2, false), (2, true), (3, false)]);
+    // Latencies per connection and request type, from the capture's timestamps.
+    let mut answered = 0;
+    for conn in r["connections"].as_array().unwrap() {
+        for (name, l) in conn["latency"].as_object().unwrap() {
+            let (p50, p99, max) = (
+                l["p50"].as_f64().unwrap(),
+                l["p99"].as_f64().unwrap(),
+                l["max"].as_f64().unwrap(),
+            );
+            assert!(0.0 < p50 && p50 <= p99 && p99 <= max && max < 1.0, "{name}: {l}");
+            answered += l["count"].as_u64().unwrap();
+        }
+    }
+    let responses: u64 = r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["directions"]["server_to_client"]["frames"].as_u64().unwrap())
+        .sum();
+    assert_eq!(answered, responses, "every answered request has its latency");
 }
 
 #[test]
