@@ -99,3 +99,40 @@ async fn the_right_type_or_an_error_response_answers() {
     let got = client.call(vote()).await.unwrap();
     assert_eq!(got.message_type(), MessageType::Error);
 }
+
+/// The stand-in peer answers each request with its own type, values taken from the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_handler_answers_every_request_in_kind() {
+    use raftwire_transport::{MemoryHandler, Server};
+    let server = Server::start("127.0.0.1:0", std::sync::Arc::new(MemoryHandler))
+        .await
+        .unwrap();
+    let client = Client::new(server.addr, config());
+    let got = client.call(vote()).await.unwrap();
+    assert_eq!(
+        got.message,
+        Message::RequestVoteResponse(RequestVoteResponse { term: 3, granted: true })
+    );
+    let transfer = Message::TimeoutNow(TimeoutNowRequest {
+        term: 4,
+        leader_id: Id::try_from("n1").unwrap(),
+    });
+    let got = client.call(transfer).await.unwrap();
+    assert_eq!(
+        got.message,
+        Message::TimeoutNowResponse(TimeoutNowResponse { term: 4, success: true })
+    );
+    // A dropped server stops listening: its accept task ends with it.
+    let addr = server.addr;
+    drop(server);
+    // The abort takes effect at the task's next poll: wait for it (up to 5 s, never a timing test).
+    let mut refused = false;
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused, "still accepting 5 s after the server was dropped");
+}
