@@ -114,3 +114,27 @@ fn a_port_named_on_the_command_line_checks_connections_with_data_only() {
     );
     assert_eq!(r["unchecked_connections"]["with_data"], 0);
 }
+
+/// Past the 1,000 unchecked connections listed, the rest are still counted: with data or without.
+#[test]
+fn unchecked_connections_past_the_listed_ones_are_counted_by_what_they_carried() {
+    let mut p = Pcap::new(65535);
+    p.conn(
+        &Conn::new((1, 40000), (2, 7000))
+            .c2s(common::rfw::request(1))
+            .s2c(common::rfw::response(1)),
+    );
+    for i in 0..1030u16 {
+        p.conn(&Conn::new((3, 10_000 + i), (4, 5555)).c2s(&b"hello, not raft"[..]));
+    }
+    for i in 0..20u16 {
+        p.conn(&Conn::new((3, 20_000 + i), (4, 5555)));
+    }
+    let (_d, path) = write(&p);
+    let (_, r) = validate_json(&[&path]);
+    let u = &r["unchecked_connections"];
+    assert_eq!(u["connections"], 1050, "{}", u["connections"]);
+    assert_eq!(u["with_data"], 1030);
+    assert_eq!(u["listed"].as_array().unwrap().len(), 1000);
+    assert_eq!(u["not_listed"], 50);
+}
