@@ -390,6 +390,25 @@ pub fn junit(report: &Report, strict: bool) -> String {
         suite.add_test_case(TestCase::new("all", status));
         out.add_test_suite(suite);
     }
+    if let Some(c) = report.cluster.as_ref().filter(|c| !c.findings.is_empty()) {
+        // Findings between nodes: a case each, failing at MUST (and SHOULD with --strict), so a
+        // capture that fails on the cluster alone does not show all green.
+        let mut suite = TestSuite::new("cluster");
+        for (i, f) in c.findings.iter().enumerate() {
+            let fails = f.level == "MUST" || strict && f.level == "SHOULD";
+            let status = if fails {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{} [{}]", f.code, f.nodes.join(", ")));
+                s.set_type(f.code.clone());
+                s.set_description(f.message.clone());
+                s
+            } else {
+                TestCaseStatus::success()
+            };
+            suite.add_test_case(TestCase::new(format!("{}_{}", f.code, i + 1), status));
+        }
+        out.add_test_suite(suite);
+    }
     if !report.summary.not_checked.is_empty() {
         // What could not be checked is a case of its own, skipped with the reason, so a CI view
         // of the results shows it next to the passes.

@@ -256,6 +256,16 @@ fn a_real_old_node_that_cannot_decode_a_pre_vote_makes_the_cluster_not_conformin
     assert_eq!(newer_node["id"], t["newer_node"]["id"]);
     assert_eq!(r["summary"]["cluster_violations"], 1);
     assert_eq!(r["summary"]["verdict"], "not_conforming");
+    // JUnit shows it as a failing case of its own.
+    let junit = common::raftwire()
+        .args(["validate", "--format", "junit"])
+        .arg(format!("{FIXTURES}/raft-1.1.2-mixed.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(junit.status.code(), Some(1));
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(xml.contains("testsuite name=\"cluster\""), "{xml}");
+    assert!(xml.contains("type=\"cluster_incompatible_rpc\""), "{xml}");
     // The stale AppendEntries it also sent was answered with a higher term: no leader in term 1.
     assert!(r["cluster"]["leaders"]
         .as_array()
