@@ -182,8 +182,9 @@ impl Feature {
 pub struct FeatureSet(u16);
 
 impl FeatureSet {
+    /// A feature's bit: its place in the enum, which is its place in [`Feature::ALL`].
     fn bit(f: Feature) -> u16 {
-        1 << Feature::ALL.iter().position(|x| *x == f).unwrap_or(15)
+        1 << (f as u16)
     }
 
     /// Adds `f`.
@@ -196,9 +197,10 @@ impl FeatureSet {
         self.0 & Self::bit(f) != 0
     }
 
-    /// The features, in [`Feature::ALL`]'s order.
+    /// The features, in [`Feature::ALL`]'s order (nothing to do for an empty set, the usual one).
     pub fn iter(&self) -> impl Iterator<Item = Feature> + '_ {
-        Feature::ALL.into_iter().filter(|f| self.contains(*f))
+        let all: &[Feature] = if self.0 == 0 { &[] } else { &Feature::ALL };
+        all.iter().copied().filter(|f| self.contains(*f))
     }
 
     /// True if there is none.
@@ -267,6 +269,22 @@ mod tests {
             (None, Some(Release(1, 1, 0)))
         );
         assert_eq!(Feature::PreVote.written_by(), (Some(Release(1, 7, 0)), None));
+    }
+
+    #[test]
+    fn a_feature_sets_bit_is_its_place_in_the_list() {
+        for (i, f) in Feature::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+        let mut set = FeatureSet::default();
+        assert!(set.is_empty() && set.iter().next().is_none());
+        set.insert(Feature::SignedIntV1);
+        set.insert(Feature::HeaderIdAddr);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Feature::HeaderIdAddr, Feature::SignedIntV1]
+        );
+        assert!(!set.contains(Feature::PreVote));
     }
 
     #[test]

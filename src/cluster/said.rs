@@ -2,6 +2,8 @@
 //! messages come from its checker ([`from_hashicorp`]), RFW/1 frames from the scanner
 //! ([`from_rfw`]). The trace never sees either format.
 
+use std::borrow::Cow;
+
 use raftwire_codec::{Frame, Message};
 use raftwire_hashicorp::messages;
 use raftwire_hashicorp::release::FeatureSet;
@@ -27,13 +29,14 @@ pub enum Rpc {
     Other,
 }
 
-/// A message as the cluster view reads it.
+/// A message as the cluster view reads it, borrowing what it can from the frame it came from: it
+/// is made for every message a capture holds, so it allocates nothing for the usual one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Said {
+pub struct Said<'f> {
     pub response: bool,
     pub rpc: Rpc,
     /// The report's name of the request (a response's is its request's), for latencies.
-    pub name: String,
+    pub name: &'static str,
     /// Where it starts and ends in its direction's stream.
     pub offset: u64,
     pub end: u64,
@@ -41,10 +44,11 @@ pub struct Said {
     /// messages are evidence.
     pub clean: bool,
     pub term: Option<u64>,
-    /// Ids and addresses its writer gives as its own (a hashicorp header's `ID`/`Addr`, a
-    /// request's `Leader`/`Candidate`; an RFW/1 request's leader or candidate id).
-    pub ids: Vec<String>,
-    pub addrs: Vec<String>,
+    /// The id its writer gives as its own (a hashicorp header's `ID`; an RFW/1 request's leader or
+    /// candidate id) and its addresses (a hashicorp header's `Addr`, a request's `Leader`,
+    /// `Candidate`).
+    pub id: Option<Cow<'f, str>>,
+    pub addrs: [Option<Cow<'f, str>>; 3],
     pub granted: Option<bool>,
     pub success: Option<bool>,
     /// hashicorp/raft release features it shows.
@@ -55,12 +59,16 @@ pub struct Said {
     pub members: Vec<(String, String)>,
 }
 
-fn text(b: &[u8]) -> String {
+fn owned(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+fn text(b: &[u8]) -> Option<Cow<'_, str>> {
+    Some(String::from_utf8_lossy(b))
+}
+
 /// A message the hashicorp checker decoded.
-pub fn from_hashicorp(o: Observed) -> Said {
+pub fn from_hashicorp(o: Observed) -> Said<'static> {
     let d = o.decoded;
     let name = d.name;
     let f = d.facts;
@@ -76,20 +84,25 @@ pub fn from_hashicorp(o: Observed) -> Said {
         messages::TIMEOUT_NOW => Rpc::TimeoutNow,
         _ => Rpc::Other,
     };
-    let mut addrs: Vec<String> = f.addr.into_iter().collect();
-    if !o.response {
-        addrs.extend(f.leader.into_iter().chain(f.candidate));
-    }
+    let (leader, candidate) = if o.response {
+        (None, None)
+    } else {
+        (f.leader, f.candidate)
+    };
     Said {
         response: o.response,
         rpc,
-        name: name.to_string(),
+        name,
         offset: o.offset,
         end: o.end,
         clean: o.clean,
         term: d.term,
-        ids: f.id.into_iter().collect(),
-        addrs,
+        id: f.id.map(Cow::Owned),
+        addrs: [
+            f.addr.map(Cow::Owned),
+            leader.map(Cow::Owned),
+            candidate.map(Cow::Owned),
+        ],
         granted: f.granted,
         success: f.success,
         features: f.features,
@@ -98,18 +111,21 @@ pub fn from_hashicorp(o: Observed) -> Said {
     }
 }
 
-/// An RFW/1 frame at `offset`, `len` bytes long.
-pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
+/// An RFW/1 frame at `offset`, `len` bytes long. An AppendEntries' entries are searched for
+/// configurations only if `members` (reading every entry of every frame costs; the caller asks
+/// until it has a configuration).
+pub fn from_rfw(frame: &Frame, offset: u64, len: usize, members: bool) -> Said<'_> {
     let mut s = Said {
         response: frame.message_type().is_response(),
         rpc: Rpc::Other,
-        name: frame.message_type().name().trim_end_matches("Response").to_string(),
+        // A response is named by the request it answers.
+        name: frame.message_type().answers().unwrap_or(frame.message_type()).name(),
         offset,
         end: offset + len as u64,
         clean: true,
         term: frame.message.term(),
-        ids: Vec::new(),
-        addrs: Vec::new(),
+        id: None,
+        addrs: [None, None, None],
         granted: None,
         success: None,
         features: FeatureSet::default(),
@@ -122,16 +138,16 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
                 pre: v.pre_vote,
                 transfer: v.leadership_transfer,
             };
-            s.ids.push(text(v.candidate_id.as_bytes()));
+            s.id = text(v.candidate_id.as_bytes());
         }
         Message::AppendEntries(a) => {
             s.rpc = Rpc::Append {
                 entries: a.entries.len() as u64,
             };
-            s.ids.push(text(a.leader_id.as_bytes()));
-            for e in a.entries.iter() {
+            s.id = text(a.leader_id.as_bytes());
+            for e in a.entries.iter().filter(|_| members) {
                 if let Some(c) = e.configuration() {
-                    s.members.extend(c.servers().map(|m| (text(m.id), text(m.address))));
+                    s.members.extend(c.servers().map(|m| (owned(m.id), owned(m.address))));
                 }
             }
         }
@@ -141,26 +157,28 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
             } else {
                 Rpc::SnapshotChunk
             };
-            s.ids.push(text(i.leader_id.as_bytes()));
-            s.members.extend(
-                i.configuration
-                    .servers
-                    .iter()
-                    .map(|m| (text(m.id.as_bytes()), text(m.address.as_bytes()))),
-            );
+            s.id = text(i.leader_id.as_bytes());
+            if members {
+                s.members.extend(
+                    i.configuration
+                        .servers
+                        .iter()
+                        .map(|m| (owned(m.id.as_bytes()), owned(m.address.as_bytes()))),
+                );
+            }
         }
         Message::TimeoutNow(t) => {
             s.rpc = Rpc::TimeoutNow;
-            s.ids.push(text(t.leader_id.as_bytes()));
+            s.id = text(t.leader_id.as_bytes());
         }
         Message::RequestVoteResponse(r) => s.granted = Some(r.granted),
         Message::AppendEntriesResponse(r) => s.success = Some(r.success),
         Message::InstallSnapshotResponse(r) => s.success = Some(r.success),
         Message::TimeoutNowResponse(r) => s.success = Some(r.success),
-        Message::Error(_) => s.name = String::new(),
+        Message::Error(_) => s.name = "",
     }
     if s.name == "AppendEntries" && s.rpc == (Rpc::Append { entries: 0 }) {
-        s.name = "AppendEntries(heartbeat)".into();
+        s.name = "AppendEntries(heartbeat)";
     }
     s
 }
@@ -169,7 +187,10 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize) -> Said {
 /// receiver would reject (VER-1).
 pub fn observe_rfw(trace: &mut super::Trace, end: usize, e: &raftwire_conformance::Event) {
     match e {
-        raftwire_conformance::Event::Frame { offset, len, frame } => trace.message(from_rfw(frame, *offset, *len)),
+        raftwire_conformance::Event::Frame { offset, len, frame } => {
+            let members = trace.detail().members.is_empty();
+            trace.message(from_rfw(frame, *offset, *len, members))
+        }
         raftwire_conformance::Event::Error { error, .. }
             if error.code == raftwire_codec::ErrorCode::UnsupportedVersion =>
         {
@@ -199,22 +220,21 @@ mod tests {
                 }),
             )
         };
-        let s = from_rfw(&ae(vec![]), 100, 50);
+        let heartbeat = ae(vec![]);
+        let s = from_rfw(&heartbeat, 100, 50, true);
         assert_eq!(
-            (s.name.as_str(), s.rpc, s.end),
+            (s.name, s.rpc, s.end),
             ("AppendEntries(heartbeat)", Rpc::Append { entries: 0 }, 150)
         );
-        assert_eq!(
-            (s.ids.clone(), s.request_id, s.term),
-            (vec!["n1".to_string()], Some(7), Some(3))
-        );
+        assert_eq!((s.id.as_deref(), s.request_id, s.term), (Some("n1"), Some(7), Some(3)));
         let one = raftwire_codec::Entry {
             index: 1,
             term: 3,
             kind: raftwire_codec::EntryKind::Noop,
             data: bytes::Bytes::new(),
         };
-        let s = from_rfw(&ae(vec![one]), 0, 10);
-        assert_eq!((s.name.as_str(), s.rpc), ("AppendEntries", Rpc::Append { entries: 1 }));
+        let with_one = ae(vec![one]);
+        let s = from_rfw(&with_one, 0, 10, true);
+        assert_eq!((s.name, s.rpc), ("AppendEntries", Rpc::Append { entries: 1 }));
     }
 }

@@ -42,10 +42,11 @@ impl Claims {
         }
     }
 
-    fn add(list: &mut Vec<String>, v: &Option<String>) {
-        if let Some(v) = v {
-            if !list.contains(v) && list.len() < MAX_CLAIMS {
-                list.push(v.clone());
+    /// Keeps `v` unless it is there already (the usual case: no copy is made then).
+    fn add(list: &mut Vec<String>, v: Option<&str>) {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            if !list.iter().any(|x| x == v) && list.len() < MAX_CLAIMS {
+                list.push(v.to_string());
             }
         }
     }
@@ -86,7 +87,7 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unanswered {
     /// Its report name.
-    pub name: String,
+    pub name: &'static str,
     pub ts: f64,
     pub offset: u64,
     pub features: FeatureSet,
@@ -261,7 +262,7 @@ struct Live {
 
 #[derive(Debug, Clone)]
 struct Pending {
-    name: String,
+    name: &'static str,
     request_id: Option<u64>,
     ts: f64,
     offset: u64,
@@ -378,11 +379,9 @@ impl Trace {
     fn claim(&mut self, end: usize, m: &Said, ts: f64) {
         let d = self.d();
         let c = &mut d.claims[end];
-        for id in &m.ids {
-            Claims::add(&mut c.ids, &Some(id.clone()));
-        }
+        Claims::add(&mut c.ids, m.id.as_deref());
         for a in &m.addrs {
-            Claims::add(&mut c.addrs, &Some(a.clone()));
+            Claims::add(&mut c.addrs, a.as_deref());
         }
         for pair in &m.members {
             if !d.members.contains(pair) && d.members.len() < 4 * MAX_CLAIMS {
@@ -437,7 +436,15 @@ impl Trace {
         }
         self.d().responses += 1;
         self.claim(1, &m, ts);
-        self.d().latency.entry(p.name).or_default().add(ts - p.ts);
+        let latency = &mut self.d().latency;
+        match latency.get_mut(p.name) {
+            Some(h) => h.add(ts - p.ts),
+            None => {
+                let mut h = Histogram::default();
+                h.add(ts - p.ts);
+                latency.insert(p.name.to_string(), h);
+            }
+        }
         if let Some(term) = p.leads.filter(|t| m.term == Some(*t)) {
             if !self.d().events.iter().any(|e| e.kind == EventKind::Leads { term }) {
                 self.event(p.ts, p.offset, EventKind::Leads { term });
@@ -532,7 +539,7 @@ impl Trace {
         let d = self.d();
         d.unanswered = unanswered;
         d.first_unanswered = live.pending.front().map(|p| Unanswered {
-            name: p.name.clone(),
+            name: p.name,
             ts: p.ts,
             offset: p.offset,
             features: p.features,
@@ -544,17 +551,17 @@ impl Trace {
 mod tests {
     use super::*;
 
-    fn said(response: bool, rpc: Rpc, id: Option<u64>, end: u64) -> Said {
+    fn said(response: bool, rpc: Rpc, id: Option<u64>, end: u64) -> Said<'static> {
         Said {
             response,
             rpc,
-            name: "AppendEntries".into(),
+            name: "AppendEntries",
             offset: end - 10,
             end,
             clean: true,
             term: Some(2),
-            ids: Vec::new(),
-            addrs: Vec::new(),
+            id: None,
+            addrs: [None, None, None],
             granted: None,
             success: None,
             features: FeatureSet::default(),
@@ -634,7 +641,7 @@ mod tests {
         // Requests 1 and 2 at 1.0 s; answers to 2 (at 3.0 s), then to 1 (at 5.0 s).
         t.message(said(false, Rpc::Append { entries: 1 }, Some(1), 10));
         let mut second = said(false, Rpc::Append { entries: 1 }, Some(2), 20);
-        second.name = "Second".into();
+        second.name = "Second";
         t.message(second);
         t.message(said(true, Rpc::Other, Some(2), 10));
         t.message(said(true, Rpc::Other, Some(1), 20));
