@@ -4,36 +4,16 @@
 
 mod common;
 
+use common::hashicorp::{append, appended};
 use common::pcap::{Conn, Pcap};
 use common::validate_json;
-use raftwire_hashicorp::craft::{request, response, V};
 
 fn heartbeat() -> Vec<u8> {
-    request(
-        0,
-        &[
-            ("Entries", V::Nil),
-            ("Leader", V::S(b"10.0.0.1:8300")),
-            ("LeaderCommitIndex", V::U(0)),
-            ("PrevLogEntry", V::U(0)),
-            ("PrevLogTerm", V::U(0)),
-            ("ProtocolVersion", V::U(3)),
-            ("Term", V::U(2)),
-        ],
-    )
+    append("1.1", 1, 2, 0)
 }
 
 fn answer() -> Vec<u8> {
-    response(
-        "",
-        &[
-            ("LastLog", V::U(1)),
-            ("NoRetryBackoff", V::B(false)),
-            ("ProtocolVersion", V::U(3)),
-            ("Success", V::B(true)),
-            ("Term", V::U(2)),
-        ],
-    )
+    appended(2)
 }
 
 fn write(p: &Pcap) -> (tempfile::TempDir, String) {

@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::hashicorp::{append, appended, node};
 use common::pcap::{Conn, Flow, Pcap};
 use common::validate_json;
-use raftwire_hashicorp::craft::{array, map, request, response, V};
+use raftwire_hashicorp::craft::{request, response, V};
 use serde_json::Value;
 
 const FIXTURES: &str = "tests/fixtures/hashicorp";
@@ -276,76 +277,6 @@ fn a_real_old_node_that_cannot_decode_a_pre_vote_makes_the_cluster_not_conformin
 
 // Constructed clusters: hand-built messages of each release, in captures written packet by packet.
 
-fn node(n: u8) -> String {
-    format!("10.0.0.{n}:8300")
-}
-
-/// An AppendEntries from node `from` as raft `release` writes it ("1.1" no header id/addr and no
-/// AppendedAt; "1.3" no id/addr and a legacy AppendedAt; "1.6new" id/addr and the new time
-/// format), with `entries` entries.
-fn append(release: &str, from: u8, term: u64, entries: usize) -> Vec<u8> {
-    let addr = node(from);
-    let id = format!("n{from}");
-    let log = |i: u64| -> Vec<u8> {
-        let time: V<'_> = match release {
-            "1.3" => V::Raw(
-                [
-                    &[0xaf, 1][..],
-                    &[0, 0, 0, 14, 0xdd, 0x25, 0x74, 0x25, 0, 0, 0x17, 0x70, 0xff, 0xff],
-                ]
-                .concat(),
-            ),
-            _ => V::Raw(vec![0xa8, 0, 0, 0x5d, 0xc0, 0x65, 0x93, 0x7d, 0x25]),
-        };
-        let mut pairs = vec![];
-        if release != "1.1" {
-            pairs.push(("AppendedAt", time));
-        }
-        pairs.extend([
-            ("Data", V::S(b"cmd")),
-            ("Extensions", V::Nil),
-            ("Index", V::U(i)),
-            ("Term", V::U(term)),
-            ("Type", V::U(0)),
-        ]);
-        map(&pairs)
-    };
-    let list: Vec<Vec<u8>> = (0..entries as u64).map(|i| log(i + 1)).collect();
-    let entries = if list.is_empty() { V::Nil } else { V::Raw(array(&list)) };
-    let mut pairs = vec![];
-    let with_header = release == "1.6new";
-    if with_header {
-        pairs.push(("Addr", V::S(addr.as_bytes())));
-    }
-    pairs.push(("Entries", entries));
-    if with_header {
-        pairs.push(("ID", V::S(id.as_bytes())));
-    }
-    pairs.extend([
-        ("Leader", V::S(addr.as_bytes())),
-        ("LeaderCommitIndex", V::U(0)),
-        ("PrevLogEntry", V::U(0)),
-        ("PrevLogTerm", V::U(0)),
-        ("ProtocolVersion", V::U(3)),
-        ("Term", V::U(term)),
-    ]);
-    request(0, &pairs)
-}
-
-/// The answer to an AppendEntries, as raft <= 1.3.6 writes it.
-fn appended(term: u64) -> Vec<u8> {
-    response(
-        "",
-        &[
-            ("LastLog", V::U(1)),
-            ("NoRetryBackoff", V::B(false)),
-            ("ProtocolVersion", V::U(3)),
-            ("Success", V::B(true)),
-            ("Term", V::U(term)),
-        ],
-    )
-}
-
 fn conn(client: (u8, u16), server: u8) -> Conn {
     Conn::new(client, (server, 8300))
 }
@@ -463,6 +394,22 @@ fn pre_vote(from: u8, term: u64) -> Vec<u8> {
     )
 }
 
+/// A RequestPreVote granted, as raft 1.7 answers it from node `by`.
+fn pre_vote_granted_by(by: u8, term: u64) -> Vec<u8> {
+    let addr = node(by);
+    let id = format!("n{by}");
+    response(
+        "",
+        &[
+            ("Addr", V::S(addr.as_bytes())),
+            ("Granted", V::B(true)),
+            ("ID", V::S(id.as_bytes())),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(term)),
+        ],
+    )
+}
+
 #[test]
 fn a_close_right_after_a_newer_feature_names_it_as_the_likely_cause() {
     // Node 1's release is unknown beyond >= 1.3.7 (it answered with a header id): it may be older
@@ -507,16 +454,7 @@ fn a_close_right_after_a_newer_feature_names_it_as_the_likely_cause() {
     // Once node 1 is known to run 1.7 (it answered a pre-vote), the same close is only noted.
     let mut p2 = Pcap::new(65535);
     let mut c = p2.open(&conn((2, 40004), 1));
-    let granted = response(
-        "",
-        &[
-            ("Addr", V::S(node(1).as_bytes())),
-            ("Granted", V::B(true)),
-            ("ID", V::S(b"n1")),
-            ("ProtocolVersion", V::U(3)),
-            ("Term", V::U(3)),
-        ],
-    );
+    let granted = pre_vote_granted_by(1, 3);
     exchange(&mut p2, &mut c, &pre_vote(2, 3), Some(&granted));
     let mut d = p2.open(&conn((2, 40005), 1));
     exchange(&mut p2, &mut d, &pre_vote(2, 4), None);
@@ -824,16 +762,7 @@ fn a_node_upgraded_during_the_capture_is_noted_and_not_called_incompatible() {
     exchange(&mut p, &mut a, &append("1.6new", 2, 2, 1), Some(&appended(2)));
     p.end(&a, true, false).end(&a, false, false);
     let mut b = p.open(&conn((2, 40003), 1));
-    let granted = response(
-        "",
-        &[
-            ("Addr", V::S(node(1).as_bytes())),
-            ("Granted", V::B(true)),
-            ("ID", V::S(b"n1")),
-            ("ProtocolVersion", V::U(3)),
-            ("Term", V::U(3)),
-        ],
-    );
+    let granted = pre_vote_granted_by(1, 3);
     exchange(&mut p, &mut b, &pre_vote(2, 3), Some(&granted));
     let mut c = p.open(&conn((2, 40004), 1));
     exchange(&mut p, &mut c, &pre_vote(2, 4), None);

@@ -1,6 +1,7 @@
 //! What the CLI tests share: running the built `raftwire` binary.
 #![allow(dead_code)]
 
+pub mod hashicorp;
 pub mod pcap;
 pub mod rfw;
 
