@@ -260,6 +260,19 @@ func leader(nodes []*node) *node {
 	panic("no leader")
 }
 
+// bootstrapped starts nodes n1..n3 on base..base+2 and bootstraps them as one cluster.
+func bootstrapped(base int) ([]*node, raft.Future) {
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		nodes = append(nodes, start(i, base+i-1))
+	}
+	var servers []raft.Server
+	for _, n := range nodes {
+		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
+	}
+	return nodes, nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers})
+}
+
 func must(f raft.Future) {
 	if err := f.Error(); err != nil {
 		panic(err)
@@ -269,15 +282,8 @@ func must(f raft.Future) {
 // runShared starts a cluster on shared connections and lets it try to elect a leader and
 // replicate for a few seconds; the library's own log (stderr) shows what it made of the bytes.
 func runShared(base int) {
-	var nodes []*node
-	for i := 1; i <= 3; i++ {
-		nodes = append(nodes, start(i, base+i-1))
-	}
-	var servers []raft.Server
-	for _, n := range nodes {
-		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
-	}
-	nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers})
+	// On shared connections the bootstrap may already see decode errors: they are the point.
+	nodes, _ := bootstrapped(base)
 	deadline := time.Now().Add(6 * time.Second)
 	transferred := false
 	for i := 0; time.Now().Before(deadline); i++ {
@@ -386,15 +392,8 @@ func sendRaw(target string, req []byte) map[string]interface{} {
 // does not listen): a RequestPreVote, which 1.1.2 cannot decode, and an AppendEntries with the new
 // time format, which 1.1.2 decodes (it has no AppendedAt field) and rejects for its stale term.
 func runMixed(base int) {
-	var nodes []*node
-	for i := 1; i <= 3; i++ {
-		nodes = append(nodes, start(i, base+i-1))
-	}
-	var servers []raft.Server
-	for _, n := range nodes {
-		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
-	}
-	must(nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}))
+	nodes, boot := bootstrapped(base)
+	must(boot)
 	l := leader(nodes)
 	for i := 0; i < 20; i++ {
 		must(l.raft.Apply([]byte(fmt.Sprintf("cmd-%d", i)), time.Second))
@@ -439,15 +438,8 @@ func runMixed(base int) {
 // commands; snapshots every 1000 entries truncate the log, and a node that joins late is brought
 // up by InstallSnapshot. The shape of a busy production cluster's replication traffic.
 func runBusy(base int, commands int) {
-	var nodes []*node
-	for i := 1; i <= 3; i++ {
-		nodes = append(nodes, start(i, base+i-1))
-	}
-	var servers []raft.Server
-	for _, n := range nodes {
-		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
-	}
-	must(nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}))
+	nodes, boot := bootstrapped(base)
+	must(boot)
 	l := leader(nodes)
 	var wg sync.WaitGroup
 	next := make(chan int, 64)
@@ -498,15 +490,8 @@ func main() {
 		runBusy(base, *busy)
 		return
 	}
-	var nodes []*node
-	for i := 1; i <= 3; i++ {
-		nodes = append(nodes, start(i, base+i-1))
-	}
-	var servers []raft.Server
-	for _, n := range nodes {
-		servers = append(servers, raft.Server{ID: n.id, Address: n.addr})
-	}
-	must(nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}))
+	nodes, boot := bootstrapped(base)
+	must(boot)
 	l := leader(nodes)
 	for i := 0; i < 60; i++ {
 		size := 64
