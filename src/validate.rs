@@ -222,13 +222,13 @@ fn scan_file(source: &Source, limits: Limits, trace: &mut Trace, end: usize) -> 
     Ok(s)
 }
 
-/// Reads two inputs in alternating chunks: a connection's directions side by side, so a checker
-/// that pairs responses with requests holds little of either.
+/// Reads two inputs in alternating chunks, handing each to `on_chunk` with its input's index (0 or
+/// 1): a connection's directions side by side, so a checker that pairs responses with requests
+/// holds little of either.
 fn read_alternating(
     a: Option<&Source>,
     b: Option<&Source>,
-    mut on_a: impl FnMut(&[u8]),
-    mut on_b: impl FnMut(&[u8]),
+    mut on_chunk: impl FnMut(usize, &[u8]),
 ) -> Result<(), String> {
     let open = |s: Option<&Source>| s.map(|s| s.reader().map(|r| (r, s.name.clone()))).transpose();
     let mut readers = [open(a)?, open(b)?];
@@ -238,8 +238,7 @@ fn read_alternating(
             let Some((reader, name)) = slot else { continue };
             match reader.read(&mut buf) {
                 Ok(0) => *slot = None,
-                Ok(n) if i == 0 => on_a(buf.get(..n).unwrap_or_default()),
-                Ok(n) => on_b(buf.get(..n).unwrap_or_default()),
+                Ok(n) => on_chunk(i, buf.get(..n).unwrap_or_default()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("{name}: {e}")),
             }
@@ -255,27 +254,18 @@ fn check_hashicorp_files(
     server: Option<&Source>,
     trace: &mut Trace,
 ) -> Result<raftwire_hashicorp::Connection, String> {
-    let checker = std::cell::RefCell::new(raftwire_hashicorp::Checker::new(false).observe());
-    let trace = std::cell::RefCell::new(trace);
-    let observed = || {
-        for o in checker.borrow_mut().take_observed() {
-            trace.borrow_mut().message(from_hashicorp(o));
+    let mut checker = raftwire_hashicorp::Checker::new(false).observe();
+    read_alternating(client, server, |side, chunk| {
+        if side == 0 {
+            checker.requests(chunk);
+        } else {
+            checker.responses(chunk);
         }
-    };
-    read_alternating(
-        client,
-        server,
-        |chunk| {
-            checker.borrow_mut().requests(chunk);
-            observed();
-        },
-        |chunk| {
-            checker.borrow_mut().responses(chunk);
-            observed();
-        },
-    )?;
-    let (checked, last) = checker.into_inner().finish_observed();
-    let trace = trace.into_inner();
+        for o in checker.take_observed() {
+            trace.message(from_hashicorp(o));
+        }
+    })?;
+    let (checked, last) = checker.finish_observed();
     for o in last {
         trace.message(from_hashicorp(o));
     }
