@@ -247,8 +247,9 @@ fn read_alternating(
     Ok(())
 }
 
-/// Checks a hashicorp/raft connection's streams as they are read (requests first, so every
-/// response meets the requests it may answer): memory stays bounded by the message being read.
+/// Checks a hashicorp/raft connection's streams as they are read, side by side (the checker waits
+/// for the requests a response may answer): memory stays bounded by the message being read, and
+/// what each message says goes to `trace`.
 fn check_hashicorp_files(
     client: Option<&Source>,
     server: Option<&Source>,
