@@ -117,6 +117,20 @@ pub(crate) fn decode_checked(
     })
 }
 
+/// [`decode_checked`] for a decoder that owns `frame`, a buffer holding exactly the frame whose
+/// header is `header` and whose first byte is at stream offset `offset`: the message keeps
+/// `frame`'s handle (`Message::decode_body_owning`) instead of taking a new one.
+#[inline]
+pub(crate) fn decode_owned(header: &FrameHeader, frame: Bytes, offset: u64) -> Result<Frame, DecodeError> {
+    let payload_len = checked_payload(header, &frame, 0, offset)?.len();
+    let message = Message::decode_body_owning(header.message_type, frame, HEADER_LEN..HEADER_LEN + payload_len)
+        .map_err(|e| e.locate(offset + HEADER_LEN as u64, payload_len))?;
+    Ok(Frame {
+        request_id: header.request_id,
+        message,
+    })
+}
+
 /// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame
 /// is present, returns its header and length.
 #[inline(always)]

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
-use crate::frame::{decode_checked, encode_with, frame_extent, Frame};
+use crate::frame::{decode_owned, encode_with, frame_extent, Frame};
 use crate::limits::Limits;
 
 /// The error a `Framed<_, RfwCodec>` stream or sink yields: typed, so a transport matches on the
@@ -62,8 +62,7 @@ impl Decoder for RfwCodec {
                 Ok(None)
             }
             Ok((header, len)) => {
-                let bytes = src.split_to(len).freeze();
-                let frame = decode_checked(&header, &bytes, 0, self.offset)?;
+                let frame = decode_owned(&header, src.split_to(len).freeze(), self.offset)?;
                 self.offset += len as u64;
                 Ok(Some(frame))
             }

@@ -6,7 +6,9 @@
 //! wrong, and record how much input remained so the frame layer can turn that into an absolute
 //! byte offset. [`Writer`] mirrors them for the encoder.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::ops::Range;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use nom::error::{ErrorKind, ParseError};
 use nom::IResult;
 
@@ -231,11 +233,35 @@ pub(crate) fn end(i: &[u8]) -> PResult<'_, ()> {
 /// never a crash.
 #[inline]
 pub(crate) fn share(payload: &Bytes, part: &[u8]) -> Bytes {
-    let start = (part.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
-    match start.checked_add(part.len()) {
-        Some(end) if !part.is_empty() && end <= payload.len() => payload.slice(start..end),
-        _ => Bytes::copy_from_slice(part),
+    match range_in(payload, part) {
+        Some(range) => payload.slice(range),
+        None => Bytes::copy_from_slice(part),
     }
+}
+
+/// Where `part` lies in `buffer`: `None` for an empty part or one from anywhere else.
+#[inline]
+pub(crate) fn range_in(buffer: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if !part.is_empty() && end <= buffer.len() => Some(start..end),
+        _ => None,
+    }
+}
+
+/// `buffer` cut down to `range` (from [`range_in`] on the same buffer): the buffer's own handle
+/// becomes the field's. [`share`] costs an atomic increment now and a decrement when the frame's
+/// handle is dropped; a decoder that owns the frame's handle gives it to its last zero-copy field
+/// instead, which brought the tokio codec level with `LengthDelimitedCodec` (BENCHMARKS.md).
+#[inline(always)]
+pub(crate) fn narrow(mut buffer: Bytes, range: Range<usize>) -> Bytes {
+    if range.start > range.end || range.end > buffer.len() {
+        // Not a range of this buffer: copy nothing rather than panic in `advance`.
+        return Bytes::new();
+    }
+    buffer.truncate(range.end);
+    buffer.advance(range.start);
+    buffer
 }
 
 /// The encoder's mirror of the field parsers. It writes into the frame being built and knows

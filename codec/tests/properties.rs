@@ -131,6 +131,43 @@ fn random_chunkings_give_the_same_frames() {
     }
 }
 
+/// The tokio codec hands each frame's own buffer to the message's entries or chunk data
+/// (`decode_owned`): whatever the chunking, every field must come out as it was sent.
+#[test]
+fn the_tokio_codec_gives_the_same_frames_at_any_chunking() {
+    use tokio_util::codec::Decoder;
+    let mut frames = generated_frames(200, 41);
+    frames.extend(
+        every_message()
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| Frame::new(i as u64 + 1, m)),
+    );
+    let stream = stream_of(&frames);
+    let mut rng = Rng(5);
+    for round in 0..50 {
+        let mut codec = RfwCodec::default();
+        let mut src = BytesMut::new();
+        let mut out = Vec::new();
+        let mut rest = &stream[..];
+        while !rest.is_empty() {
+            let n = if round == 0 {
+                rest.len()
+            } else {
+                (1 + rng.below(300)).min(rest.len())
+            };
+            src.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            while let Some(frame) = codec.decode(&mut src).unwrap() {
+                out.push(frame);
+            }
+        }
+        assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+        assert_eq!(out, frames, "round {round}");
+        assert_eq!(codec.offset(), stream.len() as u64);
+    }
+}
+
 #[test]
 fn owned_chunks_give_the_same_frames_at_every_split_point() {
     let frames: Vec<Frame> = every_message()

@@ -244,6 +244,30 @@ impl AppendEntriesRequest {
     }
 }
 
+/// An owned AppendEntries request waiting for its entries (`AppendEntriesRef::owned_head`).
+pub(crate) struct AppendEntriesHead {
+    term: u64,
+    prev_log_index: u64,
+    prev_log_term: u64,
+    leader_commit: u64,
+    leader_id: Id,
+}
+
+impl AppendEntriesHead {
+    /// The request, with `entries`.
+    #[inline(always)]
+    pub(crate) fn with_entries(self, entries: Entries) -> AppendEntriesRequest {
+        AppendEntriesRequest {
+            term: self.term,
+            prev_log_index: self.prev_log_index,
+            prev_log_term: self.prev_log_term,
+            leader_commit: self.leader_commit,
+            leader_id: self.leader_id,
+            entries,
+        }
+    }
+}
+
 impl<'a> AppendEntriesRef<'a> {
     /// True for a heartbeat (no entries).
     pub fn is_heartbeat(&self) -> bool {
@@ -261,6 +285,21 @@ impl<'a> AppendEntriesRef<'a> {
             leader_commit: self.leader_commit,
             leader_id: Id::from_checked(buffer, self.leader_id),
             entries: Entries::from_wire(buffer, &self.entries),
+        }
+    }
+
+    /// Everything of the owned request but its entries, its ids shared from `frame` (the buffer
+    /// this view was decoded from), for a decoder that then hands `frame` itself to the entries
+    /// (`Entries::from_frame`). A head rather than a request with empty entries: replacing
+    /// those cost a call to drop them per frame.
+    #[inline(always)]
+    pub(crate) fn owned_head(&self, frame: &Bytes) -> AppendEntriesHead {
+        AppendEntriesHead {
+            term: self.term,
+            prev_log_index: self.prev_log_index,
+            prev_log_term: self.prev_log_term,
+            leader_commit: self.leader_commit,
+            leader_id: Id::from_checked(frame, self.leader_id),
         }
     }
 

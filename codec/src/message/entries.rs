@@ -6,6 +6,8 @@
 //! caller keeps ([`EntryRef::to_entry`]). [`EntriesRef`] is the same region seen by a borrowed
 //! frame view ([`crate::FrameRef`]), which takes no handle on the frame at all.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::append_entries::{Entry, EntryKind};
@@ -42,6 +44,16 @@ impl Entries {
         Entries(Repr::Wire {
             region: crate::wire::share(buffer, wire.region),
             count: wire.count,
+        })
+    }
+
+    /// The owned form of a validated region found by [`EntriesRef::span_in`] in `frame`, taking
+    /// `frame`'s handle instead of a new one (`crate::wire::narrow`).
+    #[inline(always)]
+    pub(crate) fn from_frame(frame: Bytes, (range, count): (Range<usize>, usize)) -> Entries {
+        Entries(Repr::Wire {
+            region: crate::wire::narrow(frame, range),
+            count,
         })
     }
 
@@ -280,6 +292,16 @@ pub struct EntriesRef<'a> {
 }
 
 impl<'a> EntriesRef<'a> {
+    /// Where the region lies in `buffer` and how many entries it holds; `None` for no entries or
+    /// a region from elsewhere.
+    #[inline]
+    pub(crate) fn span_in(&self, buffer: &[u8]) -> Option<(Range<usize>, usize)> {
+        if self.count == 0 {
+            return None;
+        }
+        crate::wire::range_in(buffer, self.region).map(|range| (range, self.count))
+    }
+
     /// Entries the decoder has validated one by one (AE-2 .. AE-5) in `region`.
     pub(crate) fn from_checked(region: &'a [u8], count: usize) -> Self {
         EntriesRef { region, count }

@@ -3,12 +3,16 @@
 //! Snapshots are chunked so no frame exceeds the payload limit; every chunk repeats the snapshot's
 //! identity so a receiver can check (STREAM-6) that chunks follow each other without gaps.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::configuration::{Configuration, ConfigurationRef};
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
-use crate::wire::{blob_field, bool_field, id_field, nonzero_term, share, u64_field, PResult, Rule, Violation, Writer};
+use crate::wire::{
+    blob_field, bool_field, id_field, nonzero_term, range_in, share, u64_field, PResult, Rule, Violation, Writer,
+};
 
 /// One InstallSnapshot chunk as a borrowed view of its frame ([`crate::decode_ref`]): checked
 /// exactly as [`InstallSnapshotRequest`], nothing built.
@@ -145,6 +149,30 @@ impl<'a> InstallSnapshotRef<'a> {
             configuration: self.configuration.to_owned_in(buffer),
             data: share(buffer, self.data),
         }
+    }
+
+    /// The owned chunk and, when its data lies in `frame` (the buffer this view was decoded
+    /// from), where: the chunk's data is then left empty for a decoder that hands `frame` itself
+    /// to `crate::wire::narrow`.
+    #[inline]
+    pub(crate) fn owned_but_data(&self, frame: &Bytes) -> (InstallSnapshotRequest, Option<Range<usize>>) {
+        let span = range_in(frame, self.data);
+        let chunk = InstallSnapshotRequest {
+            term: self.term,
+            last_included_index: self.last_included_index,
+            last_included_term: self.last_included_term,
+            total_size: self.total_size,
+            offset: self.offset,
+            done: self.done,
+            leader_id: Id::from_checked(frame, self.leader_id),
+            snapshot_id: Id::from_checked(frame, self.snapshot_id),
+            configuration: self.configuration.to_owned_in(frame),
+            data: match span {
+                Some(_) => Bytes::new(),
+                None => share(frame, self.data),
+            },
+        };
+        (chunk, span)
     }
 
     #[inline]

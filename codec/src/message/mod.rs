@@ -20,6 +20,8 @@ pub use install_snapshot::{InstallSnapshotRef, InstallSnapshotRequest, InstallSn
 pub use request_vote::{RequestVoteRef, RequestVoteRequest, RequestVoteResponse};
 pub use timeout_now::{TimeoutNowRef, TimeoutNowRequest, TimeoutNowResponse};
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use crate::error::EncodeError;
@@ -107,6 +109,39 @@ impl Message {
             MessageType::TimeoutNow => Message::TimeoutNow(whole(TimeoutNowRef::decode(p))?.to_owned_in(payload)),
             MessageType::TimeoutNowResponse => Message::TimeoutNowResponse(whole(TimeoutNowResponse::decode(p))?),
             MessageType::Error => Message::Error(whole(ErrorResponseRef::decode(p))?.to_owned()),
+        })
+    }
+
+    /// [`Message::decode_body`] for a decoder that owns `frame`, a buffer holding this frame
+    /// alone (its payload at `payload`): the message's bulk field (an AppendEntries' entries, a
+    /// snapshot chunk's data) takes `frame`'s own handle instead of a new one, so decoding costs
+    /// no reference-count traffic beyond the handle the caller already paid for.
+    #[inline]
+    pub(crate) fn decode_body_owning(
+        ty: MessageType,
+        frame: Bytes,
+        payload: Range<usize>,
+    ) -> Result<Message, WireError> {
+        let p = frame.get(payload).unwrap_or_default();
+        Ok(match ty {
+            MessageType::AppendEntries => {
+                let view = whole(AppendEntriesRef::decode(p))?;
+                match view.entries.span_in(&frame) {
+                    Some(span) => {
+                        let head = view.owned_head(&frame);
+                        Message::AppendEntries(head.with_entries(Entries::from_frame(frame, span)))
+                    }
+                    None => Message::AppendEntries(view.to_owned_in(&frame)),
+                }
+            }
+            MessageType::InstallSnapshot => {
+                let (mut chunk, span) = whole(InstallSnapshotRef::decode(p))?.owned_but_data(&frame);
+                if let Some(span) = span {
+                    chunk.data = crate::wire::narrow(frame, span);
+                }
+                Message::InstallSnapshot(Box::new(chunk))
+            }
+            _ => Message::decode_body(ty, p, &frame)?,
         })
     }
 
