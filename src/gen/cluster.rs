@@ -3,12 +3,12 @@
 //! behind and is repaired with a conflict hint, a membership change, a snapshot streamed in chunks
 //! to a late joiner, a leadership transfer, and a node shutting down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use raftwire_codec::*;
 
-use super::traffic::{Connection, Traffic};
+use super::traffic::{Endpoints, Sink};
 use raftwire_conformance::Direction;
 
 /// xorshift64*, so a seed always gives the same traffic.
@@ -45,27 +45,37 @@ fn addr(node: usize) -> String {
     format!("10.0.0.{node}:7000")
 }
 
-/// Builds the traffic, one [`Connection`] per TCP connection.
-struct Sim {
-    rng: Rng,
-    now: u64,
-    conns: BTreeMap<String, Connection>,
-    next_port: u16,
-    next_id: BTreeMap<String, u64>,
+/// A connection the simulation has used: its id for the sink and its last request id.
+struct Conn {
+    id: usize,
+    last_request_id: u64,
 }
 
-impl Sim {
-    fn conn(&mut self, name: &str, client: usize, server: usize) -> &mut Connection {
+/// Runs the cluster, handing each frame to the sink as it is sent.
+struct Sim<'s> {
+    rng: Rng,
+    now: u64,
+    conns: BTreeMap<String, Conn>,
+    next_port: u16,
+    sink: &'s mut dyn Sink,
+}
+
+impl Sim<'_> {
+    /// Connection `name`, opened (a new client port) on first use.
+    fn conn(&mut self, name: &str, client: usize, server: usize) -> &mut Conn {
         if !self.conns.contains_key(name) {
             let port = self.next_port;
             self.next_port += 1;
-            let c = Connection {
-                name: name.to_string(),
-                client: format!("10.0.0.{client}:{port}"),
-                server: addr(server),
-                segments: Vec::new(),
-            };
-            self.conns.insert(name.to_string(), c);
+            let id = self.conns.len();
+            self.sink.open(
+                id,
+                &Endpoints {
+                    name: name.to_string(),
+                    client: format!("10.0.0.{client}:{port}"),
+                    server: addr(server),
+                },
+            );
+            self.conns.insert(name.to_string(), Conn { id, last_request_id: 0 });
         }
         self.conns
             .get_mut(name)
@@ -79,21 +89,20 @@ impl Sim {
 
     /// Sends `request` on connection `name` and returns its request id.
     fn send(&mut self, name: &str, client: usize, server: usize, request: Message) -> u64 {
-        let rid = {
-            let n = self.next_id.entry(name.to_string()).or_insert(0);
-            *n += 1;
-            *n
-        };
+        let conn = self.conn(name, client, server);
+        conn.last_request_id += 1;
+        let (id, rid) = (conn.id, conn.last_request_id);
         let t = self.tick(300);
-        self.conn(name, client, server)
-            .push(t, Direction::ClientToServer, &Frame::new(rid, request));
+        self.sink
+            .frame(id, t, Direction::ClientToServer, &Frame::new(rid, request));
         rid
     }
 
     fn answer(&mut self, name: &str, rid: u64, response: Message) {
         let t = self.tick(400);
-        if let Some(c) = self.conns.get_mut(name) {
-            c.push(t, Direction::ServerToClient, &Frame::new(rid, response));
+        if let Some(c) = self.conns.get(name) {
+            self.sink
+                .frame(c.id, t, Direction::ServerToClient, &Frame::new(rid, response));
         }
     }
 
@@ -117,6 +126,54 @@ fn configuration(members: &[(usize, Suffrage)]) -> Configuration {
     }
 }
 
+/// The leader's log, as much of it as the simulation may still send: entries older than any a
+/// follower can still ask for are forgotten, so memory does not grow with `--rounds`.
+#[derive(Default)]
+struct Log {
+    /// Entries from index `forgotten + 1` on.
+    forgotten: u64,
+    entries: VecDeque<Entry>,
+}
+
+impl Log {
+    /// The last index.
+    fn last(&self) -> u64 {
+        self.forgotten + self.entries.len() as u64
+    }
+
+    /// Appends an entry at the next index.
+    fn push(&mut self, term: u64, kind: EntryKind, data: Bytes) {
+        let index = self.last() + 1;
+        self.entries.push_back(Entry {
+            index,
+            term,
+            kind,
+            data,
+        });
+    }
+
+    /// The term of entry `index` (0 for index 0, which precedes the log).
+    fn term_at(&self, index: u64) -> u64 {
+        index
+            .checked_sub(self.forgotten + 1)
+            .and_then(|at| self.entries.get(at as usize))
+            .map_or(0, |e| e.term)
+    }
+
+    /// The entries after `index`.
+    fn after(&self, index: u64) -> Vec<Entry> {
+        let skip = index.saturating_sub(self.forgotten) as usize;
+        self.entries.iter().skip(skip).cloned().collect()
+    }
+
+    /// Forgets the entries before `index`.
+    fn forget_before(&mut self, index: u64) {
+        while self.forgotten + 1 < index && self.entries.pop_front().is_some() {
+            self.forgotten += 1;
+        }
+    }
+}
+
 fn ae_ok(term: u64, last: u64) -> Message {
     Message::AppendEntriesResponse(AppendEntriesResponse {
         term,
@@ -127,16 +184,17 @@ fn ae_ok(term: u64, last: u64) -> Message {
     })
 }
 
-/// Generates the whole cluster's traffic for `seed`. `rounds` scales the replication phase.
-pub fn simulate(seed: u64, rounds: usize) -> Traffic {
+/// Runs the whole cluster for `seed`, handing its traffic to `sink`. `rounds` scales the
+/// replication phase; memory does not grow with it.
+pub fn simulate(seed: u64, rounds: usize, sink: &mut dyn Sink) {
     let mut s = Sim {
         rng: Rng::new(seed),
         now: 1_000_000,
         conns: BTreeMap::new(),
         next_port: 40000,
-        next_id: BTreeMap::new(),
+        sink,
     };
-    let mut log: Vec<Entry> = Vec::new();
+    let mut log = Log::default();
 
     // Election: n1 pre-votes (fresh voters answer term 0), then campaigns for term 1.
     for peer in [2, 3] {
@@ -167,19 +225,13 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
         );
     }
     let term = 1;
-    log.push(Entry {
-        index: 1,
-        term,
-        kind: EntryKind::Noop,
-        data: Bytes::new(),
-    });
+    log.push(term, EntryKind::Noop, Bytes::new());
     let config = configuration(&[(1, Suffrage::Voter), (2, Suffrage::Voter), (3, Suffrage::Voter)]);
-    log.push(Entry {
-        index: 2,
+    log.push(
         term,
-        kind: EntryKind::Configuration,
-        data: config.to_entry_data().unwrap_or_default(),
-    });
+        EntryKind::Configuration,
+        config.to_entry_data().unwrap_or_default(),
+    );
     let mut matched = BTreeMap::from([(2usize, 0u64), (3, 0)]);
 
     // Replication: batches of commands pipelined on a dedicated connection per follower, with
@@ -193,25 +245,19 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                 s.rng.range(8, 600)
             } as usize;
             let data = s.rng.bytes(size);
-            let index = log.len() as u64 + 1;
-            log.push(Entry {
-                index,
-                term,
-                kind: EntryKind::Command,
-                data,
-            });
+            log.push(term, EntryKind::Command, data);
         }
-        let commit = log.len() as u64 - batch;
+        let commit = log.last() - batch;
         for peer in [2usize, 3] {
             let from = matched[&peer];
-            let prev_term = if from == 0 { 0 } else { log[from as usize - 1].term };
+            let prev_term = log.term_at(from);
             let req = AppendEntriesRequest {
                 term,
                 prev_log_index: from,
                 prev_log_term: prev_term,
                 leader_commit: commit,
                 leader_id: id("n1"),
-                entries: log[from as usize..].to_vec().into(),
+                entries: log.after(from).into(),
             };
             let pipe = format!("n1-n{peer}-pipeline");
             if peer == 3 && round == rounds / 2 {
@@ -228,12 +274,12 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                 let back = from.saturating_sub(2);
                 let retry = AppendEntriesRequest {
                     prev_log_index: back,
-                    prev_log_term: if back == 0 { 0 } else { log[back as usize - 1].term },
-                    entries: log[back as usize..].to_vec().into(),
+                    prev_log_term: log.term_at(back),
+                    entries: log.after(back).into(),
                     ..req
                 };
                 let rid = s.send(&pipe, 1, peer, Message::AppendEntries(retry));
-                s.answer(&pipe, rid, ae_ok(term, log.len() as u64));
+                s.answer(&pipe, rid, ae_ok(term, log.last()));
             } else {
                 // Pipelined: send now, answer after the heartbeat below.
                 let rid = s.send(&pipe, 1, peer, Message::AppendEntries(req));
@@ -247,10 +293,13 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
                 };
                 let name = format!("n1-n{peer}");
                 s.call(&name, 1, peer, Message::AppendEntries(hb), ae_ok(term, from));
-                s.answer(&pipe, rid, ae_ok(term, log.len() as u64));
+                s.answer(&pipe, rid, ae_ok(term, log.last()));
             }
-            matched.insert(peer, log.len() as u64);
+            matched.insert(peer, log.last());
         }
+        // The oldest entry a follower may be sent again is two before the least it holds.
+        let least = matched.values().copied().min().unwrap_or(0);
+        log.forget_before(least.saturating_sub(2));
     }
 
     // Membership change: n4 joins as a non-voter; its empty log is repaired with a snapshot.
@@ -260,21 +309,19 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
         (3, Suffrage::Voter),
         (4, Suffrage::Nonvoter),
     ]);
-    let index = log.len() as u64 + 1;
-    log.push(Entry {
-        index,
+    log.push(
         term,
-        kind: EntryKind::Configuration,
-        data: joined.to_entry_data().unwrap_or_default(),
-    });
-    let last = log.len() as u64;
+        EntryKind::Configuration,
+        joined.to_entry_data().unwrap_or_default(),
+    );
+    let last = log.last();
     let probe = AppendEntriesRequest {
         term,
         prev_log_index: last - 1,
         prev_log_term: term,
         leader_commit: last - 1,
         leader_id: id("n1"),
-        entries: log[last as usize - 1..].to_vec().into(),
+        entries: log.after(last - 1).into(),
     };
     let refuse = AppendEntriesResponse {
         term,
@@ -361,13 +408,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
             Message::RequestVoteResponse(RequestVoteResponse { term, granted }),
         );
     }
-    let index = log.len() as u64 + 1;
-    log.push(Entry {
-        index,
-        term,
-        kind: EntryKind::Noop,
-        data: Bytes::new(),
-    });
+    log.push(term, EntryKind::Noop, Bytes::new());
     for peer in [1usize, 3, 4] {
         let name = format!("n2-n{peer}");
         let req = AppendEntriesRequest {
@@ -376,7 +417,7 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
             prev_log_term: 1,
             leader_commit: last,
             leader_id: id("n2"),
-            entries: log[last as usize..].to_vec().into(),
+            entries: log.after(last).into(),
         };
         s.call(&name, 2, peer, Message::AppendEntries(req), ae_ok(term, last + 1));
     }
@@ -394,8 +435,4 @@ pub fn simulate(seed: u64, rounds: usize) -> Traffic {
         message: "raft is shutting down".into(),
     };
     s.call("n2-n3", 2, 3, Message::AppendEntries(hb), Message::Error(bye));
-
-    Traffic {
-        connections: s.conns.into_values().collect(),
-    }
 }

@@ -1,7 +1,9 @@
 //! Writing generated traffic as a pcap file (Ethernet, IPv4, TCP with a handshake, MSS-sized
 //! segments, ACKs and a FIN exchange), so tests and benchmarks have realistic captures without
-//! tcpdump. Serialisation by pcap-parser, packet building by etherparse.
+//! tcpdump, written as the traffic is simulated. Serialisation by pcap-parser, packet building by etherparse.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,15 +11,10 @@ use etherparse::PacketBuilder;
 use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 use raftwire_conformance::Direction;
 
-use super::traffic::{Connection, Traffic};
+use super::traffic::{Endpoints, Segment};
 
 /// Largest TCP payload per packet (Ethernet MTU 1500 less IPv4 and TCP headers with timestamps).
 const MSS: usize = 1448;
-
-struct Packet {
-    time_us: u64,
-    bytes: Vec<u8>,
-}
 
 fn mac(addr: &SocketAddr) -> [u8; 6] {
     match addr.ip() {
@@ -61,33 +58,32 @@ fn tcp_packet(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32, flags: Flags
     out
 }
 
-/// One connection's packets in time order, made a segment at a time: the handshake, each
-/// segment's MSS-sized packets and the peer's ACK, then the FIN exchange.
-struct ConnectionPackets<'a> {
-    segments: std::slice::Iter<'a, super::traffic::Segment>,
+/// One connection's TCP state: the handshake when its first segment comes, each segment's
+/// MSS-sized packets and the peer's ACK, and the FIN exchange after its last segment.
+struct ConnectionPackets {
     client: SocketAddr,
     server: SocketAddr,
+    /// Where the connection sorts among the capture's (by name): the tie-break at one microsecond.
+    rank: usize,
     /// Next byte to send, per side.
     seq: [u32; 2],
     last: u64,
-    /// Packets made and not yet taken, and whether the FIN exchange has been made.
-    ready: std::collections::VecDeque<Packet>,
-    closed: bool,
+    /// Segments still to come; the handshake is made before the first.
+    remaining: usize,
+    opened: bool,
 }
 
-impl<'a> ConnectionPackets<'a> {
-    fn new(c: &'a Connection) -> Option<Self> {
-        let (Ok(client), Ok(server)) = (c.client.parse::<SocketAddr>(), c.server.parse::<SocketAddr>()) else {
-            return None;
-        };
-        let start = c.segments.first().map_or(0, |s| s.time_us).saturating_sub(30);
+impl ConnectionPackets {
+    /// Makes the handshake, its first segment at `first_us`.
+    fn handshake(&mut self, first_us: u64, push: &mut impl FnMut(u64, Vec<u8>)) {
+        let (client, server) = (self.client, self.server);
+        let start = first_us.saturating_sub(30);
         // Initial sequence numbers derived from the ports.
-        let mut seq = [
+        let seq = &mut self.seq;
+        *seq = [
             u32::from(client.port()).wrapping_mul(0x9E37_79B9),
             u32::from(server.port()).wrapping_mul(0x85EB_CA6B),
         ];
-        let mut ready = std::collections::VecDeque::new();
-        let mut push = |t: u64, bytes: Vec<u8>| ready.push_back(Packet { time_us: t, bytes });
         push(start, tcp_packet(client, server, seq[0], 0, Flags::Syn, &[]));
         seq[0] = seq[0].wrapping_add(1);
         push(
@@ -96,109 +92,168 @@ impl<'a> ConnectionPackets<'a> {
         );
         seq[1] = seq[1].wrapping_add(1);
         push(start + 20, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
-        Some(ConnectionPackets {
-            segments: c.segments.iter(),
-            client,
-            server,
-            seq,
-            last: start + 20,
-            ready,
-            closed: false,
-        })
+        self.last = start + 20;
+        self.opened = true;
     }
 
-    /// Makes the next segment's packets (or the FIN exchange); false when all are made.
-    fn make_more(&mut self) -> bool {
+    /// Makes one segment's packets, and the FIN exchange after the last.
+    fn segment(&mut self, s: &Segment, push: &mut impl FnMut(u64, Vec<u8>)) {
+        if !self.opened {
+            self.handshake(s.time_us, push);
+        }
         let (client, server) = (self.client, self.server);
         let seq = &mut self.seq;
-        let mut push = |t: u64, bytes: Vec<u8>| self.ready.push_back(Packet { time_us: t, bytes });
-        if let Some(s) = self.segments.next() {
-            let (from, to, me, peer) = match s.direction {
-                Direction::ClientToServer => (client, server, 0, 1),
-                Direction::ServerToClient => (server, client, 1, 0),
-            };
-            let mut t = s.time_us.max(self.last);
-            for chunk in s.bytes.chunks(MSS) {
-                push(t, tcp_packet(from, to, seq[me], seq[peer], Flags::Data, chunk));
-                seq[me] = seq[me].wrapping_add(chunk.len() as u32);
-                t += 1;
-            }
-            push(t + 5, tcp_packet(to, from, seq[peer], seq[me], Flags::Ack, &[]));
-            self.last = t + 5;
-            return true;
+        let (from, to, me, peer) = match s.direction {
+            Direction::ClientToServer => (client, server, 0, 1),
+            Direction::ServerToClient => (server, client, 1, 0),
+        };
+        let mut t = s.time_us.max(self.last);
+        for chunk in s.bytes.chunks(MSS) {
+            push(t, tcp_packet(from, to, seq[me], seq[peer], Flags::Data, chunk));
+            seq[me] = seq[me].wrapping_add(chunk.len() as u32);
+            t += 1;
         }
-        if self.closed {
-            return false;
+        push(t + 5, tcp_packet(to, from, seq[peer], seq[me], Flags::Ack, &[]));
+        self.last = t + 5;
+        self.remaining = self.remaining.saturating_sub(1);
+        if self.remaining == 0 {
+            self.close(push);
         }
-        self.closed = true;
-        let last = self.last;
+    }
+
+    fn close(&mut self, push: &mut impl FnMut(u64, Vec<u8>)) {
+        let (client, server, last) = (self.client, self.server, self.last);
+        let seq = &mut self.seq;
         push(last + 10, tcp_packet(client, server, seq[0], seq[1], Flags::Fin, &[]));
         seq[0] = seq[0].wrapping_add(1);
         push(last + 20, tcp_packet(server, client, seq[1], seq[0], Flags::Fin, &[]));
         seq[1] = seq[1].wrapping_add(1);
         push(last + 30, tcp_packet(client, server, seq[0], seq[1], Flags::Ack, &[]));
-        true
     }
 }
 
-impl Iterator for ConnectionPackets<'_> {
-    type Item = Packet;
+/// A packet made and not yet written, ordered by (time, rank, made): `made` counts packets as
+/// they are made, which keeps a connection's own order.
+type Waiting = (u64, usize, u64, Vec<u8>);
 
-    fn next(&mut self) -> Option<Packet> {
-        loop {
-            if let Some(p) = self.ready.pop_front() {
-                return Some(p);
-            }
-            if !self.make_more() {
-                return None;
-            }
+/// How far before a segment's time its connection's packets can start: a new connection's
+/// handshake begins 30 µs before its first segment.
+const LOOKBEHIND_US: u64 = 30;
+
+/// Writes the traffic as a little-endian, microsecond pcap with Ethernet link type, as it is
+/// simulated.
+///
+/// Packets are ordered by time (at the same microsecond, the connection first in name order, then
+/// each connection's own order). They wait in a heap only until the simulation has passed them:
+/// nothing still to come can start more than [`LOOKBEHIND_US`] before the time the simulation
+/// has reached, so memory holds a few segments' packets, not the capture.
+pub struct PcapOutput<W: Write> {
+    w: W,
+    connections: Vec<Option<ConnectionPackets>>,
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    made: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> PcapOutput<W> {
+    pub fn new(mut w: W) -> std::io::Result<Self> {
+        let mut header = PcapHeader::new();
+        header.snaplen = 65535;
+        header.network = Linktype::ETHERNET;
+        let bytes = header
+            .to_vec_raw()
+            .map_err(|e| std::io::Error::other(format!("pcap header: {e:?}")))?;
+        w.write_all(&bytes)?;
+        Ok(PcapOutput {
+            w,
+            connections: Vec::new(),
+            waiting: BinaryHeap::new(),
+            made: 0,
+            error: None,
+        })
+    }
+
+    /// Connection `id` with `endpoints`, `rank` in name order, carrying `segments` segments.
+    pub fn open(&mut self, id: usize, endpoints: &Endpoints, rank: usize, segments: usize) {
+        let (Ok(client), Ok(server)) = (endpoints.client.parse(), endpoints.server.parse()) else {
+            return;
+        };
+        if self.connections.len() <= id {
+            self.connections.resize_with(id + 1, || None);
+        }
+        let mut c = ConnectionPackets {
+            client,
+            server,
+            rank,
+            seq: [0; 2],
+            last: 0,
+            remaining: segments,
+            opened: false,
+        };
+        if segments == 0 {
+            let mut made = Vec::new();
+            c.handshake(0, &mut |t, p| made.push((t, p)));
+            c.close(&mut |t, p| made.push((t, p)));
+            made.into_iter().for_each(|(t, p)| self.wait(t, rank, p));
+        }
+        self.connections[id] = Some(c);
+    }
+
+    /// Makes the packets of `segment` of connection `id`.
+    pub fn segment(&mut self, id: usize, segment: &Segment) {
+        let Some(Some(c)) = self.connections.get_mut(id) else {
+            return;
+        };
+        let rank = c.rank;
+        let mut made = Vec::new();
+        c.segment(segment, &mut |t, p| made.push((t, p)));
+        made.into_iter().for_each(|(t, p)| self.wait(t, rank, p));
+    }
+
+    fn wait(&mut self, time_us: u64, rank: usize, packet: Vec<u8>) {
+        self.made += 1;
+        self.waiting.push(Reverse((time_us, rank, self.made, packet)));
+    }
+
+    /// The simulation has reached `time_us`: writes every packet that nothing to come can precede.
+    pub fn settled(&mut self, time_us: u64) {
+        let horizon = time_us.saturating_sub(LOOKBEHIND_US);
+        while self.waiting.peek().is_some_and(|Reverse((t, ..))| *t < horizon) {
+            self.write_next();
         }
     }
-}
 
-/// Writes `traffic` as a little-endian, microsecond pcap with Ethernet link type.
-///
-/// The connections' packets are merged by time as they are made (at the same microsecond, the
-/// earlier connection first, then each connection's own order), so only the traffic is held in
-/// memory, not every packet of the capture as well.
-pub fn write(traffic: &Traffic, w: &mut impl Write) -> std::io::Result<()> {
-    use std::cmp::Reverse;
-    let mut streams: Vec<ConnectionPackets<'_>> =
-        traffic.connections.iter().filter_map(ConnectionPackets::new).collect();
-    let mut heads: Vec<Option<Packet>> = streams.iter_mut().map(Iterator::next).collect();
-    let mut order: std::collections::BinaryHeap<Reverse<(u64, usize)>> = heads
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.as_ref().map(|p| Reverse((p.time_us, i))))
-        .collect();
-    let mut header = PcapHeader::new();
-    header.snaplen = 65535;
-    header.network = Linktype::ETHERNET;
-    let bytes = header
-        .to_vec_raw()
-        .map_err(|e| std::io::Error::other(format!("pcap header: {e:?}")))?;
-    w.write_all(&bytes)?;
-    while let Some(Reverse((_, i))) = order.pop() {
-        let Some(p) = heads.get_mut(i).and_then(Option::take) else {
-            continue;
+    fn write_next(&mut self) {
+        let Some(Reverse((time_us, _, _, bytes))) = self.waiting.pop() else {
+            return;
         };
-        if let Some(next) = streams.get_mut(i).and_then(Iterator::next) {
-            order.push(Reverse((next.time_us, i)));
-            if let Some(slot) = heads.get_mut(i) {
-                *slot = Some(next);
-            }
+        if self.error.is_some() {
+            return;
         }
         let block = LegacyPcapBlock {
-            ts_sec: (p.time_us / 1_000_000) as u32,
-            ts_usec: (p.time_us % 1_000_000) as u32,
-            caplen: p.bytes.len() as u32,
-            origlen: p.bytes.len() as u32,
-            data: &p.bytes,
+            ts_sec: (time_us / 1_000_000) as u32,
+            ts_usec: (time_us % 1_000_000) as u32,
+            caplen: bytes.len() as u32,
+            origlen: bytes.len() as u32,
+            data: &bytes,
         };
-        let bytes = block
+        let written = block
             .to_vec_raw()
-            .map_err(|e| std::io::Error::other(format!("pcap record: {e:?}")))?;
-        w.write_all(&bytes)?;
+            .map_err(|e| std::io::Error::other(format!("pcap record: {e:?}")))
+            .and_then(|b| self.w.write_all(&b));
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
     }
-    Ok(())
+
+    /// Writes what is left and flushes.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        while !self.waiting.is_empty() {
+            self.write_next();
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.w.flush(),
+        }
+    }
 }
