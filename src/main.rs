@@ -305,13 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Inspect { input, hex, reading } => {
-            emit(&inspect::run(
-                &input,
-                reading.limits(),
-                &reading.ports,
-                hex,
-                reading.dialect,
-            )?)?;
+            inspect::run(&input, reading.limits(), &reading.ports, hex, reading.dialect)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Decode => {

@@ -72,3 +72,60 @@ fn gen_writes_a_large_capture_in_bounded_memory() {
     assert_eq!(violations[0]["code"], record[0]["code"], "{violations:?}");
     assert_eq!(violations[0]["offset"], record[0]["reported_at"], "{violations:?}");
 }
+
+/// Runs `inspect` on `path`, returning its exit code and how many lines it printed and how many
+/// of them carry `needle`.
+fn inspect_lines(path: &Path, needle: &str) -> (Option<i32>, usize, usize) {
+    let out = raftwire().arg("inspect").arg(path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code(),
+        text.lines().count(),
+        text.lines().filter(|l| l.contains(needle)).count(),
+    )
+}
+
+#[test]
+fn inspect_prints_a_large_capture_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.pcap");
+    let made = raftwire()
+        .args(["gen", "--seed", "9", "--rounds", "3000", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    // Every frame is listed: as many lines naming a frame type as validate counts frames.
+    let (code, lines, frames) = inspect_lines(&path, " id=");
+    assert_eq!(code, Some(0));
+    let report = raftwire()
+        .args(["validate", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(
+        frames as u64,
+        report["summary"]["frames"].as_u64().unwrap(),
+        "{lines} lines"
+    );
+    assert_eq!(lines, frames + 9, "a heading per connection and nothing else");
+    let peak = children_peak_kib();
+    assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB");
+}
+
+#[test]
+fn inspect_prints_100_mb_of_zeros_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zeros.bin");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(100_000_000).unwrap();
+    let (code, lines, errors) = inspect_lines(&path, "ERROR");
+    assert_eq!(code, Some(0));
+    assert!(
+        errors >= 1 && lines < 10,
+        "one error and the bytes skipped, not a line per chunk: {lines}"
+    );
+    let peak = children_peak_kib();
+    assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB");
+}

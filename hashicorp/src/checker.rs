@@ -407,6 +407,12 @@ impl Checker {
         self.observed.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// The findings so far, requests' then responses', each in the order found (new ones are
+    /// only ever appended): a dissector prints those past the ones it has printed.
+    pub fn findings(&self) -> [&[crate::Finding]; 2] {
+        [&self.c.requests.findings, &self.c.responses.findings]
+    }
+
     /// The next client-to-server bytes.
     pub fn requests(&mut self, bytes: &[u8]) {
         self.c.requests.bytes += bytes.len() as u64;

@@ -3,10 +3,10 @@
 
 mod connection;
 pub mod extract;
-mod packet;
+pub mod packet;
 pub mod reassembly;
 mod shards;
-mod tracker;
+pub mod tracker;
 pub mod unrecognised;
 
 use indicatif::{ProgressBar, ProgressStyle};
