@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use raftwire_codec::Limits;
-use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner};
+use raftwire_conformance::{ConnectionChecker, Direction, Event, Scanner, StreamCode};
 
 use super::packet::TcpSegment;
 use super::reassembly::{GapCause, Piece, Reassembler};
@@ -177,6 +177,11 @@ impl Connection {
             );
             return;
         }
+        if seg.ack {
+            // What the peer acknowledged of the other direction: bytes the capture lost at its
+            // end show only here.
+            self.dirs[1 - i].reasm.acknowledge(seg.ack_number);
+        }
         let payload = seg.payload;
         let pieces = self.dirs[i]
             .reasm
@@ -220,6 +225,7 @@ impl Connection {
     /// Notes a hole in a direction: from here on, what depends on the missing bytes is not judged.
     fn gap(&mut self, i: usize, offset: u64, len: u64, cause: GapCause) {
         self.gaps_seen = true;
+        self.first_gap[i].get_or_insert(offset);
         let d = &mut self.dirs[i];
         d.acc.report.bytes_missing += len;
         let why = match cause {
@@ -230,6 +236,10 @@ impl Connection {
             GapCause::Released => {
                 "not seen yet when the data held out of order after them reached the capture-wide memory limit; \
                  if they come later they are not checked"
+            }
+            GapCause::Acknowledged => {
+                "the receiver acknowledged them, but the capture does not have them (it dropped the last packets: \
+                 tcpdump reports such drops as \"packets dropped by kernel\")"
             }
         };
         d.acc.note(
@@ -406,6 +416,10 @@ impl Connection {
                     }
                     if open[i] && v.code == "hc_truncated" {
                         v.capture_ended();
+                    } else if first_gap[i].is_some() && v.code == "hc_truncated" {
+                        // The stream's end is judged from every byte after the message, and a
+                        // hole lies among them.
+                        v.follows_capture_gap();
                     }
                 }
                 target.violations.extend(notes);
@@ -441,11 +455,18 @@ impl Connection {
             }
         }
         let client_end = self.dirs[0].acc.report.bytes;
-        let after_gap = self.after_gap;
+        let (after_gap, first_gap) = (self.after_gap, self.first_gap);
         let [mut c, mut s] = self.dirs;
         for v in self.checker.finish(client_end) {
             let i = index(v.direction);
-            let consequence = after_gap[i].is_some_and(|first| v.offset >= first);
+            // A response matches nothing, or a request goes unanswered, when the other
+            // direction lost the bytes that would have matched it.
+            let other_lost = match v.code {
+                StreamCode::UnsolicitedResponse => first_gap[0].is_some(),
+                StreamCode::UnansweredAtClose => first_gap[1].is_some(),
+                _ => false,
+            };
+            let consequence = other_lost || after_gap[i].is_some_and(|first| v.offset >= first);
             let acc = if i == 0 { &mut c.acc } else { &mut s.acc };
             acc.stream_violation(v, consequence);
         }

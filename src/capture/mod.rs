@@ -74,6 +74,7 @@ fn segment_of<'a>(
                 src,
                 dst,
                 seq,
+                ack_number: 0,
                 syn: false,
                 ack: false,
                 fin: false,

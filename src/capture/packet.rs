@@ -11,6 +11,8 @@ pub struct TcpSegment<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub seq: u32,
+    /// The acknowledgement number (meaningful when `ack` is set).
+    pub ack_number: u32,
     pub syn: bool,
     pub ack: bool,
     pub fin: bool,
@@ -125,6 +127,7 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             src: SocketAddr::new(src_ip, tcp.source_port()),
             dst: SocketAddr::new(dst_ip, tcp.destination_port()),
             seq: tcp.sequence_number(),
+            ack_number: tcp.acknowledgment_number(),
             syn: tcp.syn(),
             ack: tcp.ack(),
             fin: tcp.fin(),

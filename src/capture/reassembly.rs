@@ -24,7 +24,15 @@ pub enum GapCause {
     /// Not seen yet when the bytes held out of order after the hole reached a memory limit: the
     /// hole is declared early, and bytes that fill it later are dropped.
     Released,
+    /// At the end of the stream, acknowledged by the receiver but not in the capture: the
+    /// capture dropped the last packets (no later packet of the direction shows the hole).
+    Acknowledged,
 }
+
+/// How far past the furthest byte seen an acknowledgement may reach and still be believed: a
+/// receiver cannot acknowledge what was never sent, and a sender has at most a window in flight.
+/// An acknowledgement number from a broken or hand-made capture mostly lands far outside it.
+const ACK_SLACK: u64 = 16 << 20;
 
 /// How far ahead of the expected sequence number a segment may start before it is treated as
 /// out-of-window garbage rather than held.
@@ -48,6 +56,11 @@ pub struct Reassembler {
     pub out_of_window: u64,
     /// Most bytes held out of order at once before a gap is declared.
     hold_limit: usize,
+    /// The furthest stream offset any segment reached, delivered or held.
+    furthest: u64,
+    /// The furthest stream offset the receiver acknowledged (its ACK numbers, one past the last
+    /// byte, which may count a FIN).
+    acknowledged: u64,
 }
 
 impl Reassembler {
@@ -98,6 +111,9 @@ impl Reassembler {
         let delta = start_seq.wrapping_sub(next_seq) as i32 as i64;
         let start = next_off as i64 + delta;
         let end = start + payload.len() as i64;
+        if delta <= WINDOW as i64 && end > 0 {
+            self.furthest = self.furthest.max(end as u64 + missing);
+        }
         if missing > 0 && delta <= WINDOW as i64 && end + missing as i64 > next_off as i64 {
             let from = end.max(next_off as i64) as u64;
             let to = (end + missing as i64) as u64;
@@ -225,6 +241,18 @@ impl Reassembler {
         self.drain(out);
     }
 
+    /// The receiver acknowledged sequence numbers before `ack`: remembered, if believable, so
+    /// that [`finish`](Self::finish) can declare bytes acknowledged but never captured.
+    pub fn acknowledge(&mut self, ack: u32) {
+        if self.next.is_none() {
+            return;
+        }
+        let at = self.offset_of(ack);
+        if at <= self.furthest.max(self.offset()) + ACK_SLACK {
+            self.acknowledged = self.acknowledged.max(at);
+        }
+    }
+
     /// Bytes held out of order, waiting for the hole before them.
     pub fn held(&self) -> usize {
         self.held_bytes
@@ -254,6 +282,18 @@ impl Reassembler {
             self.declare_gap(&mut out);
         }
         self.snapped.clear();
+        // The last sequence number acknowledged may be a FIN's, not a byte's: only what lies
+        // beyond it is surely missing.
+        let end = self.offset();
+        if self.acknowledged > end + 1 {
+            let len = self.acknowledged - end - 1;
+            out.push(Piece::Gap {
+                offset: end,
+                len,
+                cause: GapCause::Acknowledged,
+            });
+            self.advance_to(end + len);
+        }
         out
     }
 }
