@@ -157,6 +157,10 @@ impl Dissecting<'_> {
         } else {
             Direction::ServerToClient
         };
+        if seg.ack {
+            // Bytes of the other direction acknowledged but never captured show at its end.
+            c.reasm[1 - i].acknowledge(seg.ack_number);
+        }
         let before = c.reasm[i].held();
         let pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload, u64::from(seg.missing));
         self.held = (self.held + c.reasm[i].held()).saturating_sub(before);
