@@ -18,7 +18,9 @@ use std::collections::VecDeque;
 
 use crate::diagnose::{in_requests, in_responses};
 use crate::messages;
-use crate::stream::{prefix, request_at, request_at_with, response_at, Attempt, Connection, Direction};
+use crate::stream::{
+    prefix, request_at, request_at_with, response_at, response_decoded_at, Attempt, Connection, Direction,
+};
 
 /// Most bytes held per direction while one message (or resynchronisation candidate) completes.
 /// hashicorp/raft sets no limit; an AppendEntries of 64 entries of Consul's largest values
@@ -606,7 +608,7 @@ impl Checker {
                 return Held::Waiting(at);
             }
             let whole = match response {
-                Some(Attempt::Whole((_, _, len))) => Some(len),
+                Some(Attempt::Whole((_, len))) => Some(len),
                 _ => None,
             };
             // Decided before anything is recorded: a judgement that waits is made again later.
@@ -649,17 +651,17 @@ impl Checker {
                 Err(held) => return held,
             };
             let offset = side.offset(at);
-            match response_at(&side.buf, at) {
-                Some(Attempt::Whole((err, v, len))) => {
+            let expected = self.unanswered.front().copied();
+            match response_decoded_at(&side.buf, at, expected, self.observed.is_some()) {
+                Some(Attempt::Whole((err, decoded, len))) => {
                     let confirmed = match side.follows(at + len, Own::Responses) {
                         Candidate::Pending => return Held::Waiting(at),
                         Candidate::Yes => true,
                         Candidate::No => false,
                     };
-                    match self.unanswered.front() {
-                        Some(&t) => {
+                    match expected.zip(decoded) {
+                        Some((t, d)) => {
                             self.unanswered.pop_front();
-                            let d = messages::response_with(t, &v, self.observed.is_some());
                             if !confirmed {
                                 unconfirmed(dir, offset, &d, side.offset(at + len));
                             }
@@ -771,7 +773,7 @@ fn response_candidate(side: &Side, q: usize) -> Candidate {
         return Candidate::No;
     }
     match response_at(&side.buf, q) {
-        Some(Attempt::Whole((_, _, len))) => side.follows(q + len, Own::Responses),
+        Some(Attempt::Whole((_, len))) => side.follows(q + len, Own::Responses),
         Some(Attempt::NeedsMore) if side.can_wait(q) => Candidate::Pending,
         _ => Candidate::No,
     }

@@ -3,11 +3,15 @@
 //! its integers), lengths are checked against the input before anything is allocated, and nesting
 //! is bounded. No general-purpose msgpack crate reports offsets or refuses what this must refuse.
 
+use std::cell::RefCell;
+
+use bumpalo::Bump;
 use nom::error::{ErrorKind, ParseError};
 use nom::IResult;
 
-/// One decoded value.
-#[derive(Debug, Clone, PartialEq)]
+/// One decoded value. Arrays and maps live in an arena ([`with_arena`]), so a value is a few
+/// words to copy and nothing to free.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value<'a> {
     /// `c0`.
     Nil,
@@ -25,9 +29,35 @@ pub enum Value<'a> {
     /// bin family (`c4`-`c6`): accepted, never written by raft.
     Bin(&'a [u8]),
     /// An array.
-    Array(Vec<Value<'a>>),
+    Array(&'a [Value<'a>]),
     /// A map, in wire order.
-    Map(Vec<(Value<'a>, Value<'a>)>),
+    Map(&'a [(Value<'a>, Value<'a>)]),
+}
+
+/// Most bytes an arena keeps between messages: one huge message must not hold its memory for
+/// the rest of the run.
+const ARENA_KEPT: usize = 1 << 20;
+
+thread_local! {
+    /// The arena values are read into, one per thread, emptied for each use.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
+}
+
+/// Runs `f` with an empty arena to read values into ([`value_in`]); nothing read can outlive the
+/// call. The thread's arena is reused (emptied, its memory kept up to [`ARENA_KEPT`]); a nested
+/// call gets a fresh one.
+pub fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
+    ARENA.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut arena) => {
+            if arena.allocated_bytes() > ARENA_KEPT {
+                *arena = Bump::new();
+            } else {
+                arena.reset();
+            }
+            f(&arena)
+        }
+        Err(_) => f(&Bump::new()),
+    })
 }
 
 impl<'a> Value<'a> {
@@ -103,12 +133,25 @@ fn be(i: &[u8], n: usize) -> PResult<'_, u64> {
     Ok((rest, b.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x))))
 }
 
-/// One msgpack value (streaming: a short input is `Incomplete`, never an error).
-pub fn value(i: &[u8]) -> PResult<'_, Value<'_>> {
-    value_at_depth(i, 0)
+/// One msgpack value, its arrays and maps in `arena` (streaming: a short input is `Incomplete`,
+/// never an error).
+pub fn value_in<'i: 'v, 'b: 'v, 'v>(i: &'i [u8], arena: &'b Bump) -> PResult<'i, Value<'v>> {
+    value_at_depth(i, 0, arena)
 }
 
-fn value_at_depth(i: &[u8], depth: usize) -> PResult<'_, Value<'_>> {
+/// Where `part` lies in `buffer`, if it is a slice of it.
+pub fn range_in(buffer: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(buffer.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= buffer.len()).then_some(start..end)
+}
+
+/// Passes over one msgpack value, judging it as [`value_in`] does.
+pub fn value(i: &[u8]) -> PResult<'_, ()> {
+    with_arena(|arena| value_in(i, arena).map(|(rest, _)| rest)).map(|rest| (rest, ()))
+}
+
+fn value_at_depth<'i: 'v, 'b: 'v, 'v>(i: &'i [u8], depth: usize, arena: &'b Bump) -> PResult<'i, Value<'v>> {
     if depth > MAX_DEPTH {
         return fail(i, "nesting deeper than any raft message");
     }
@@ -164,15 +207,15 @@ fn value_at_depth(i: &[u8], depth: usize) -> PResult<'_, Value<'_>> {
             let (r, n) = be(rest, 1 << (b - 0xc4))?;
             str_of(r, n as usize).map(|(r, s)| (r, Value::Bin(s)))
         }
-        0x90..=0x9f => array(rest, (b & 0x0f) as usize, depth),
+        0x90..=0x9f => array(rest, (b & 0x0f) as usize, depth, arena),
         0xdc | 0xdd => {
             let (r, n) = be(rest, if b == 0xdc { 2 } else { 4 })?;
-            array(r, n as usize, depth)
+            array(r, n as usize, depth, arena)
         }
-        0x80..=0x8f => map(rest, (b & 0x0f) as usize, depth),
+        0x80..=0x8f => map(rest, (b & 0x0f) as usize, depth, arena),
         0xde | 0xdf => {
             let (r, n) = be(rest, if b == 0xde { 2 } else { 4 })?;
-            map(r, n as usize, depth)
+            map(r, n as usize, depth, arena)
         }
         0xc1 => fail(i, "0xc1 is never used by msgpack"),
         0xca | 0xcb => fail(i, "a float: raft's messages have none"),
@@ -184,29 +227,29 @@ fn str_of(i: &[u8], n: usize) -> PResult<'_, &[u8]> {
     take(i, n)
 }
 
-fn array(i: &[u8], n: usize, depth: usize) -> PResult<'_, Value<'_>> {
+fn array<'i: 'v, 'b: 'v, 'v>(i: &'i [u8], n: usize, depth: usize, arena: &'b Bump) -> PResult<'i, Value<'v>> {
     // Every element is at least one byte: a count above what is left cannot be honest, so the
     // allocation below is bounded by the input, never by the claim.
-    let mut items = Vec::with_capacity(n.min(i.len()));
+    let mut items = bumpalo::collections::Vec::with_capacity_in(n.min(i.len()), arena);
     let mut r = i;
     for _ in 0..n {
-        let (next, v) = value_at_depth(r, depth + 1)?;
+        let (next, v) = value_at_depth(r, depth + 1, arena)?;
         items.push(v);
         r = next;
     }
-    Ok((r, Value::Array(items)))
+    Ok((r, Value::Array(items.into_bump_slice())))
 }
 
-fn map(i: &[u8], n: usize, depth: usize) -> PResult<'_, Value<'_>> {
-    let mut items = Vec::with_capacity(n.min(i.len() / 2));
+fn map<'i: 'v, 'b: 'v, 'v>(i: &'i [u8], n: usize, depth: usize, arena: &'b Bump) -> PResult<'i, Value<'v>> {
+    let mut items = bumpalo::collections::Vec::with_capacity_in(n.min(i.len() / 2), arena);
     let mut r = i;
     for _ in 0..n {
-        let (next, k) = value_at_depth(r, depth + 1)?;
-        let (next, v) = value_at_depth(next, depth + 1)?;
+        let (next, k) = value_at_depth(r, depth + 1, arena)?;
+        let (next, v) = value_at_depth(next, depth + 1, arena)?;
         items.push((k, v));
         r = next;
     }
-    Ok((r, Value::Map(items)))
+    Ok((r, Value::Map(items.into_bump_slice())))
 }
 
 #[cfg(test)]
@@ -216,28 +259,28 @@ mod tests {
     #[test]
     fn integers_keep_their_encoding_and_sign() {
         assert_eq!(
-            value(&[0xd1, 0x00, 0x80]).unwrap().1,
+            value_in(&[0xd1, 0x00, 0x80], &Bump::new()).unwrap().1,
             Value::Int {
                 value: 128,
                 format: 0xd1
             }
         );
         assert_eq!(
-            value(&[0xcc, 0x80]).unwrap().1,
+            value_in(&[0xcc, 0x80], &Bump::new()).unwrap().1,
             Value::Int {
                 value: 128,
                 format: 0xcc
             }
         );
         assert_eq!(
-            value(&[0xff]).unwrap().1,
+            value_in(&[0xff], &Bump::new()).unwrap().1,
             Value::Int {
                 value: -1,
                 format: 0xff
             }
         );
         assert_eq!(
-            value(&[0xd0, 0xfe]).unwrap().1,
+            value_in(&[0xd0, 0xfe], &Bump::new()).unwrap().1,
             Value::Int {
                 value: -2,
                 format: 0xd0

@@ -132,6 +132,16 @@ pub(crate) enum Attempt<T> {
     Invalid,
 }
 
+impl<T> Attempt<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Whole(t) => Attempt::Whole(f(t)),
+            Attempt::NeedsMore => Attempt::NeedsMore,
+            Attempt::Invalid => Attempt::Invalid,
+        }
+    }
+}
+
 /// A whole request at `at`: (rpc type, its decoding, bytes it occupies without snapshot data).
 pub(crate) fn request_at(buf: &[u8], at: usize) -> Option<Attempt<(u8, Decoded, usize)>> {
     request_at_with(buf, at, false)
@@ -150,25 +160,48 @@ pub(crate) fn request_at_with(buf: &[u8], at: usize, facts: bool) -> Option<Atte
         Some(m) if !is_map_start(*m) => return Some(Attempt::Invalid),
         Some(_) => {}
     }
-    Some(match msgpack::value(body) {
+    Some(msgpack::with_arena(|arena| match msgpack::value_in(body, arena) {
         Ok((rest, v)) => Attempt::Whole((t, messages::request_with(t, &v, facts), 1 + body.len() - rest.len())),
         Err(nom::Err::Incomplete(_)) => Attempt::NeedsMore,
         Err(_) => Attempt::Invalid,
-    })
+    }))
 }
 
-/// A whole response at `at`: (error text, body, bytes).
-pub(crate) fn response_at(buf: &[u8], at: usize) -> Option<Attempt<(&[u8], Value<'_>, usize)>> {
+/// A whole response at `at`: (error text, bytes).
+pub(crate) fn response_at(buf: &[u8], at: usize) -> Option<Attempt<(&[u8], usize)>> {
+    response_decoded_at(buf, at, None, false).map(|a| a.map(|(err, _, len)| (err, len)))
+}
+
+/// A whole response: its error text, what it says (when the request it answers is known), and
+/// how many bytes it occupies.
+pub(crate) type Response<'b> = (&'b [u8], Option<Decoded>, usize);
+
+/// A whole response at `at`, decoded as the answer to a request of type `rpc` if given (with the
+/// [`Facts`](messages::Facts)' texts if `facts`): (error text, what it says, bytes).
+pub(crate) fn response_decoded_at(
+    buf: &[u8],
+    at: usize,
+    rpc: Option<u8>,
+    facts: bool,
+) -> Option<Attempt<Response<'_>>> {
     let body = buf.get(at..).filter(|b| !b.is_empty())?;
-    let parsed = msgpack::value(body).and_then(|(rest, e)| msgpack::value(rest).map(|(rest, v)| (rest, e, v)));
-    Some(match parsed {
-        Ok((rest, Value::Str(err), v)) if matches!(v, Value::Map(_) | Value::Nil) => {
-            Attempt::Whole((err, v, body.len() - rest.len()))
+    Some(msgpack::with_arena(|arena| {
+        let parsed = msgpack::value_in(body, arena)
+            .and_then(|(rest, e)| msgpack::value_in(rest, arena).map(|(rest, v)| (rest, e, v)));
+        match parsed {
+            Ok((rest, Value::Str(err), v)) if matches!(v, Value::Map(_) | Value::Nil) => Attempt::Whole((
+                // The error text is a slice of `body`: taken from it again, it outlives the arena.
+                msgpack::range_in(body, err)
+                    .and_then(|r| body.get(r))
+                    .unwrap_or_default(),
+                rpc.map(|t| messages::response_with(t, &v, facts)),
+                body.len() - rest.len(),
+            )),
+            Ok(_) => Attempt::Invalid,
+            Err(nom::Err::Incomplete(_)) => Attempt::NeedsMore,
+            Err(_) => Attempt::Invalid,
         }
-        Ok(_) => Attempt::Invalid,
-        Err(nom::Err::Incomplete(_)) => Attempt::NeedsMore,
-        Err(_) => Attempt::Invalid,
-    })
+    }))
 }
 
 /// Strips what products put before the Raft bytes. Returns (bytes to skip, encrypted).
@@ -218,10 +251,12 @@ pub fn looks_like(c2s: &[u8]) -> bool {
 pub fn looks_like_response(bytes: &[u8]) -> bool {
     match bytes {
         [0xa0, m, ..] => is_map_start(*m) || *m == 0xc0,
-        [0xa1..=0xbf | 0xda | 0xdb, ..] => matches!(
-            msgpack::value(bytes),
-            Ok((rest, Value::Str(_))) if rest.first().is_some_and(|m| is_map_start(*m) || *m == 0xc0)
-        ),
+        [0xa1..=0xbf | 0xda | 0xdb, ..] => msgpack::with_arena(|arena| {
+            matches!(
+                msgpack::value_in(bytes, arena),
+                Ok((rest, Value::Str(_))) if rest.first().is_some_and(|m| is_map_start(*m) || *m == 0xc0)
+            )
+        }),
         _ => false,
     }
 }
