@@ -31,11 +31,13 @@ pub const MAX_PENDING: usize = 32 << 20;
 /// request line): with fewer, it waits, unless the stream has ended.
 const DIAGNOSIS_BYTES: usize = 64;
 
-/// One direction's unjudged bytes and where its judging stands.
+/// One direction's unjudged bytes and where its judging stands. The bytes are the side's own
+/// (`Vec<u8>`: what waits between feeds) or, when nothing waits, the caller's own slice, judged
+/// in place: a stream fed in large pieces is never copied (#16), only the unjudged tail is kept.
 #[derive(Debug, Default)]
-struct Side {
+struct Side<B = Vec<u8>> {
     /// Bytes received and not yet judged; `buf[0]` is at stream offset `start`.
-    buf: Vec<u8>,
+    buf: B,
     start: u64,
     /// Bytes still to pass over unparsed (InstallSnapshot data), and whether they count as
     /// skipped (they do in the response direction, where a request does not belong).
@@ -62,7 +64,64 @@ enum Held {
     Waiting(usize),
 }
 
+impl<B> Side<B> {
+    /// The same side holding `buf` instead; returns the bytes it held.
+    fn with_buf<C>(self, buf: C) -> (Side<C>, B) {
+        let Side {
+            buf: old,
+            start,
+            pass,
+            pass_is_skip,
+            desync_from,
+            stopped,
+            ended,
+            retry_len,
+            last_term,
+        } = self;
+        let side = Side {
+            buf,
+            start,
+            pass,
+            pass_is_skip,
+            desync_from,
+            stopped,
+            ended,
+            retry_len,
+            last_term,
+        };
+        (side, old)
+    }
+}
+
 impl Side {
+    /// True when `bytes` can be judged where they lie: nothing waits before them and judging
+    /// goes on (a stopped side only counts).
+    fn judges_in_place(&self) -> bool {
+        self.buf.is_empty() && !self.stopped
+    }
+
+    /// Passes over what must be passed at the start of `bytes`; returns how many bytes.
+    fn pass_fresh(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(usize::try_from(self.pass).unwrap_or(usize::MAX));
+        self.pass -= n as u64;
+        self.start += n as u64;
+        n
+    }
+
+    /// [`settle`](Self::settle) after judging `fresh` in place (nothing was held): keeps the
+    /// bytes not yet judged.
+    fn settle_fresh(&mut self, held: Held, fresh: &[u8]) {
+        let n = match held {
+            Held::Judged(n) | Held::Waiting(n) => n.min(fresh.len()),
+        };
+        self.buf.extend_from_slice(fresh.get(n..).unwrap_or_default());
+        self.start += n as u64;
+        self.settle(match held {
+            Held::Judged(_) => Held::Judged(0),
+            Held::Waiting(_) => Held::Waiting(0),
+        });
+    }
+
     /// Appends `bytes`, first passing over what must be; returns how many bytes were passed over.
     fn push(&mut self, mut bytes: &[u8]) -> u64 {
         let mut passed = 0;
@@ -102,7 +161,9 @@ impl Side {
             0
         };
     }
+}
 
+impl<B: std::ops::Deref<Target = [u8]>> Side<B> {
     /// True when a parse that ran out of input at `at` must wait for more: the stream goes on and
     /// the wait stays within [`MAX_PENDING`].
     fn can_wait(&self, at: usize) -> bool {
@@ -158,7 +219,7 @@ impl Side {
         &mut self,
         at: usize,
         skipped: &mut u64,
-        candidate: impl Fn(&Side, usize) -> Candidate,
+        candidate: impl Fn(&Side<B>, usize) -> Candidate,
     ) -> Result<usize, Held> {
         if self.stopped {
             return Err(Held::Judged(usize::MAX));
@@ -182,7 +243,7 @@ impl Side {
         &mut self,
         at: usize,
         skipped: &mut u64,
-        candidate: impl Fn(&Side, usize) -> Candidate,
+        candidate: impl Fn(&Side<B>, usize) -> Candidate,
     ) -> Result<usize, Held> {
         let from = self.desync_from.unwrap_or_else(|| self.offset(at));
         for q in at..self.buf.len() {
@@ -243,7 +304,7 @@ enum Own {
     Responses,
 }
 
-impl Side {
+impl<B: std::ops::Deref<Target = [u8]>> Side<B> {
     /// Whether what follows a message ending at `p` confirms it: the end of the stream, the start
     /// of a message of this direction, or a whole message of the other direction (written here by
     /// mistake: named where it stands). Anything else means the message's end, or what follows
@@ -294,7 +355,7 @@ impl Side {
 
     /// Whether a trustworthy message starts inside the `len` bytes of the message at `at`
     /// (`Pending` while one may, once more bytes arrive).
-    fn swallows(&self, at: usize, len: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> Candidate {
+    fn swallows(&self, at: usize, len: usize, candidate: impl Fn(&Side<B>, usize) -> Candidate) -> Candidate {
         for q in at + 1..at + len {
             match candidate(self, q) {
                 Candidate::No => {}
@@ -305,7 +366,7 @@ impl Side {
     }
 
     /// At the end of the stream: true if a trustworthy message starts after `at`.
-    fn resumes_after(&self, at: usize, candidate: impl Fn(&Side, usize) -> Candidate) -> bool {
+    fn resumes_after(&self, at: usize, candidate: impl Fn(&Side<B>, usize) -> Candidate) -> bool {
         (at + 1..self.buf.len()).any(|q| matches!(candidate(self, q), Candidate::Yes))
     }
 
@@ -418,9 +479,31 @@ impl Checker {
     /// The next client-to-server bytes.
     pub fn requests(&mut self, bytes: &[u8]) {
         self.c.requests.bytes += bytes.len() as u64;
-        self.requests.push(bytes);
         let (seen, started) = (self.requests_seen, self.started);
-        self.run_requests();
+        let mut bytes = bytes;
+        if !self.started && self.requests.buf.is_empty() && bytes.len() >= 4 {
+            // The stream's prefix judged from the caller's bytes, as `run_requests` judges it
+            // from held ones (an encrypted stream is left to it).
+            let mut notes = Vec::new();
+            let (skip, encrypted) = prefix(bytes, &mut notes);
+            if !encrypted {
+                self.c.notes.append(&mut notes);
+                self.started = true;
+                self.requests.start += skip as u64;
+                bytes = bytes.get(skip..).unwrap_or_default();
+            }
+        }
+        if self.started && self.requests.judges_in_place() {
+            let n = self.requests.pass_fresh(bytes);
+            let fresh = bytes.get(n..).unwrap_or_default();
+            let (mut side, own) = std::mem::take(&mut self.requests).with_buf(fresh);
+            let held = self.judge_requests(&mut side);
+            self.requests = side.with_buf(own).0;
+            self.requests.settle_fresh(held, fresh);
+        } else {
+            self.requests.push(bytes);
+            self.run_requests();
+        }
         if self.requests_seen > seen || self.started != started {
             // Responses may have been waiting for these requests: judge them again now.
             self.responses.retry_len = 0;
@@ -431,6 +514,18 @@ impl Checker {
     /// The next server-to-client bytes.
     pub fn responses(&mut self, bytes: &[u8]) {
         self.c.responses.bytes += bytes.len() as u64;
+        if self.started && self.responses.judges_in_place() {
+            let n = self.responses.pass_fresh(bytes);
+            if self.responses.pass_is_skip {
+                self.c.responses.skipped += n as u64;
+            }
+            let fresh = bytes.get(n..).unwrap_or_default();
+            let (mut side, own) = std::mem::take(&mut self.responses).with_buf(fresh);
+            let held = self.judge_responses(&mut side);
+            self.responses = side.with_buf(own).0;
+            self.responses.settle_fresh(held, fresh);
+            return;
+        }
         let passed = self.responses.push(bytes);
         if self.responses.pass_is_skip {
             self.c.responses.skipped += passed;
@@ -504,14 +599,15 @@ impl Checker {
             self.requests.settle(Held::Judged(skip));
         }
         if self.requests.ready() {
-            let held = self.judge_requests();
+            let mut side = std::mem::take(&mut self.requests);
+            let held = self.judge_requests(&mut side);
+            self.requests = side;
             self.requests.settle(held);
         }
     }
 
-    fn judge_requests(&mut self) -> Held {
+    fn judge_requests<B: std::ops::Deref<Target = [u8]>>(&mut self, side: &mut Side<B>) -> Held {
         let observing = self.observed.is_some();
-        let side = &mut self.requests;
         let dir = &mut self.c.requests;
         let mut at = 0;
         loop {
@@ -636,13 +732,14 @@ impl Checker {
         if !self.started && side.can_wait(0) || !side.ready() {
             return;
         }
-        let held = self.judge_responses();
+        let mut side = std::mem::take(&mut self.responses);
+        let held = self.judge_responses(&mut side);
+        self.responses = side;
         self.responses.settle(held);
     }
 
-    fn judge_responses(&mut self) -> Held {
+    fn judge_responses<B: std::ops::Deref<Target = [u8]>>(&mut self, side: &mut Side<B>) -> Held {
         let requests_done = self.requests.ended || self.requests.stopped;
-        let side = &mut self.responses;
         let dir = &mut self.c.responses;
         let mut at = 0;
         loop {
@@ -751,7 +848,7 @@ impl Checker {
 
 /// Requests resume at a whole request with nothing wrong with it (the next one a reader can
 /// trust).
-fn request_candidate(side: &Side, q: usize) -> Candidate {
+fn request_candidate<B: std::ops::Deref<Target = [u8]>>(side: &Side<B>, q: usize) -> Candidate {
     match side.request_at(q) {
         // During resynchronisation only exact field sets count (not even an unknown key), and
         // what follows must confirm it.
@@ -768,7 +865,7 @@ fn request_candidate(side: &Side, q: usize) -> Candidate {
 }
 
 /// Responses resume at a whole response (an error string, then a map or nil).
-fn response_candidate(side: &Side, q: usize) -> Candidate {
+fn response_candidate<B: std::ops::Deref<Target = [u8]>>(side: &Side<B>, q: usize) -> Candidate {
     if !matches!(side.buf.get(q), Some(0xa0..=0xbf | 0xda)) {
         return Candidate::No;
     }
