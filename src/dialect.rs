@@ -115,6 +115,7 @@ pub fn hashicorp_report(client: String, server: String, c: raftwire_hashicorp::C
         client_node: None,
         server_node: None,
         latency: Default::default(),
+        latency_samples: Vec::new(),
         trace: None,
     }
 }

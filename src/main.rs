@@ -6,6 +6,7 @@ mod corpus;
 mod dialect;
 mod direction;
 mod gen;
+mod html;
 mod input;
 mod inspect;
 mod render;
@@ -85,6 +86,10 @@ enum Command {
         /// this many seconds, while its peers receive entries, is reported as stalled.
         #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
         stall_after: f64,
+        /// Also write the report as one self-contained HTML page (verdict, cluster timeline,
+        /// connections, every violation with its bytes) to FILE, alongside --format's output.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[command(flatten)]
         reading: Reading,
     },
@@ -209,6 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             strict,
             jobs,
             stall_after,
+            html,
             reading,
         } => {
             let jobs = jobs
@@ -229,6 +235,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 jobs,
                 cluster,
             )?;
+            if let Some(path) = &html {
+                std::fs::write(path, html::render(&report, strict))
+                    .map_err(|e| format!("{}: writing the HTML report: {e}", path.display()))?;
+            }
             let out = match format {
                 Format::Text => render::text(&report, strict),
                 Format::Json => render::json(&report),

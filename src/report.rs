@@ -297,6 +297,11 @@ pub struct ConnectionReport {
     pub server_node: Option<String>,
     /// Request-to-response latency (seconds, from capture timestamps) by request type.
     pub latency: BTreeMap<String, crate::cluster::latency::Summary>,
+    /// Latency over time, (seconds since the capture's first packet, latency in seconds), at most
+    /// [`MAX_SAMPLES`](crate::cluster::latency::MAX_SAMPLES) points spread over the connection:
+    /// what the HTML report plots (not in the JSON).
+    #[serde(skip)]
+    pub latency_samples: Vec<(f32, f32)>,
     /// What it contributes to the cluster view, taken by [`Collected`].
     #[serde(skip)]
     pub trace: Option<Box<crate::cluster::Trace>>,

@@ -363,6 +363,7 @@ fn validate_raw(conn: &RawConnection, limits: Limits, dialect: Dialect) -> Resul
         client_node: None,
         server_node: None,
         latency: Default::default(),
+        latency_samples: Vec::new(),
         trace: Some(Box::new(trace)),
     })
 }

@@ -395,6 +395,7 @@ impl Connection {
             self.trace.dialect = Some("hashicorp");
             self.trace.finish();
             r.latency = self.trace.latency();
+            r.latency_samples = self.trace.latency_samples();
             r.trace = Some(Box::new(std::mem::take(&mut self.trace)));
             let open = self.open_at_end();
             let first_gap = self.first_gap;
@@ -488,6 +489,7 @@ impl Connection {
         self.trace.finish();
         self.trace.dialect = Some("rfw");
         let latency = self.trace.latency();
+        let latency_samples = self.trace.latency_samples();
         ConnectionReport {
             client: self.client.to_string(),
             server: self.server.to_string(),
@@ -500,6 +502,7 @@ impl Connection {
             client_node: None,
             server_node: None,
             latency,
+            latency_samples,
             trace: Some(Box::new(self.trace)),
         }
     }

@@ -205,6 +205,7 @@ fn foreign_report(p: &Pending, hashicorp: bool) -> ConnectionReport {
         client_node: None,
         server_node: None,
         latency: Default::default(),
+        latency_samples: Vec::new(),
         trace: None,
     }
 }

@@ -9,6 +9,54 @@ use serde::Serialize;
 /// Buckets per doubling of the latency.
 const PER_OCTAVE: f64 = 32.0;
 
+/// Most (time, latency) points a connection keeps for a plot of its latency over time.
+pub const MAX_SAMPLES: usize = 256;
+
+/// Latency over time, for a plot: (seconds since the capture's first packet, latency in seconds)
+/// of every `stride`-th answered request. Bounded: when full, every other point is dropped and the
+/// stride doubled, so the points always span the whole connection evenly.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    points: Vec<(f32, f32)>,
+    stride: u64,
+    seen: u64,
+}
+
+impl Samples {
+    /// No points.
+    pub const fn new() -> Samples {
+        Samples {
+            points: Vec::new(),
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    /// One answered request, sent at `at`, answered `latency` seconds later.
+    pub fn add(&mut self, at: f64, latency: f64) {
+        let stride = self.stride.max(1);
+        if self.seen % stride == 0 {
+            if self.points.len() >= MAX_SAMPLES {
+                let mut keep = false;
+                self.points.retain(|_| {
+                    keep = !keep;
+                    keep
+                });
+                self.stride = stride * 2;
+            }
+            if self.seen % self.stride.max(1) == 0 {
+                self.points.push((at as f32, latency.max(0.0) as f32));
+            }
+        }
+        self.seen += 1;
+    }
+
+    /// The points, oldest first.
+    pub fn points(&self) -> &[(f32, f32)] {
+        &self.points
+    }
+}
+
 /// Latencies of one kind of RPC.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Histogram {
@@ -83,6 +131,27 @@ pub struct Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_stay_bounded_and_span_the_whole_connection() {
+        let mut s = Samples::new();
+        for i in 0..100_000u32 {
+            s.add(f64::from(i), f64::from(i % 7) / 1000.0);
+        }
+        let points = s.points();
+        assert!(
+            points.len() <= MAX_SAMPLES && points.len() > MAX_SAMPLES / 2,
+            "{}",
+            points.len()
+        );
+        assert_eq!(points[0].0, 0.0, "the first request stays");
+        assert!(points[points.len() - 1].0 > 99_000.0, "the last points are recent");
+        let gaps: Vec<f32> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        assert!(gaps.iter().all(|g| *g == gaps[0]), "evenly spread: {gaps:?}");
+        let mut few = Samples::new();
+        few.add(1.0, -0.5);
+        assert_eq!(few.points(), &[(1.0, 0.0)], "a negative latency counts as zero");
+    }
 
     #[test]
     fn quantiles_are_within_two_percent() {

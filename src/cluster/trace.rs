@@ -231,6 +231,8 @@ pub struct Detail {
     pub heartbeats: Timeline,
     /// Request-to-response latency by the request's name (emptied when the report takes it).
     pub latency: BTreeMap<String, Histogram>,
+    /// Latency over time, every type together, for a plot.
+    pub latency_over_time: super::latency::Samples,
 }
 
 /// The detail of a connection that carried no message.
@@ -248,6 +250,7 @@ static NO_DETAIL: Detail = Detail {
     entries: Timeline::new(),
     heartbeats: Timeline::new(),
     latency: BTreeMap::new(),
+    latency_over_time: super::latency::Samples::new(),
 };
 
 #[derive(Debug, Clone, Default)]
@@ -436,6 +439,7 @@ impl Trace {
         }
         self.d().responses += 1;
         self.claim(1, &m, ts);
+        self.d().latency_over_time.add(p.ts, ts - p.ts);
         let latency = &mut self.d().latency;
         match latency.get_mut(p.name) {
             Some(h) => h.add(ts - p.ts),
@@ -516,6 +520,14 @@ impl Trace {
         } else {
             live.pending_dropped += 1;
         }
+    }
+
+    /// Latency over time, (time, latency) points (emptied when the report takes them).
+    pub fn latency_samples(&mut self) -> Vec<(f32, f32)> {
+        let Some(d) = self.detail.as_deref_mut() else {
+            return Vec::new();
+        };
+        std::mem::take(&mut d.latency_over_time).points().to_vec()
     }
 
     /// The latency summaries, by request type.
