@@ -84,7 +84,7 @@ fn direction(d: raftwire_hashicorp::Direction) -> DirectionReport {
                 message: f.message,
                 after_capture_gap: false,
                 frame_offset: None,
-                excerpt: None,
+                excerpt: f.bytes.map(|(start, bytes)| crate::report::Excerpt { start, bytes }),
             })
             .collect(),
         violations_omitted: d.findings_omitted,

@@ -198,6 +198,13 @@ fn the_shared_connection_failure_is_shown_with_its_requirement() {
         must,
         "every MUST violation shown"
     );
+    // The bytes where the request sits in the response direction: its rpc type byte marked as
+    // the finding, the map keys after it labelled.
+    assert!(
+        dom.contains(": rpc type 1; the violation is here\""),
+        "the request's type byte"
+    );
+    assert!(dom.contains("msgpack string 'Candidate' (a map key)"), "its keys");
 }
 
 #[test]

@@ -497,7 +497,9 @@ impl Checker {
             let n = self.requests.pass_fresh(bytes);
             let fresh = bytes.get(n..).unwrap_or_default();
             let (mut side, own) = std::mem::take(&mut self.requests).with_buf(fresh);
+            let found = self.c.requests.findings.len();
             let held = self.judge_requests(&mut side);
+            keep_bytes(&mut self.c.requests.findings[found..], &side);
             self.requests = side.with_buf(own).0;
             self.requests.settle_fresh(held, fresh);
         } else {
@@ -521,7 +523,9 @@ impl Checker {
             }
             let fresh = bytes.get(n..).unwrap_or_default();
             let (mut side, own) = std::mem::take(&mut self.responses).with_buf(fresh);
+            let found = self.c.responses.findings.len();
             let held = self.judge_responses(&mut side);
+            keep_bytes(&mut self.c.responses.findings[found..], &side);
             self.responses = side.with_buf(own).0;
             self.responses.settle_fresh(held, fresh);
             return;
@@ -600,7 +604,9 @@ impl Checker {
         }
         if self.requests.ready() {
             let mut side = std::mem::take(&mut self.requests);
+            let found = self.c.requests.findings.len();
             let held = self.judge_requests(&mut side);
+            keep_bytes(&mut self.c.requests.findings[found..], &side);
             self.requests = side;
             self.requests.settle(held);
         }
@@ -733,7 +739,9 @@ impl Checker {
             return;
         }
         let mut side = std::mem::take(&mut self.responses);
+        let found = self.c.responses.findings.len();
         let held = self.judge_responses(&mut side);
+        keep_bytes(&mut self.c.responses.findings[found..], &side);
         self.responses = side;
         self.responses.settle(held);
     }
@@ -842,6 +850,25 @@ impl Checker {
                 side.desync_from = Some(offset);
                 at += 1;
             }
+        }
+    }
+}
+
+/// Bytes kept before and after a finding's offset, for a person to look at.
+const KEPT_BEFORE: u64 = 16;
+const KEPT_AFTER: u64 = 48;
+
+/// Gives each of `findings` (just made) the bytes around its offset that `side` holds.
+fn keep_bytes<B: std::ops::Deref<Target = [u8]>>(findings: &mut [crate::Finding], side: &Side<B>) {
+    for f in findings.iter_mut().filter(|f| f.bytes.is_none()) {
+        let from = f.offset.saturating_sub(KEPT_BEFORE).max(side.start);
+        let to = (f.offset + KEPT_AFTER).min(side.start + side.buf.len() as u64);
+        let held = usize::try_from(from - side.start)
+            .ok()
+            .zip(usize::try_from(to.saturating_sub(side.start)).ok())
+            .and_then(|(a, b)| side.buf.get(a..b));
+        if let Some(bytes) = held.filter(|b| !b.is_empty() && f.offset < to) {
+            f.bytes = Some((from, bytes.to_vec()));
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::messages::{self, Decoded};
 use crate::msgpack::{self, Value};
 
 /// One finding, positioned in its direction's stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Finding {
     /// Byte offset within the direction.
     pub offset: u64,
@@ -23,7 +23,20 @@ pub struct Finding {
     pub level: &'static str,
     /// Explanation.
     pub message: String,
+    /// The bytes around `offset` that the checker held when it found it, and the stream offset
+    /// of the first: for a person to look at. Which bytes were held depends on how the stream
+    /// arrived, so two findings are equal whatever their bytes.
+    pub bytes: Option<(u64, Vec<u8>)>,
 }
+
+impl PartialEq for Finding {
+    fn eq(&self, other: &Finding) -> bool {
+        (self.offset, self.code, self.requirement, self.level, &self.message)
+            == (other.offset, other.code, other.requirement, other.level, &other.message)
+    }
+}
+
+impl Eq for Finding {}
 
 /// What one direction showed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +102,7 @@ impl Direction {
                 requirement: requirement(code),
                 level,
                 message,
+                bytes: None,
             });
         } else {
             self.findings_omitted += 1;

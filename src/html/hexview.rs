@@ -26,6 +26,44 @@ fn rfw_field(rel: u64, payload_len: Option<u64>) -> (&'static str, &'static str)
     }
 }
 
+/// What each byte of a hashicorp/raft excerpt is, as far as it can be read from the bytes alone
+/// (the checker judged them strictly; this only labels them for a person): at the finding's
+/// offset, an rpc type byte and the map header after it, or a response's error string; anywhere,
+/// a msgpack string of 1-31 letters is labelled as the map key it almost always is.
+fn hashicorp_fields(x: &Excerpt, mark: u64) -> Vec<(&'static str, String)> {
+    let b = &x.bytes;
+    let mut out = vec![("", String::new()); b.len()];
+    let mut i = 0;
+    while i < b.len() {
+        let n = usize::from(b[i].wrapping_sub(0xa0));
+        if (0xa1..=0xbf).contains(&b[i]) && i + n < b.len() && b[i + 1..=i + n].iter().all(u8::is_ascii_alphabetic) {
+            let key = String::from_utf8_lossy(&b[i + 1..=i + n]).into_owned();
+            for slot in out.iter_mut().skip(i).take(n + 1) {
+                *slot = ("f-key", format!("msgpack string '{key}' (a map key)"));
+            }
+            i += n + 1;
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(at) = mark.checked_sub(x.start).and_then(|m| usize::try_from(m).ok()) {
+        match (b.get(at), b.get(at + 1)) {
+            (Some(0..=4), Some(0x80..=0x8f | 0xde | 0xdf)) => {
+                out[at] = ("f-type", format!("rpc type {}", b[at]));
+                out[at + 1] = ("f-len", "msgpack map header".to_string());
+            }
+            (Some(0xa0..=0xbf), _) => {
+                out[at] = (
+                    "f-type",
+                    "a msgpack string: a response's error text starts so".to_string(),
+                );
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The payload length in the header of the frame starting at `frame` (stream offset), if the
 /// excerpt holds it.
 fn payload_len(x: &Excerpt, frame: u64) -> Option<u64> {
@@ -38,6 +76,7 @@ fn payload_len(x: &Excerpt, frame: u64) -> Option<u64> {
 /// `desync`: where another writer's bytes began, if known.
 pub fn view(x: &Excerpt, mark: u64, frame: Option<u64>, desync: Option<u64>, rfw: bool) -> Markup {
     let len = frame.and_then(|f| payload_len(x, f));
+    let hashicorp = if rfw { Vec::new() } else { hashicorp_fields(x, mark) };
     // From where another writer's frame began, the bytes are that frame's own fields.
     let other_len = desync.and_then(|d| payload_len(x, d));
     html! {
@@ -57,7 +96,7 @@ pub fn view(x: &Excerpt, mark: u64, frame: Option<u64>, desync: Option<u64>, rfw
                                 let (class, field) = rfw_field(at - f, len);
                                 (class, field.to_string())
                             }
-                            (None, None) => ("", String::new()),
+                            (None, None) => hashicorp.get((at - x.start) as usize).cloned().unwrap_or_default(),
                         };
                         @let classes = format!(
                             "b {class}{}{}",
@@ -76,6 +115,12 @@ pub fn view(x: &Excerpt, mark: u64, frame: Option<u64>, desync: Option<u64>, rfw
                     span.ascii {
                         (chunk.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect::<String>())
                     }
+                }
+            }
+            @if !rfw {
+                div.legend {
+                    span.b.f-type { "rpc type / response" } " " span.b.f-len { "map header" } " "
+                    span.b.f-key { "map key" } " " span.b.err { "finding" }
                 }
             }
             @if rfw && frame.is_some() {
