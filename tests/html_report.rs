@@ -289,3 +289,59 @@ fn a_report_of_very_many_failing_connections_stays_small() {
     assert!(console.is_empty(), "{console:?}");
     assert!(dom.contains("data-ready=\"1\""));
 }
+
+/// A capture's strings are the peer's: node ids with markup in them are shown as text, in the
+/// page and in the timeline's SVG, and run no script.
+#[test]
+fn markup_in_a_capture_is_shown_as_text() {
+    use raftwire_hashicorp::craft::{request, response, V};
+    let hostile = "<img src=x onerror=alert(1)>";
+    let addr = common::hashicorp::node(1);
+    let heartbeat = request(
+        0,
+        &[
+            ("Addr", V::S(addr.as_bytes())),
+            ("Entries", V::Nil),
+            ("ID", V::S(b"n1")),
+            ("Leader", V::S(addr.as_bytes())),
+            ("LeaderCommitIndex", V::U(0)),
+            ("PrevLogEntry", V::U(0)),
+            ("PrevLogTerm", V::U(0)),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(2)),
+        ],
+    );
+    let answer = response(
+        "",
+        &[
+            ("Addr", V::S(common::hashicorp::node(2).as_bytes())),
+            ("ID", V::S(hostile.as_bytes())),
+            ("LastLog", V::U(0)),
+            ("NoRetryBackoff", V::B(false)),
+            ("ProtocolVersion", V::U(3)),
+            ("Success", V::B(true)),
+            ("Term", V::U(2)),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pcap::new(65535);
+    p.conn(&Conn::new((1, 40001), (2, 8300)).c2s(heartbeat).s2c(answer));
+    let capture = dir.path().join("markup.pcap");
+    p.write(&capture);
+    let page = dir.path().join("markup.html");
+    let (_, json) = validate_json(&[capture.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(
+        json["cluster"]["nodes"][0]["id"], hostile,
+        "the id reaches the report: {}",
+        json["cluster"]
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<img"), "markup from the capture made it into the page");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the id is shown, as text"
+    );
+    let (dom, console) = open(&page);
+    assert!(console.is_empty(), "{console:?}");
+    assert!(dom.contains("data-ready=\"1\"") && !dom.contains("<img"));
+}
