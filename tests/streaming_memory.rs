@@ -129,3 +129,45 @@ fn inspect_prints_100_mb_of_zeros_in_bounded_memory() {
     let peak = children_peak_kib();
     assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn streams_writes_a_large_capture_out_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.pcap");
+    // About 100 MB: holding every stream whole took more than the limit.
+    let made = raftwire()
+        .args(["gen", "--seed", "8", "--rounds", "5000", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let out = dir.path().join("streams");
+    let wrote = raftwire()
+        .arg("streams")
+        .arg("--out")
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(wrote.status.success(), "{}", String::from_utf8_lossy(&wrote.stderr));
+    let peak = children_peak_kib();
+    assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB");
+    // Every byte validate checks is written.
+    let written: u64 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let report = raftwire()
+        .args(["validate", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let checked: u64 = report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| ["client_to_server", "server_to_client"].map(|d| c["directions"][d]["bytes"].as_u64().unwrap()))
+        .sum();
+    assert_eq!(written, checked);
+}

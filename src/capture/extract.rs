@@ -3,6 +3,7 @@
 //! they can be validated, inspected, or compared with `tshark -z follow,tcp,raw`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -11,20 +12,64 @@ use super::reassembly::{Piece, Reassembler};
 use super::tracker::{key, roles};
 use crate::source::Source;
 
+/// Bytes a connection holds before they are written out, and all connections together: the
+/// files are written as the capture is read, so memory stays bounded whatever its size.
+const FLUSH_AT: usize = 64 << 10;
+const PENDING_TOTAL: usize = 32 << 20;
+/// Bytes held out of order per direction, and across the capture, before holes are declared.
+const HOLD_LIMIT: usize = 4 << 20;
+const HELD_TOTAL: usize = 32 << 20;
+
 struct Streams {
     client: SocketAddr,
     server: SocketAddr,
     reasm: [Reassembler; 2],
-    bytes: [Vec<u8>; 2],
+    /// Bytes reassembled and not yet written, per direction.
+    pending: [Vec<u8>; 2],
+    /// The files exist (written to once: later writes append).
+    created: bool,
+    data: bool,
     gaps: u64,
 }
 
-fn take(pieces: Vec<Piece>, out: &mut Vec<u8>, gaps: &mut u64) {
+fn take(pieces: Vec<Piece>, out: &mut Vec<u8>, gaps: &mut u64) -> usize {
+    let mut added = 0;
     for p in pieces {
         match p {
-            Piece::Data { bytes, .. } => out.extend_from_slice(&bytes),
+            Piece::Data { bytes, .. } => {
+                added += bytes.len();
+                out.extend_from_slice(&bytes);
+            }
             Piece::Gap { .. } => *gaps += 1,
         }
+    }
+    added
+}
+
+impl Streams {
+    fn stem(&self) -> String {
+        format!("{}-{}", name(&self.client), name(&self.server))
+    }
+
+    /// Writes what is pending to the connection's two files (created, emptied, on the first
+    /// write); returns how many bytes that freed.
+    fn write_out(&mut self, dir: &Path) -> Result<usize, String> {
+        let stem = self.stem();
+        let mut freed = 0;
+        for (i, suffix) in ["c2s", "s2c"].iter().enumerate() {
+            let path = dir.join(format!("{stem}.{suffix}.bin"));
+            let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+            let mut file = if self.created {
+                std::fs::OpenOptions::new().append(true).open(&path).map_err(fail)?
+            } else {
+                std::fs::File::create(&path).map_err(fail)?
+            };
+            file.write_all(&self.pending[i]).map_err(fail)?;
+            freed += self.pending[i].len();
+            self.pending[i] = Vec::new();
+        }
+        self.created = true;
+        Ok(freed)
     }
 }
 
@@ -63,21 +108,18 @@ pub fn parse_pair(stem: &str) -> Option<(SocketAddr, SocketAddr)> {
     Some((client, server))
 }
 
-/// One connection's reassembled directions.
-pub struct Extracted {
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    /// Client->server and server->client bytes, as captured.
-    pub bytes: [Vec<u8>; 2],
-    /// Holes in the capture (their bytes are simply absent from `bytes`).
-    pub gaps: u64,
-}
-
-/// Reassembles every TCP connection with data (on `ports`, if given), in order of first packet.
-pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String> {
+/// Writes every TCP connection with data (on `ports`, if given) into `out` as the capture is
+/// read; returns how many.
+pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut conns: HashMap<(SocketAddr, SocketAddr), Streams> = HashMap::new();
     let mut order = Vec::new();
+    let (mut pending, mut held) = (0usize, 0usize);
+    let mut failed: Option<String> = None;
     let truncated_at = read_packets(source, true, |lt, data, missing, _| {
+        if failed.is_some() {
+            return;
+        }
         let Ok(seg) = super::packet::tcp_segment(lt, data, missing) else {
             return;
         };
@@ -91,54 +133,66 @@ pub fn streams(source: &Source, ports: &[u16]) -> Result<Vec<Extracted>, String>
             Streams {
                 client,
                 server,
-                reasm: [Reassembler::new(4 << 20), Reassembler::new(4 << 20)],
-                bytes: [Vec::new(), Vec::new()],
+                reasm: [Reassembler::new(HOLD_LIMIT), Reassembler::new(HOLD_LIMIT)],
+                pending: [Vec::new(), Vec::new()],
+                created: false,
+                data: false,
                 gaps: 0,
             }
         });
         let i = usize::from(seg.src != c.client);
-        let pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload, u64::from(seg.missing));
-        take(pieces, &mut c.bytes[i], &mut c.gaps);
+        if seg.ack {
+            c.reasm[1 - i].acknowledge(seg.ack_number);
+        }
+        let before = c.reasm[i].held();
+        let mut pieces = c.reasm[i].segment(seg.seq, seg.syn, seg.payload, u64::from(seg.missing));
+        held = (held + c.reasm[i].held()).saturating_sub(before);
+        if held > HELD_TOTAL {
+            held -= c.reasm[i].held().min(held);
+            pieces.extend(c.reasm[i].release());
+        }
+        let added = take(pieces, &mut c.pending[i], &mut c.gaps);
+        c.data |= added > 0;
+        pending += added;
+        if c.pending.iter().map(Vec::len).sum::<usize>() >= FLUSH_AT {
+            match c.write_out(out) {
+                Ok(freed) => pending -= freed.min(pending),
+                Err(e) => failed = Some(e),
+            }
+        }
+        if pending > PENDING_TOTAL {
+            for c in conns.values_mut().filter(|c| c.pending.iter().any(|p| !p.is_empty())) {
+                match c.write_out(out) {
+                    Ok(freed) => pending -= freed.min(pending),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        }
     })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if let Some(at) = truncated_at {
         eprintln!(
             "{}: the capture file ends inside a packet record at byte {at} (tcpdump killed, or the file was cut short): the packets before it were read",
             source.name
         );
     }
-    let mut out = Vec::new();
+    let mut written = 0;
     for k in order {
         let Some(mut c) = conns.remove(&k) else { continue };
         for i in 0..2 {
             let pieces = c.reasm[i].finish();
-            take(pieces, &mut c.bytes[i], &mut c.gaps);
+            c.data |= take(pieces, &mut c.pending[i], &mut c.gaps) > 0;
         }
-        if c.bytes.iter().any(|b| !b.is_empty()) {
-            out.push(Extracted {
-                client: c.client,
-                server: c.server,
-                bytes: c.bytes,
-                gaps: c.gaps,
-            });
+        if !c.data {
+            continue;
         }
-    }
-    Ok(out)
-}
-
-/// Writes every TCP connection with data (on `ports`, if given) into `out`; returns how many.
-pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, String> {
-    let all = streams(source, ports)?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut written = 0;
-    for c in all {
-        let stem = format!("{}-{}", name(&c.client), name(&c.server));
-        for (i, dir) in ["c2s", "s2c"].iter().enumerate() {
-            let p = out.join(format!("{stem}.{dir}.bin"));
-            std::fs::write(&p, &c.bytes[i]).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
+        c.write_out(out)?;
         if c.gaps > 0 {
             eprintln!(
-                "{stem}: {} gap(s) in the capture; the files hold only the captured bytes",
+                "{}: {} gap(s) in the capture; the files hold only the captured bytes",
+                c.stem(),
                 c.gaps
             );
         }
