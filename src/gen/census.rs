@@ -54,3 +54,43 @@ impl Sink for Census {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raftwire_codec::{Message, TimeoutNowRequest, TimeoutNowResponse};
+
+    fn endpoints(name: &str) -> Endpoints {
+        Endpoints {
+            name: name.into(),
+            client: "10.0.0.1:40000".into(),
+            server: "10.0.0.2:7000".into(),
+        }
+    }
+
+    /// Requests are the client's frames only; connections are listed in name order whatever
+    /// order they were opened in (the capture's order, and the tie-break between packets).
+    #[test]
+    fn counts_requests_and_orders_connections_by_name() {
+        let mut census = Census::default();
+        census.open(0, &endpoints("n2-n1"));
+        census.open(1, &endpoints("n1-n2"));
+        let request = Frame::new(
+            1,
+            Message::TimeoutNow(TimeoutNowRequest {
+                term: 1,
+                leader_id: "n1".try_into().unwrap(),
+            }),
+        );
+        let response = Frame::new(
+            1,
+            Message::TimeoutNowResponse(TimeoutNowResponse { term: 1, success: true }),
+        );
+        census.frame(0, 1, Direction::ClientToServer, &request);
+        census.frame(0, 2, Direction::ServerToClient, &response);
+        census.frame(0, 3, Direction::ServerToClient, &response);
+        assert_eq!((census.connections[0].segments, census.connections[0].requests), (3, 1));
+        assert_eq!(census.by_name(), vec![1, 0]);
+        assert_eq!(super::super::ranks(&census), vec![1, 0]);
+    }
+}

@@ -257,3 +257,62 @@ impl<W: Write> PcapOutput<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints(port: u16) -> Endpoints {
+        Endpoints {
+            name: format!("c{port}"),
+            client: format!("10.0.0.1:{port}"),
+            server: "10.0.0.2:7000".into(),
+        }
+    }
+
+    /// (time, client port) of each packet a client sent, in file order.
+    fn sent(pcap: &[u8]) -> Vec<(u64, u16)> {
+        let mut out = Vec::new();
+        let mut at = 24;
+        while at + 16 <= pcap.len() {
+            let word = |k: usize| u32::from_le_bytes(pcap[at + k..at + k + 4].try_into().unwrap());
+            let (time, len) = (u64::from(word(0)) * 1_000_000 + u64::from(word(4)), word(8) as usize);
+            let packet = &pcap[at + 16..at + 16 + len];
+            // Ethernet 14 + IPv4 20: the TCP source port.
+            let port = u16::from_be_bytes([packet[34], packet[35]]);
+            if port != 7000 {
+                out.push((time, port));
+            }
+            at += 16 + len;
+        }
+        out
+    }
+
+    /// Packets are written in time order; at one microsecond, the connection first in name order
+    /// (its rank) goes first, whatever order the connections were opened in; nothing is written
+    /// before the simulation has passed it, and everything is written at the end.
+    #[test]
+    fn packets_are_merged_by_time_then_rank() {
+        let mut file = Vec::new();
+        let mut out = PcapOutput::new(&mut file).unwrap();
+        out.open(0, &endpoints(40001), 1, 1);
+        out.open(1, &endpoints(40000), 0, 1);
+        let segment = |t| Segment {
+            time_us: t,
+            direction: raftwire_conformance::Direction::ClientToServer,
+            bytes: vec![1, 2, 3],
+        };
+        out.segment(0, &segment(1000));
+        out.segment(1, &segment(1000));
+        out.settled(1000);
+        assert!(out.waiting.iter().all(|w| w.0 .0 >= 970), "written once passed");
+        out.finish().unwrap();
+        let sent = sent(&file);
+        assert_eq!(sent.len(), 2 * 5, "per client: SYN, ACK, data, FIN, the last ACK");
+        assert!(sent.windows(2).all(|w| w[0].0 <= w[1].0), "time order: {sent:?}");
+        for pair in sent.windows(2).filter(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
+            assert_eq!(pair[0].1, 40000, "the first in name order first: {sent:?}");
+        }
+        assert_eq!(sent[0], (970, 40000));
+    }
+}
