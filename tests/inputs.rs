@@ -187,12 +187,22 @@ fn a_closed_output_pipe_is_no_panic() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_output_that_cannot_be_written_is_an_error() {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("raftwire"))
-        .args(["validate", SAMPLE])
-        .stdout(full)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("writing the output"));
+    // inspect writes as it reads: small outputs are written only when it flushes at the end.
+    for (cmd, input) in [
+        ("validate", SAMPLE),
+        ("inspect", SAMPLE),
+        ("inspect", "samples/cluster/n1-n2.c2s.bin"),
+    ] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("raftwire"))
+            .args([cmd, input])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd} {input}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("writing the output"),
+            "{cmd} {input}"
+        );
+    }
 }
