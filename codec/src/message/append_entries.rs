@@ -278,14 +278,8 @@ impl<'a> AppendEntriesRef<'a> {
     /// buffer this view was decoded from (fields outside it are copied, never lost).
     #[inline]
     pub fn to_owned_in(&self, buffer: &Bytes) -> AppendEntriesRequest {
-        AppendEntriesRequest {
-            term: self.term,
-            prev_log_index: self.prev_log_index,
-            prev_log_term: self.prev_log_term,
-            leader_commit: self.leader_commit,
-            leader_id: Id::from_checked(buffer, self.leader_id),
-            entries: Entries::from_wire(buffer, &self.entries),
-        }
+        self.owned_head(buffer)
+            .with_entries(Entries::from_wire(buffer, &self.entries))
     }
 
     /// Everything of the owned request but its entries, its ids shared from `frame` (the buffer

@@ -137,18 +137,11 @@ impl<'a> InstallSnapshotRef<'a> {
     /// this view was decoded from (fields outside it are copied).
     #[inline]
     pub fn to_owned_in(&self, buffer: &Bytes) -> InstallSnapshotRequest {
-        InstallSnapshotRequest {
-            term: self.term,
-            last_included_index: self.last_included_index,
-            last_included_term: self.last_included_term,
-            total_size: self.total_size,
-            offset: self.offset,
-            done: self.done,
-            leader_id: Id::from_checked(buffer, self.leader_id),
-            snapshot_id: Id::from_checked(buffer, self.snapshot_id),
-            configuration: self.configuration.to_owned_in(buffer),
-            data: share(buffer, self.data),
+        let (mut chunk, span) = self.owned_but_data(buffer);
+        if let Some(span) = span {
+            chunk.data = buffer.slice(span);
         }
+        chunk
     }
 
     /// The owned chunk and, when its data lies in `frame` (the buffer this view was decoded
