@@ -21,6 +21,28 @@ fn raftwire() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("raftwire"))
 }
 
+/// `raftwire gen ARGS --out PATH`, which must succeed.
+fn gen(args: &[&str], path: &Path) {
+    let made = raftwire()
+        .arg("gen")
+        .args(args)
+        .arg("--out")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+}
+
+/// `raftwire validate --format json PATH`'s report.
+fn validate_json(path: &Path) -> serde_json::Value {
+    let report = raftwire()
+        .args(["validate", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&report.stdout).unwrap()
+}
+
 fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
@@ -30,21 +52,7 @@ fn gen_writes_a_large_capture_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("large.pcap");
     // About 60 MB of capture, with a fault: 90 MiB of peak RSS when gen held the traffic whole.
-    let out = raftwire()
-        .args([
-            "gen",
-            "--seed",
-            "4",
-            "--rounds",
-            "3000",
-            "--fault",
-            "interleave",
-            "--out",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    gen(&["--seed", "4", "--rounds", "3000", "--fault", "interleave"], &path);
     assert!(
         size(&path) > 55_000_000,
         "the capture is as large as intended: {}",
@@ -55,12 +63,7 @@ fn gen_writes_a_large_capture_in_bounded_memory() {
     // What was written is still the traffic with its fault, where the record says.
     let record = std::fs::read_to_string(dir.path().join("large.faults.json")).unwrap();
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
-    let report = raftwire()
-        .args(["validate", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report = validate_json(&path);
     let violations: Vec<&serde_json::Value> = report["connections"]
         .as_array()
         .unwrap()
@@ -89,21 +92,11 @@ fn inspect_lines(path: &Path, needle: &str) -> (Option<i32>, usize, usize) {
 fn inspect_prints_a_large_capture_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("large.pcap");
-    let made = raftwire()
-        .args(["gen", "--seed", "9", "--rounds", "3000", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    gen(&["--seed", "9", "--rounds", "3000"], &path);
     // Every frame is listed: as many lines naming a frame type as validate counts frames.
     let (code, lines, frames) = inspect_lines(&path, " id=");
     assert_eq!(code, Some(0));
-    let report = raftwire()
-        .args(["validate", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report = validate_json(&path);
     assert_eq!(
         frames as u64,
         report["summary"]["frames"].as_u64().unwrap(),
@@ -135,12 +128,7 @@ fn streams_writes_a_large_capture_out_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("large.pcap");
     // About 100 MB: holding every stream whole took more than the limit.
-    let made = raftwire()
-        .args(["gen", "--seed", "8", "--rounds", "5000", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    gen(&["--seed", "8", "--rounds", "5000"], &path);
     let out = dir.path().join("streams");
     let wrote = raftwire()
         .arg("streams")
@@ -157,12 +145,7 @@ fn streams_writes_a_large_capture_out_in_bounded_memory() {
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    let report = raftwire()
-        .args(["validate", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report = validate_json(&path);
     let checked: u64 = report["connections"]
         .as_array()
         .unwrap()
