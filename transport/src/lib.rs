@@ -13,15 +13,19 @@
 //!   hashicorp/raft users fell back to), or one multiplexed connection whose responses are matched
 //!   by request id (what RFW/1's request id makes safe). After any failure it retries the RPC, with
 //!   the same request id, on a fresh dedicated connection, with bounded attempts and backoff.
+//! - [`Follower`] is a small but real Raft follower (terms, votes, log matching, snapshots, no
+//!   data kept), the node `raftwire serve` runs; [`MemoryHandler`] is a stand-in for tests.
 //! - [`ClientConfig::interleave_writes`] is the fault: concurrent RPCs on the multiplexed
 //!   connection write their frames in small pieces without a lock, so their bytes interleave.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod client;
+mod follower;
 mod handler;
 mod server;
 
 pub use client::{Client, ClientConfig, ClientStats, ConnState, Policy, TransportError, WriteLog};
+pub use follower::Follower;
 pub use handler::{Handler, MemoryHandler};
-pub use server::{Dropped, Server, ServerStats};
+pub use server::{Dropped, Server, ServerOptions, ServerStats};

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -12,7 +13,7 @@ use raftwire_codec::{CodecError, Frame, Message, RfwCodec};
 use raftwire_conformance::StreamCode;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::{mpsc, OnceCell, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::handler::Handler;
@@ -31,17 +32,66 @@ pub struct Dropped {
 }
 
 /// What the server saw, for logs and tests.
+///
+/// `delivered`, `executed` and `received` are test taps: they keep everything, so they are filled
+/// only when [`ServerOptions::record`] is set (as [`Server::start`] does). A long-running server
+/// ([`ServerOptions::long_running`]) leaves them empty and keeps only the latest drops.
 #[derive(Debug, Default)]
 pub struct ServerStats {
     /// Every frame handed to the handler (before dedup), in arrival order.
     pub delivered: Mutex<Vec<Frame>>,
-    /// Connections dropped after an error.
-    pub dropped: Mutex<Vec<Dropped>>,
+    /// Connections dropped after an error (at most [`ServerOptions::dropped_kept`], the latest).
+    pub dropped: Mutex<VecDeque<Dropped>>,
+    /// Connections dropped after an error, all of them.
+    pub dropped_total: AtomicU64,
+    /// Requests answered, all connections.
+    pub answered: AtomicU64,
     /// How many times the handler ran for each request id.
     pub executed: Mutex<HashMap<u64, usize>>,
     /// Every byte received, per connection in accept order (a capture of the client->server
     /// direction, as raw streams).
     pub received: Mutex<Vec<Arc<Mutex<Vec<u8>>>>>,
+}
+
+/// How a server bounds itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Fill the test taps of [`ServerStats`] (`delivered`, `executed`, `received`), which grow
+    /// with every byte and frame: for tests, never for a server that runs for days.
+    pub record: bool,
+    /// Requests of one connection being handled or waiting to be written. Beyond it the server
+    /// stops reading that connection until an answer is out, so a client that pipelines without
+    /// reading its answers is slowed by TCP, not buffered without end. 128 is STREAM-5's SHOULD.
+    pub max_in_flight: usize,
+    /// Connections open at once; further ones wait in the kernel's accept backlog.
+    pub max_connections: usize,
+    /// Dropped connections kept in [`ServerStats::dropped`] (the oldest forgotten first).
+    pub dropped_kept: usize,
+    /// Write each dropped connection's code, requirement and offset to stderr.
+    pub log_drops: bool,
+}
+
+impl ServerOptions {
+    /// Bounded everywhere, taps off: what `raftwire serve` runs with.
+    pub fn long_running() -> ServerOptions {
+        ServerOptions {
+            record: false,
+            ..ServerOptions::default()
+        }
+    }
+}
+
+impl Default for ServerOptions {
+    /// Taps on, for tests; the other bounds as for a long-running server.
+    fn default() -> Self {
+        ServerOptions {
+            record: true,
+            max_in_flight: 128,
+            max_connections: 1024,
+            dropped_kept: 1024,
+            log_drops: true,
+        }
+    }
 }
 
 /// How many answered request ids are remembered for answering retries without re-executing.
@@ -71,14 +121,14 @@ impl Drop for Server {
 /// Copies every byte read into a shared buffer.
 struct Tap<R> {
     inner: R,
-    tap: Arc<Mutex<Vec<u8>>>,
+    tap: Option<Arc<Mutex<Vec<u8>>>>,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Tap<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Ok(mut tap) = self.tap.lock() {
+        if let Some(Ok(mut tap)) = self.tap.as_ref().map(|t| t.lock()) {
             tap.extend_from_slice(buf.filled().get(before..).unwrap_or_default());
         }
         r
@@ -86,21 +136,45 @@ impl<R: AsyncRead + Unpin> AsyncRead for Tap<R> {
 }
 
 impl Server {
-    /// Listens on `addr` (use port 0 for one chosen by the OS) and serves until dropped.
+    /// Listens on `addr` (use port 0 for one chosen by the OS) and serves until dropped, with the
+    /// test taps on ([`ServerOptions::default`]).
     pub async fn start(addr: &str, handler: Arc<dyn Handler>) -> std::io::Result<Server> {
+        Server::start_with(addr, handler, ServerOptions::default()).await
+    }
+
+    /// Listens on `addr` and serves until dropped, bounded by `options`.
+    pub async fn start_with(addr: &str, handler: Arc<dyn Handler>, options: ServerOptions) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(ServerStats::default());
         let answers = Arc::new(Mutex::new(Answers::default()));
         let s = stats.clone();
+        let options = Arc::new(options);
+        let open = Arc::new(Semaphore::new(options.max_connections.max(1)));
         let task = tokio::spawn(async move {
             let mut n = 0;
-            while let Ok((stream, _)) = listener.accept().await {
-                let tap = Arc::new(Mutex::new(Vec::new()));
-                if let Ok(mut r) = s.received.lock() {
+            loop {
+                let Ok(permit) = open.clone().acquire_owned().await else {
+                    return;
+                };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let tap = options.record.then(|| Arc::new(Mutex::new(Vec::new())));
+                if let (Some(tap), Ok(mut r)) = (&tap, s.received.lock()) {
                     r.push(tap.clone());
                 }
-                tokio::spawn(connection(n, stream, tap, handler.clone(), s.clone(), answers.clone()));
+                let conn = Connection {
+                    n,
+                    handler: handler.clone(),
+                    stats: s.clone(),
+                    answers: answers.clone(),
+                    options: options.clone(),
+                };
+                tokio::spawn(async move {
+                    conn.serve(stream, tap).await;
+                    drop(permit);
+                });
                 n += 1;
             }
         });
@@ -108,100 +182,141 @@ impl Server {
     }
 }
 
-fn drop_connection(stats: &ServerStats, connection: usize, code: &str, requirement: &str, offset: u64) {
-    eprintln!("raftwire-transport: dropping connection {connection}: {code} ({requirement}) at byte {offset}");
-    if let Ok(mut d) = stats.dropped.lock() {
-        d.push(Dropped {
-            connection,
-            code: code.into(),
-            requirement: requirement.into(),
-            offset,
-        });
-    }
-}
-
-async fn connection(
+/// One accepted connection and what it shares with the others.
+struct Connection {
     n: usize,
-    stream: tokio::net::TcpStream,
-    tap: Arc<Mutex<Vec<u8>>>,
     handler: Arc<dyn Handler>,
     stats: Arc<ServerStats>,
     answers: Arc<Mutex<Answers>>,
-) {
-    let (rd, wr) = stream.into_split();
-    let mut reader = FramedRead::new(Tap { inner: rd, tap }, RfwCodec::default());
-    let (tx, mut rx) = mpsc::channel::<Frame>(256);
-    let outstanding = Arc::new(Mutex::new(HashSet::new()));
-    let done = outstanding.clone();
-    let writer = tokio::spawn(async move {
-        let mut w = FramedWrite::new(wr, RfwCodec::default());
-        while let Some(f) = rx.recv().await {
-            let id = f.request_id;
-            if w.send(f).await.is_err() {
-                return;
-            }
-            if let Ok(mut o) = done.lock() {
-                o.remove(&id);
+    options: Arc<ServerOptions>,
+}
+
+impl Connection {
+    fn drop_connection(&self, code: &str, requirement: &str, offset: u64) {
+        let connection = self.n;
+        if self.options.log_drops {
+            eprintln!("raftwire-transport: dropping connection {connection}: {code} ({requirement}) at byte {offset}");
+        }
+        self.stats.dropped_total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut d) = self.stats.dropped.lock() {
+            d.push_back(Dropped {
+                connection,
+                code: code.into(),
+                requirement: requirement.into(),
+                offset,
+            });
+            while d.len() > self.options.dropped_kept {
+                d.pop_front();
             }
         }
-    });
-    loop {
-        let start = reader.decoder().offset();
-        let frame = match reader.next().await {
-            Some(Ok(f)) => f,
-            Some(Err(CodecError::Decode(e))) => {
-                drop_connection(&stats, n, e.code.as_str(), e.requirement(), e.offset);
-                break;
+    }
+
+    /// The answer cell for `id`: the first request with an id executes, a retry waits for and
+    /// repeats its answer.
+    fn answer_cell(&self, id: u64) -> Option<Arc<OnceCell<Message>>> {
+        let mut a = self.answers.lock().ok()?;
+        let fresh_id = !a.cells.contains_key(&id);
+        let cell = a.cells.entry(id).or_default().clone();
+        if fresh_id {
+            a.order.push_back(id);
+        }
+        while a.order.len() > REMEMBERED {
+            if let Some(old) = a.order.pop_front() {
+                a.cells.remove(&old);
             }
-            _ => break,
-        };
-        if frame.message_type().is_response() {
-            let c = StreamCode::WrongDirection;
-            drop_connection(&stats, n, c.as_str(), c.requirement(), start);
-            break;
         }
-        let fresh = outstanding
-            .lock()
-            .map(|mut o| o.insert(frame.request_id))
-            .unwrap_or(false);
-        if !fresh {
-            let c = StreamCode::DuplicateRequestId;
-            drop_connection(&stats, n, c.as_str(), c.requirement(), start);
-            break;
-        }
-        if let Ok(mut d) = stats.delivered.lock() {
-            d.push(frame.clone());
-        }
-        let cell = {
-            let Ok(mut a) = answers.lock() else { break };
-            let fresh_id = !a.cells.contains_key(&frame.request_id);
-            let cell = a.cells.entry(frame.request_id).or_default().clone();
-            if fresh_id {
-                a.order.push_back(frame.request_id);
-            }
-            while a.order.len() > REMEMBERED {
-                if let Some(old) = a.order.pop_front() {
-                    a.cells.remove(&old);
+        Some(cell)
+    }
+
+    async fn serve(self, stream: tokio::net::TcpStream, tap: Option<Arc<Mutex<Vec<u8>>>>) {
+        let stats = self.stats.clone();
+        let (rd, wr) = stream.into_split();
+        let mut reader = FramedRead::new(Tap { inner: rd, tap }, RfwCodec::default());
+        let (tx, mut rx) = mpsc::channel::<Frame>(256);
+        let outstanding = Arc::new(Mutex::new(HashSet::new()));
+        let in_flight = Arc::new(Semaphore::new(self.options.max_in_flight.max(1)));
+        let done = outstanding.clone();
+        let answered = stats.clone();
+        let writer = tokio::spawn(async move {
+            let mut w = FramedWrite::new(wr, RfwCodec::default());
+            while let Some(f) = rx.recv().await {
+                let id = f.request_id;
+                if w.send(f).await.is_err() {
+                    return;
+                }
+                answered.answered.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut o) = done.lock() {
+                    o.remove(&id);
                 }
             }
-            cell
-        };
-        let (handler, stats, tx) = (handler.clone(), stats.clone(), tx.clone());
-        tokio::spawn(async move {
-            let response = cell
-                .get_or_init(|| async {
-                    if let Ok(mut e) = stats.executed.lock() {
-                        *e.entry(frame.request_id).or_default() += 1;
-                    }
-                    handler.handle(&frame)
-                })
-                .await
-                .clone();
-            let _ = tx.send(Frame::new(frame.request_id, response)).await;
         });
+        let mut clean_end = false;
+        loop {
+            // Backpressure: no more than `max_in_flight` requests read and not yet answered.
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                break;
+            };
+            let start = reader.decoder().offset();
+            let frame = match reader.next().await {
+                Some(Ok(f)) => f,
+                Some(Err(CodecError::Decode(e))) => {
+                    self.drop_connection(e.code.as_str(), e.requirement(), e.offset);
+                    break;
+                }
+                Some(Err(_)) => break,
+                None => {
+                    clean_end = true;
+                    break;
+                }
+            };
+            if frame.message_type().is_response() {
+                let c = StreamCode::WrongDirection;
+                self.drop_connection(c.as_str(), c.requirement(), start);
+                break;
+            }
+            let fresh = outstanding
+                .lock()
+                .map(|mut o| o.insert(frame.request_id))
+                .unwrap_or(false);
+            if !fresh {
+                let c = StreamCode::DuplicateRequestId;
+                self.drop_connection(c.as_str(), c.requirement(), start);
+                break;
+            }
+            if self.options.record {
+                if let Ok(mut d) = stats.delivered.lock() {
+                    d.push(frame.clone());
+                }
+            }
+            let Some(cell) = self.answer_cell(frame.request_id) else {
+                break;
+            };
+            let (handler, stats, tx, record) = (self.handler.clone(), stats.clone(), tx.clone(), self.options.record);
+            tokio::spawn(async move {
+                let response = cell
+                    .get_or_init(|| async {
+                        if record {
+                            if let Ok(mut e) = stats.executed.lock() {
+                                *e.entry(frame.request_id).or_default() += 1;
+                            }
+                        }
+                        handler.handle(&frame)
+                    })
+                    .await
+                    .clone();
+                let _ = tx.send(Frame::new(frame.request_id, response)).await;
+                drop(permit);
+            });
+        }
+        drop(tx);
+        drop(reader);
+        if clean_end {
+            // The client finished sending (or half-closed): the answers still being worked on are
+            // written, then the connection closes when the writer drops its half.
+            let _ = writer.await;
+        } else {
+            // RECV-1: after an error nothing more is said on this connection.
+            writer.abort();
+        }
     }
-    // Dropping the reader and the last sender closes the connection once answers in flight are out.
-    drop(tx);
-    drop(reader);
-    writer.abort();
 }
