@@ -303,6 +303,12 @@ impl ConnectionChecker {
         }
     }
 
+    /// The violations found since the last call, oldest first: a receiver enforcing the rules as
+    /// frames arrive (a transport's server) takes them as it goes, so none accumulate.
+    pub fn take_violations(&mut self) -> Vec<StreamViolation> {
+        std::mem::take(&mut self.violations)
+    }
+
     /// Ends the connection: outstanding requests are reported (STREAM-9, informational).
     /// `client_end` is the client direction's length, where they are reported.
     pub fn finish(mut self, client_end: u64) -> Vec<StreamViolation> {

@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use raftwire_codec::{encode, CodecError, Frame, Message, MessageType, RfwCodec};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -128,12 +128,24 @@ struct Mux {
     log: Arc<Mutex<WriteLog>>,
 }
 
+/// The connection snapshot chunks travel on, one at a time.
+type SnapshotLane = (
+    FramedRead<OwnedReadHalf, RfwCodec>,
+    FramedWrite<OwnedWriteHalf, RfwCodec>,
+);
+
 /// A Raft RPC client for one server.
 pub struct Client {
     addr: SocketAddr,
     config: ClientConfig,
     next_id: AtomicU64,
     mux: tokio::sync::Mutex<Option<Arc<Mux>>>,
+    /// InstallSnapshot requests never share the multiplexed connection: STREAM-5 allows one chunk
+    /// outstanding per connection and STREAM-6 wants a transfer's chunks in order on one
+    /// connection. They go one at a time (the lock is held for the exchange) on a connection of
+    /// their own, kept across chunks and dropped after any failure (a transfer broken by a new
+    /// connection must restart at offset 0, as Raft leaders do).
+    snapshots: tokio::sync::Mutex<Option<SnapshotLane>>,
     /// What happened.
     pub stats: Arc<ClientStats>,
 }
@@ -162,6 +174,7 @@ impl Client {
             config,
             next_id: AtomicU64::new((seed << 16).max(1)),
             mux: tokio::sync::Mutex::new(None),
+            snapshots: tokio::sync::Mutex::new(None),
             stats: Arc::new(ClientStats::default()),
         }
     }
@@ -193,8 +206,11 @@ impl Client {
             }
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let multiplexed = attempt == 0 && self.config.policy == Policy::Multiplexed;
+            let snapshot = frame.message_type() == MessageType::InstallSnapshot;
             let result = tokio::time::timeout(self.config.timeout, async {
-                if multiplexed {
+                if snapshot {
+                    self.call_snapshot(&frame).await
+                } else if multiplexed {
                     self.call_multiplexed(&frame).await
                 } else {
                     self.call_dedicated(&frame).await
@@ -223,6 +239,41 @@ impl Client {
             attempts: self.config.max_attempts,
             last: Box::new(last),
         })
+    }
+
+    /// A snapshot chunk on the snapshot lane (opened on demand, closed after any failure).
+    async fn call_snapshot(&self, frame: &Frame) -> Result<Frame, TransportError> {
+        let mut slot = self.snapshots.lock().await;
+        // Taken out for the exchange and put back only after a whole one: if this future is
+        // dropped mid-way (a timeout), the connection goes with it instead of leaving a late
+        // answer for the next chunk to read.
+        let mut lane = slot.take();
+        if lane.is_none() {
+            let stream = TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| TransportError::Io(e.to_string()))?;
+            let _ = stream.set_nodelay(true);
+            let (rd, wr) = stream.into_split();
+            lane = Some((
+                FramedRead::new(rd, RfwCodec::default()),
+                FramedWrite::new(wr, RfwCodec::default()),
+            ));
+        }
+        let Some((r, w)) = lane.as_mut() else {
+            return Err(TransportError::Io("snapshot connection missing".into()));
+        };
+        let result = match w.send(frame).await {
+            Err(e) => Err(decode_error(e)),
+            Ok(()) => match r.next().await {
+                Some(Ok(f)) => Ok(f),
+                Some(Err(e)) => Err(decode_error(e)),
+                None => Err(TransportError::Io("closed before the response".into())),
+            },
+        };
+        if result.is_ok() {
+            *slot = lane;
+        }
+        result
     }
 
     /// One RPC on its own connection.

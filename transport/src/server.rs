@@ -1,7 +1,7 @@
 //! The server side: one task per connection reading frames with `RfwCodec`, handlers run
 //! concurrently, responses funnelled through one writer so they can never interleave.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
 use raftwire_codec::{CodecError, Frame, Message, RfwCodec};
-use raftwire_conformance::StreamCode;
+use raftwire_conformance::{ConnectionChecker, FrameInfo, Level};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, OnceCell, Semaphore};
@@ -233,21 +233,27 @@ impl Connection {
         let (rd, wr) = stream.into_split();
         let mut reader = FramedRead::new(Tap { inner: rd, tap }, RfwCodec::default());
         let (tx, mut rx) = mpsc::channel::<Frame>(256);
-        let outstanding = Arc::new(Mutex::new(HashSet::new()));
+        // The stream rules (SPEC.md §6) as the frames come and go: a MUST broken by the client
+        // drops the connection (RECV-1).
+        let checker = Arc::new(Mutex::new(ConnectionChecker::new()));
         let in_flight = Arc::new(Semaphore::new(self.options.max_in_flight.max(1)));
-        let done = outstanding.clone();
+        let done = checker.clone();
         let answered = stats.clone();
         let writer = tokio::spawn(async move {
             let mut w = FramedWrite::new(wr, RfwCodec::default());
             while let Some(f) = rx.recv().await {
-                let id = f.request_id;
+                // The request stops being outstanding before its answer is on the wire: a client
+                // may reuse the id as soon as it reads the answer, which can be before this task
+                // runs again. (Our own answers are right by construction; the checker's verdict on
+                // them is not needed, nor is their offset.)
+                if let Ok(mut c) = done.lock() {
+                    c.server_frame(0, &FrameInfo::from(&f));
+                    c.take_violations();
+                }
                 if w.send(f).await.is_err() {
                     return;
                 }
                 answered.answered.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut o) = done.lock() {
-                    o.remove(&id);
-                }
             }
         });
         let mut clean_end = false;
@@ -269,18 +275,29 @@ impl Connection {
                     break;
                 }
             };
-            if frame.message_type().is_response() {
-                let c = StreamCode::WrongDirection;
-                self.drop_connection(c.as_str(), c.requirement(), start);
-                break;
+            let violations = match checker.lock() {
+                Ok(mut c) => {
+                    c.client_frame(start, &FrameInfo::from(&frame));
+                    c.take_violations()
+                }
+                Err(_) => break,
+            };
+            let mut broken = false;
+            for v in violations {
+                if v.level() == Level::Must {
+                    self.drop_connection(v.code.as_str(), v.code.requirement(), v.offset);
+                    broken = true;
+                    break;
+                }
+                if self.options.log_drops {
+                    let (code, req) = (v.code.as_str(), v.code.requirement());
+                    eprintln!(
+                        "raftwire-transport: connection {}: {code} ({req}, SHOULD) at byte {}: {}",
+                        self.n, v.offset, v.message
+                    );
+                }
             }
-            let fresh = outstanding
-                .lock()
-                .map(|mut o| o.insert(frame.request_id))
-                .unwrap_or(false);
-            if !fresh {
-                let c = StreamCode::DuplicateRequestId;
-                self.drop_connection(c.as_str(), c.requirement(), start);
+            if broken {
                 break;
             }
             if self.options.record {
