@@ -99,7 +99,8 @@ const REMEMBERED: usize = 65_536;
 
 #[derive(Default)]
 struct Answers {
-    cells: HashMap<u64, Arc<OnceCell<Message>>>,
+    /// Per request id: the request's fingerprint and its answer.
+    cells: HashMap<u64, (u32, Arc<OnceCell<Message>>)>,
     order: VecDeque<u64>,
 }
 
@@ -213,10 +214,22 @@ impl Connection {
 
     /// The answer cell for `id`: the first request with an id executes, a retry waits for and
     /// repeats its answer.
-    fn answer_cell(&self, id: u64) -> Option<Arc<OnceCell<Message>>> {
+    ///
+    /// A retry is the same request under the same id, byte for byte (its fingerprint is the CRC
+    /// of its encoding, which ENC-1 makes the CRC of the bytes received). Another request under an
+    /// id already answered is a new request: STREAM-2 lets a client reuse an id once it is
+    /// answered, so it is executed, never given the earlier request's answer (found by the probe's
+    /// `rfw/STREAM-2/id-reuse-after-answer`).
+    fn answer_cell(&self, frame: &Frame) -> Option<Arc<OnceCell<Message>>> {
+        let id = frame.request_id;
+        let fingerprint = frame.to_bytes().map_or(0, |b| crc32fast::hash(&b));
         let mut a = self.answers.lock().ok()?;
         let fresh_id = !a.cells.contains_key(&id);
-        let cell = a.cells.entry(id).or_default().clone();
+        let entry = a.cells.entry(id).or_default();
+        if entry.0 != fingerprint {
+            *entry = (fingerprint, Arc::default());
+        }
+        let cell = entry.1.clone();
         if fresh_id {
             a.order.push_back(id);
         }
@@ -305,7 +318,7 @@ impl Connection {
                     d.push(frame.clone());
                 }
             }
-            let Some(cell) = self.answer_cell(frame.request_id) else {
+            let Some(cell) = self.answer_cell(&frame) else {
                 break;
             };
             let (handler, stats, tx, record) = (self.handler.clone(), stats.clone(), tx.clone(), self.options.record);

@@ -1,0 +1,181 @@
+//! One connection of a case: perform its steps, then read the node's answers until the case is
+//! decided, the node closes, or the timeout passes. Blocking sockets with deadlines: the probe
+//! runs one connection at a time, and nothing here needs a runtime.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::case::Step;
+use crate::{Dialect, Seen};
+
+/// The most of a node's answers one exchange keeps: a node that floods the connection is cut
+/// off there, and the probe's memory stays bounded.
+const MAX_RECEIVED: usize = 1 << 20;
+
+/// How the node's side of the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The node closed it (FIN).
+    Closed,
+    /// The node reset it (RST), or it was reset while we wrote.
+    Reset,
+    /// Still open when the probe stopped: the case was decided, or the timeout passed.
+    Open {
+        /// The timeout passed before the case was decided.
+        timed_out: bool,
+    },
+}
+
+/// What happened on one connection.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// Every byte the probe wrote.
+    pub sent: Vec<u8>,
+    /// Every byte the node wrote (up to [`MAX_RECEIVED`]).
+    pub received: Vec<u8>,
+    /// The node's complete answers.
+    pub answers: Vec<Seen>,
+    /// The node's answers broke the dialect: why.
+    pub malformed: Option<String>,
+    /// How the node's side ended.
+    pub end: End,
+    /// Bytes the probe could not write because the node had closed or reset the connection.
+    pub unsent: usize,
+    /// From connecting to deciding.
+    pub elapsed: Duration,
+}
+
+/// Why an exchange could not start.
+#[derive(Debug)]
+pub struct ConnectError(pub std::io::Error);
+
+struct Conn<'a> {
+    stream: TcpStream,
+    dialect: &'a dyn Dialect,
+    ex: Exchange,
+    /// The node's side has ended (closed, reset or malformed): nothing more to read.
+    over: bool,
+}
+
+impl Conn<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.over || self.ex.unsent > 0 {
+            self.ex.unsent += bytes.len();
+            return;
+        }
+        match self.stream.write_all(bytes) {
+            Ok(()) => self.ex.sent.extend_from_slice(bytes),
+            Err(e) => {
+                // The node closed or reset before taking everything: that is an outcome, not an
+                // error of the probe's.
+                self.ex.unsent += bytes.len();
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+                ) {
+                    self.ex.end = End::Reset;
+                }
+            }
+        }
+    }
+
+    /// Reads until `done` holds of the answers so far, the node's side ends, or `deadline`.
+    fn read_until(&mut self, deadline: Instant, done: &dyn Fn(&[Seen]) -> bool) {
+        let mut buf = vec![0u8; 64 * 1024];
+        while !self.over && !done(&self.ex.answers) {
+            let now = Instant::now();
+            if now >= deadline {
+                self.ex.end = End::Open { timed_out: true };
+                return;
+            }
+            let _ = self
+                .stream
+                .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.ex.end = End::Closed;
+                    self.over = true;
+                }
+                Ok(n) => {
+                    let room = MAX_RECEIVED - self.ex.received.len();
+                    self.ex.received.extend_from_slice(&buf[..n.min(room)]);
+                    if n >= room {
+                        self.ex.malformed = Some(format!("the node sent more than {MAX_RECEIVED} bytes of answers"));
+                        self.over = true;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => {
+                    self.ex.end = End::Reset;
+                    self.over = true;
+                }
+            }
+            let ended = matches!(self.ex.end, End::Closed | End::Reset);
+            match self.dialect.answers(&self.ex.sent, &self.ex.received, ended) {
+                Ok(answers) => self.ex.answers = answers,
+                Err(why) => {
+                    self.ex.malformed.get_or_insert(why);
+                    self.over = true;
+                }
+            }
+        }
+        if !self.over {
+            self.ex.end = End::Open { timed_out: false };
+        }
+    }
+}
+
+/// Connects to `addr`, performs `steps`, and reads until `decided` holds, the node's side ends,
+/// or `timeout` passes (counted from the end of the steps; each `AwaitAnswers` step gets its own).
+pub fn exchange(
+    addr: SocketAddr,
+    dialect: &dyn Dialect,
+    steps: &[Step],
+    decided: &dyn Fn(&[Seen]) -> bool,
+    timeout: Duration,
+) -> Result<Exchange, ConnectError> {
+    let start = Instant::now();
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(ConnectError)?;
+    let _ = stream.set_nodelay(true);
+    let mut c = Conn {
+        stream,
+        dialect,
+        ex: Exchange {
+            sent: Vec::new(),
+            received: Vec::new(),
+            answers: Vec::new(),
+            malformed: None,
+            end: End::Open { timed_out: false },
+            unsent: 0,
+            elapsed: Duration::ZERO,
+        },
+        over: false,
+    };
+    for step in steps {
+        match step {
+            Step::Send(bytes) => c.write(bytes),
+            Step::Drip { bytes, gap } => {
+                for b in bytes {
+                    c.write(std::slice::from_ref(b));
+                    std::thread::sleep(*gap);
+                }
+            }
+            Step::Pause(d) => std::thread::sleep(*d),
+            Step::HalfClose => {
+                let _ = c.stream.shutdown(Shutdown::Write);
+            }
+            Step::AwaitAnswers(n) => {
+                let n = *n;
+                c.read_until(Instant::now() + timeout, &move |a: &[Seen]| a.len() >= n);
+            }
+        }
+    }
+    c.read_until(Instant::now() + timeout, decided);
+    c.ex.elapsed = start.elapsed();
+    Ok(c.ex)
+}

@@ -1,0 +1,276 @@
+//! Runs the selected cases one after another, each on a fresh connection, with a sanity exchange
+//! before the first and after each, and judges every case's outcome.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::case::{Answer, Case, Expect, Level};
+use crate::exchange::{exchange, End, Exchange};
+use crate::report::{CaseResult, Outcome, Report, Summary};
+use crate::{Dialect, Seen};
+
+/// How a run behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long to wait for an answer or a close (per case, after its bytes are sent), and for
+    /// a connection to open.
+    pub timeout: Duration,
+    /// Also run cases whose terms are not stale for the node (they may change its state).
+    pub disruptive: bool,
+    /// Case id prefixes to run (all when empty).
+    pub select: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(5),
+            disruptive: false,
+            select: Vec::new(),
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug)]
+pub enum ProbeError {
+    /// The node could not be reached at all.
+    Connect(String),
+    /// A `--cases` prefix selects nothing.
+    NoSuchCase(String),
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeError::Connect(why) => write!(f, "could not connect: {why}"),
+            ProbeError::NoSuchCase(p) => write!(f, "--cases {p:?} selects no case (see --list)"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+/// The cases whose id starts with one of `prefixes` (all of them for none), in table order; an
+/// error names a prefix that selects nothing, so a typo never yields an empty, passing run.
+pub fn select(cases: Vec<Case>, prefixes: &[String]) -> Result<Vec<Case>, ProbeError> {
+    if let Some(p) = prefixes
+        .iter()
+        .find(|p| !cases.iter().any(|c| c.id.starts_with(p.as_str())))
+    {
+        return Err(ProbeError::NoSuchCase(p.clone()));
+    }
+    Ok(cases
+        .into_iter()
+        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.id.starts_with(p.as_str())))
+        .collect())
+}
+
+/// The sanity exchange: a valid request the node must answer. The node's term, or why not.
+fn sanity(addr: SocketAddr, dialect: &dyn Dialect, request_id: u64, timeout: Duration) -> Result<Option<u64>, String> {
+    let (request, wanted) = dialect.sanity(request_id);
+    let ex = exchange(
+        addr,
+        dialect,
+        &[crate::Step::Send(request)],
+        &|a: &[Seen]| !a.is_empty(),
+        timeout,
+    )
+    .map_err(|e| format!("could not connect: {}", e.0))?;
+    match ex.answers.first() {
+        Some(a) if matches(&wanted, a) => Ok(a.term),
+        _ => Err(describe(&ex, timeout)),
+    }
+}
+
+fn matches(wanted: &Answer, seen: &Seen) -> bool {
+    seen.kind == wanted.kind && (wanted.id.is_none() || wanted.id == seen.id)
+}
+
+/// Whether `seen` is exactly `wanted`, each answer once, in any order.
+fn exactly(wanted: &[Answer], seen: &[Seen]) -> bool {
+    let mut left: Vec<&Seen> = seen.iter().collect();
+    for w in wanted {
+        match left.iter().position(|s| matches(w, s)) {
+            Some(i) => {
+                left.swap_remove(i);
+            }
+            None => return false,
+        }
+    }
+    left.is_empty()
+}
+
+/// What the node did, for a person.
+fn describe(ex: &Exchange, timeout: Duration) -> String {
+    let answers = if ex.answers.is_empty() {
+        "no answer".to_string()
+    } else {
+        let list: Vec<String> = ex
+            .answers
+            .iter()
+            .map(|a| match a.id {
+                Some(id) => format!("{} to request {id} ({})", a.kind, a.detail),
+                None => format!("{} ({})", a.kind, a.detail),
+            })
+            .collect();
+        format!("answered {}", list.join(", "))
+    };
+    let end = match ex.end {
+        End::Closed => "then closed the connection (FIN)".to_string(),
+        End::Reset => "then reset the connection".to_string(),
+        End::Open { timed_out: true } => format!("and kept the connection open for {timeout:?} (timeout)"),
+        End::Open { timed_out: false } => "(connection still open)".to_string(),
+    };
+    let mut s = format!("{answers}, {end}, after {} ms", ex.elapsed.as_millis());
+    if ex.unsent > 0 {
+        s.push_str(&format!("; {} bytes could not be sent: the node had closed", ex.unsent));
+    }
+    if let Some(m) = &ex.malformed {
+        s.push_str(&format!("; {m}"));
+    }
+    s
+}
+
+/// The raw verdict, before the level decides how it counts.
+enum Verdict {
+    Pass,
+    Tolerated,
+    Fail,
+}
+
+fn verdict(expect: &Expect, ex: &Exchange) -> Verdict {
+    if ex.malformed.is_some() {
+        return Verdict::Fail;
+    }
+    let closed = matches!(ex.end, End::Closed | End::Reset);
+    let typed = ex.answers.iter().any(|a| !a.error);
+    match expect {
+        Expect::Answered(wanted) if exactly(wanted, &ex.answers) => Verdict::Pass,
+        Expect::Answered(_) => Verdict::Fail,
+        Expect::Closed if closed && !typed => Verdict::Pass,
+        Expect::Closed => Verdict::Fail,
+        Expect::ClosedOr(wanted) => {
+            // Closing after answering a prefix of the race's requests is the strict outcome too:
+            // the node answered what was fair, then caught the violation.
+            let fair = ex
+                .answers
+                .iter()
+                .all(|a| a.error || wanted.iter().any(|w| matches(w, a)));
+            if closed && fair && ex.answers.len() < wanted.len() {
+                Verdict::Pass
+            } else if exactly(wanted, &ex.answers) {
+                Verdict::Tolerated
+            } else {
+                Verdict::Fail
+            }
+        }
+    }
+}
+
+/// When reading can stop: the answers alone decide it.
+fn decided(expect: &Expect) -> impl Fn(&[Seen]) -> bool + '_ {
+    move |seen: &[Seen]| match expect {
+        Expect::Answered(wanted) | Expect::ClosedOr(wanted) => seen.len() >= wanted.len(),
+        // Only the node's close (or the timeout) decides.
+        Expect::Closed => seen.iter().any(|a| !a.error),
+    }
+}
+
+fn outcome(level: Level, v: Verdict) -> Outcome {
+    match (level, v) {
+        (Level::Info, _) => Outcome::Informational,
+        (_, Verdict::Pass) => Outcome::Passed,
+        (_, Verdict::Tolerated) | (Level::Should, Verdict::Fail) => Outcome::NonStrict,
+        (Level::Must, Verdict::Fail) => Outcome::Failed,
+    }
+}
+
+/// Runs `cases` against `addr`, calling `on_case` as each result is known (for progress).
+pub fn run(
+    addr: SocketAddr,
+    dialect: &dyn Dialect,
+    cases: &[Case],
+    options: &Options,
+    on_case: &mut dyn FnMut(&CaseResult),
+) -> Result<Report, ProbeError> {
+    let timeout = options.timeout;
+    // Sanity ids count down from the top, far from the cases' own ids.
+    let mut sanity_id = u64::MAX;
+    let mut report = Report {
+        target: addr.to_string(),
+        dialect: dialect.name().to_string(),
+        node_term: None,
+        summary: Summary::default(),
+        cases: Vec::new(),
+    };
+    let mut alive = match sanity(addr, dialect, sanity_id, timeout) {
+        Ok(term) => {
+            report.node_term = term;
+            Ok(())
+        }
+        Err(why) if why.starts_with("could not connect") => return Err(ProbeError::Connect(why)),
+        Err(why) => Err(format!(
+            "the node did not answer the sanity exchange before the first case: {why}"
+        )),
+    };
+    for case in cases {
+        let expected = case.expect.describe(timeout);
+        let skip = |why: String| CaseResult {
+            id: case.id.clone(),
+            requirement: case.requirement.to_string(),
+            level: case.level,
+            result: Outcome::Skipped,
+            expected: expected.clone(),
+            observed: why,
+            duration_ms: 0,
+        };
+        let result = if let Err(why) = &alive {
+            skip(why.clone())
+        } else if !options.disruptive && case.max_term > 0 && report.node_term.is_none_or(|t| case.max_term >= t) {
+            skip(format!(
+                "its requests carry term {} and the node's term is {}: not stale, so they could change the node's state (run with --disruptive)",
+                case.max_term,
+                report.node_term.map_or("unknown".into(), |t| t.to_string())
+            ))
+        } else {
+            let ex = match exchange(addr, dialect, &case.steps, &decided(&case.expect), timeout) {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let why = format!("the node stopped accepting connections at {}: {}", case.id, e.0);
+                    alive = Err(why.clone());
+                    let mut r = skip(why);
+                    r.result = Outcome::Failed;
+                    on_case(&r);
+                    report.cases.push(r);
+                    continue;
+                }
+            };
+            let mut r = CaseResult {
+                id: case.id.clone(),
+                requirement: case.requirement.to_string(),
+                level: case.level,
+                result: outcome(case.level, verdict(&case.expect, &ex)),
+                expected: expected.clone(),
+                observed: describe(&ex, timeout),
+                duration_ms: ex.elapsed.as_millis() as u64,
+            };
+            sanity_id -= 1;
+            if let Err(why) = sanity(addr, dialect, sanity_id, timeout) {
+                // tlsfuzzer's rule: the case after which the node stops answering is the one that
+                // killed or hung it.
+                r.result = Outcome::Failed;
+                r.observed.push_str(&format!(
+                    "; then the node stopped answering (sanity exchange after this case: {why})"
+                ));
+                alive = Err(format!("the node stopped answering after {}", case.id));
+            }
+            r
+        };
+        on_case(&result);
+        report.cases.push(result);
+    }
+    report.summary.target_alive = alive.is_ok();
+    report.tally();
+    Ok(report)
+}

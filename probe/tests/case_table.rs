@@ -1,0 +1,136 @@
+//! The RFW/1 case table checked against the codec and the stream checker, without a network:
+//! every case that expects the node to close sends bytes whose first error is the case's
+//! requirement, and every case that expects answers sends only valid requests. A case whose bytes
+//! drifted (a wrong offset, a CRC left valid) fails here rather than passing against every node.
+
+use bytes::Bytes;
+use raftwire_codec::*;
+use raftwire_conformance::{ConnectionChecker, FrameInfo, Level as RuleLevel};
+use raftwire_probe::rfw::Rfw;
+use raftwire_probe::{Case, Dialect, Expect, Step};
+
+/// Everything the case writes, in order, and whether it ends its stream (half-close).
+fn sent(case: &Case) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut ends = false;
+    for s in &case.steps {
+        match s {
+            Step::Send(b) | Step::Drip { bytes: b, .. } => out.extend_from_slice(b),
+            Step::HalfClose => ends = true,
+            Step::Pause(_) | Step::AwaitAnswers(_) => {}
+        }
+    }
+    (out, ends)
+}
+
+/// The first requirement the client stream breaks, with the ids of the frames before it. The
+/// stream checker hears the answers as soon as a case would wait for them (`AwaitAnswers`), never
+/// before: the strict reading of a race.
+fn first_error(case: &Case) -> (Option<&'static str>, Vec<(u64, MessageType)>) {
+    let (bytes, ends) = sent(case);
+    let awaited = case.steps.iter().any(|s| matches!(s, Step::AwaitAnswers(_)));
+    let input = Bytes::from(bytes);
+    let mut checker = ConnectionChecker::new();
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < input.len() {
+        match decode_at(&input, at, &Limits::default()) {
+            Ok(Progress::Frame { frame, len }) => {
+                checker.client_frame(at as u64, &FrameInfo::from(&frame));
+                if let Some(v) = checker
+                    .take_violations()
+                    .into_iter()
+                    .find(|v| v.level() == RuleLevel::Must)
+                {
+                    return (Some(v.code.requirement()), frames);
+                }
+                frames.push((frame.request_id, frame.message_type()));
+                if awaited {
+                    let answer = Frame::new(
+                        frame.request_id,
+                        Message::Error(ErrorResponse {
+                            code: ErrorResponseCode::Unavailable,
+                            message: String::new(),
+                        }),
+                    );
+                    checker.server_frame(0, &FrameInfo::from(&answer));
+                }
+                at += len;
+            }
+            Ok(Progress::NeedMore { .. }) if ends => return (Some("FRAME-10"), frames),
+            Ok(Progress::NeedMore { .. }) => return (Some("incomplete"), frames),
+            Err(e) => return (Some(e.requirement()), frames),
+        }
+    }
+    (None, frames)
+}
+
+#[test]
+fn every_case_breaks_exactly_the_requirement_it_names() {
+    let cases = Rfw.cases();
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    for case in &cases {
+        let (error, frames) = first_error(case);
+        match &case.expect {
+            Expect::Closed | Expect::ClosedOr(_) => {
+                let error = error.unwrap_or_else(|| panic!("{}: its bytes are valid", case.id));
+                // The interleaving case is about any error at all (RECV-1: drop, never resync).
+                if case.requirement != "RECV-1" {
+                    assert_eq!(error, case.requirement, "{}", case.id);
+                }
+                if let Expect::ClosedOr(tolerated) = &case.expect {
+                    assert!(
+                        frames.len() < tolerated.len(),
+                        "{}: the race needs its last request",
+                        case.id
+                    );
+                }
+            }
+            Expect::Answered(wanted) => {
+                assert_eq!(error, None, "{}", case.id);
+                let got: Vec<(Option<u64>, &str)> = frames
+                    .iter()
+                    .map(|(id, ty)| {
+                        let answer = MessageType::ALL.iter().find(|r| r.answers() == Some(*ty)).unwrap();
+                        (Some(*id), answer.name())
+                    })
+                    .collect();
+                let want: Vec<(Option<u64>, &str)> = wanted.iter().map(|a| (a.id, a.kind)).collect();
+                assert_eq!(got, want, "{}", case.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn case_ids_are_unique_and_name_their_requirement() {
+    let cases = Rfw.cases();
+    let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), cases.len());
+    for c in &cases {
+        assert!(c.id.starts_with(&format!("rfw/{}/", c.requirement)), "{}", c.id);
+        assert!(
+            raftwire_conformance::requirements::get(c.requirement).is_some(),
+            "{} is not in SPEC.md",
+            c.requirement
+        );
+    }
+}
+
+#[test]
+fn the_sanity_request_is_valid_and_stale() {
+    let (bytes, answer) = Rfw.sanity(77);
+    let frame = decode(&Bytes::from(bytes)).unwrap();
+    assert_eq!(frame.request_id, 77);
+    assert_eq!(answer.id, Some(77));
+    assert_eq!(frame.message.term(), Some(1));
+    assert_eq!(
+        Some(frame.message_type()),
+        MessageType::ALL
+            .iter()
+            .find(|t| t.name() == answer.kind)
+            .and_then(|t| t.answers())
+    );
+}
