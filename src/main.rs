@@ -9,8 +9,10 @@ mod gen;
 mod html;
 mod input;
 mod inspect;
+mod probe_cmd;
 mod render;
 mod report;
+mod serve;
 mod source;
 mod suite;
 mod validate;
@@ -176,6 +178,55 @@ enum Command {
         #[arg(long, default_value = "conformance/vectors")]
         out: PathBuf,
     },
+    /// Run conformance cases against a live node: malformed and valid traffic on fresh
+    /// connections, each outcome judged against what the specification allows.
+    ///
+    /// It sends malformed traffic on purpose: point it only at nodes you own. Requests carry
+    /// stale terms (term 1), so a node past its first term refuses them and changes nothing;
+    /// cases whose terms would not be stale for the node are skipped unless --disruptive. A
+    /// sanity exchange before and after every case tells which case killed or hung the node.
+    /// Exit status: 0 every MUST passed and the node is alive (with --strict, every SHOULD too),
+    /// 1 a case failed or the node died or hung, 2 could not connect, or usage error.
+    Probe {
+        /// The node, HOST:PORT (required unless --list).
+        target: Option<String>,
+        /// The wire the node speaks.
+        #[arg(long, default_value = "rfw", value_parser = ["rfw"])]
+        dialect: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Seconds to wait for an answer or a close, per case (and for a connection).
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        timeout: f64,
+        /// Only cases whose id starts with one of these (repeatable, or comma-separated):
+        /// `rfw/FRAME-7`, `rfw/STREAM` (`rfw/FRAME-1` does not select `rfw/FRAME-10/...`).
+        #[arg(long = "cases", value_delimiter = ',')]
+        cases: Vec<String>,
+        /// List the cases (id, level, requirement, what is sent) and exit.
+        #[arg(long)]
+        list: bool,
+        /// Also run cases whose terms are not stale for the node: they may change its state.
+        #[arg(long)]
+        disruptive: bool,
+        /// Count SHOULD-level and raced (non-strict) results as failures.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Run the reference RFW/1 node: a follower with a small in-memory log that answers every
+    /// request as Raft says, for probes, demos and testing other implementations' clients.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: String,
+        /// The follower's term; its log holds one committed entry per term up to it, so requests
+        /// of a lower term are stale to it.
+        #[arg(long, default_value_t = 5)]
+        term: u64,
+        /// Connections served at once; more wait in the accept backlog.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+    },
     /// Write the fuzz targets' seed corpora (deterministic) under DIR/<target>/.
     Corpus {
         /// Output directory (the repository keeps them in `corpus/`).
@@ -333,6 +384,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("wrote {n} files under {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Probe {
+            target,
+            dialect,
+            format,
+            timeout,
+            cases,
+            list,
+            disruptive,
+            strict,
+        } => probe_cmd::run(probe_cmd::Request {
+            target,
+            dialect,
+            format,
+            timeout,
+            cases,
+            list,
+            disruptive,
+            strict,
+        }),
+        Command::Serve {
+            listen,
+            term,
+            max_connections,
+        } => serve::run(&listen, term, max_connections),
         Command::Corpus { out } => {
             let n = corpus::write(&out)?;
             eprintln!("wrote {n} seed files under {}", out.display());

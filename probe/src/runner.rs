@@ -17,8 +17,6 @@ pub struct Options {
     pub timeout: Duration,
     /// Also run cases whose terms are not stale for the node (they may change its state).
     pub disruptive: bool,
-    /// Case id prefixes to run (all when empty).
-    pub select: Vec<String>,
 }
 
 impl Default for Options {
@@ -26,7 +24,6 @@ impl Default for Options {
         Options {
             timeout: Duration::from_secs(5),
             disruptive: false,
-            select: Vec::new(),
         }
     }
 }
@@ -43,7 +40,7 @@ pub enum ProbeError {
 impl std::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ProbeError::Connect(why) => write!(f, "could not connect: {why}"),
+            ProbeError::Connect(why) => f.write_str(why),
             ProbeError::NoSuchCase(p) => write!(f, "--cases {p:?} selects no case (see --list)"),
         }
     }
@@ -51,18 +48,23 @@ impl std::fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
-/// The cases whose id starts with one of `prefixes` (all of them for none), in table order; an
-/// error names a prefix that selects nothing, so a typo never yields an empty, passing run.
+/// Whether `id` is selected by `prefix`: it starts with it, and not in the middle of a number
+/// (`rfw/FRAME-1` selects `rfw/FRAME-1/bad-marker`, not `rfw/FRAME-10/slow-drip`).
+fn selects(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        !(rest.starts_with(|c: char| c.is_ascii_digit()) && prefix.ends_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+/// The cases selected by one of `prefixes` (all of them for none), in table order; an error
+/// names a prefix that selects nothing, so a typo never yields an empty, passing run.
 pub fn select(cases: Vec<Case>, prefixes: &[String]) -> Result<Vec<Case>, ProbeError> {
-    if let Some(p) = prefixes
-        .iter()
-        .find(|p| !cases.iter().any(|c| c.id.starts_with(p.as_str())))
-    {
+    if let Some(p) = prefixes.iter().find(|p| !cases.iter().any(|c| selects(p, &c.id))) {
         return Err(ProbeError::NoSuchCase(p.clone()));
     }
     Ok(cases
         .into_iter()
-        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.id.starts_with(p.as_str())))
+        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| selects(p, &c.id)))
         .collect())
 }
 
@@ -273,4 +275,21 @@ pub fn run(
     report.summary.target_alive = alive.is_ok();
     report.tally();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selects;
+
+    #[test]
+    fn a_prefix_never_ends_inside_a_number() {
+        assert!(selects("rfw/FRAME-1", "rfw/FRAME-1/bad-marker"));
+        assert!(!selects("rfw/FRAME-1", "rfw/FRAME-10/slow-drip"));
+        assert!(selects("rfw/FRAME-10", "rfw/FRAME-10/slow-drip"));
+        assert!(selects("rfw/STREAM", "rfw/STREAM-5/pipelined"));
+        assert!(selects("rfw/FRAME-7/length", "rfw/FRAME-7/length-4gib"));
+        assert!(selects("rfw/FRAME-4/unknown-type-0x", "rfw/FRAME-4/unknown-type-0x05"));
+        assert!(!selects("rfw/FRAME-7", "rfw/FRAME-1/bad-marker"));
+        assert!(selects("", "rfw/FRAME-1/bad-marker"));
+    }
 }

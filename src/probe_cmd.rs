@@ -1,0 +1,96 @@
+//! `raftwire probe`: the CLI around `raftwire-probe` (target resolution, case selection, output
+//! formats, progress on a terminal).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use raftwire_probe::{Case, Options, ProbeError, Report};
+
+use crate::{emit, Format};
+
+/// What `probe` was asked.
+pub struct Request {
+    pub target: Option<String>,
+    pub dialect: String,
+    pub format: Format,
+    pub timeout: f64,
+    pub cases: Vec<String>,
+    pub list: bool,
+    pub disruptive: bool,
+    pub strict: bool,
+}
+
+fn listing(cases: &[Case]) -> String {
+    let mut out = String::new();
+    for c in cases {
+        let runs = if c.max_term > 0 {
+            format!(
+                "  [term {}: needs a node past term {}, or --disruptive]",
+                c.max_term, c.max_term
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "{:<48} {:<6} {}{runs}\n    {}\n",
+            c.id,
+            c.level.as_str(),
+            c.requirement,
+            c.summary
+        ));
+    }
+    out
+}
+
+fn resolve(target: &str) -> Result<SocketAddr, String> {
+    target
+        .to_socket_addrs()
+        .map_err(|e| format!("{target}: not an address to probe (HOST:PORT): {e}"))?
+        .next()
+        .ok_or_else(|| format!("{target}: resolves to no address"))
+}
+
+pub fn run(r: Request) -> Result<ExitCode, String> {
+    let dialect = raftwire_probe::dialect(&r.dialect)
+        .ok_or_else(|| format!("--dialect {}: not a dialect the probe speaks", r.dialect))?;
+    let cases = raftwire_probe::select(dialect.cases(), &r.cases).map_err(|e| e.to_string())?;
+    if r.list {
+        emit(&listing(&cases))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = r.target.ok_or("give the node to probe (HOST:PORT), or --list")?;
+    if !(0.01..=3600.0).contains(&r.timeout) {
+        return Err(format!("--timeout {}: give seconds from 0.01 to 3600", r.timeout));
+    }
+    let addr = resolve(&target)?;
+    let options = Options {
+        timeout: Duration::from_secs_f64(r.timeout),
+        disruptive: r.disruptive,
+    };
+    let text = matches!(r.format, Format::Text);
+    // Text streams a line per case as it is decided; the other formats show a bar on a terminal.
+    let bar = indicatif::ProgressBar::new(cases.len() as u64);
+    if text {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut write_error = None;
+    let report: Result<Report, ProbeError> = raftwire_probe::run(addr, dialect.as_ref(), &cases, &options, &mut |c| {
+        bar.inc(1);
+        if text && write_error.is_none() {
+            write_error = emit(&(Report::text_line(c) + "\n")).err();
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    let report = report.map_err(|e| format!("{target}: {e}"))?;
+    let out = match r.format {
+        Format::Text => report.text_summary() + "\n",
+        Format::Json => report.json() + "\n",
+        Format::Junit => report.junit(r.strict),
+    };
+    emit(&out)?;
+    Ok(ExitCode::from(report.exit_code(r.strict) as u8))
+}
