@@ -191,7 +191,7 @@ enum Command {
         /// The node, HOST:PORT (required unless --list).
         target: Option<String>,
         /// The wire the node speaks.
-        #[arg(long, default_value = "rfw", value_parser = ["rfw"])]
+        #[arg(long, default_value = "rfw", value_parser = ["rfw", "hashicorp"])]
         dialect: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -203,6 +203,13 @@ enum Command {
         /// `rfw/FRAME-7`, `rfw/STREAM` (`rfw/FRAME-1` does not select `rfw/FRAME-10/...`).
         #[arg(long = "cases", value_delimiter = ',')]
         cases: Vec<String>,
+        /// Leave out cases whose id starts with one of these (repeatable, or comma-separated).
+        #[arg(long = "skip", value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Send this file's bytes as the only case (a reproducer saved by --fuzz, or your own),
+        /// with the sanity exchanges around it: exit 1 if the node dies or hangs.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "skip", "list"])]
+        replay: Option<PathBuf>,
         /// List the cases (id, level, requirement, what is sent) and exit.
         #[arg(long)]
         list: bool,
@@ -390,6 +397,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             timeout,
             cases,
+            skip,
+            replay,
             list,
             disruptive,
             strict,
@@ -399,6 +408,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             timeout,
             cases,
+            skip,
+            replay,
             list,
             disruptive,
             strict,

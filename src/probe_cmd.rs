@@ -16,6 +16,8 @@ pub struct Request {
     pub format: Format,
     pub timeout: f64,
     pub cases: Vec<String>,
+    pub skip: Vec<String>,
+    pub replay: Option<std::path::PathBuf>,
     pub list: bool,
     pub disruptive: bool,
     pub strict: bool,
@@ -43,6 +45,31 @@ fn listing(cases: &[Case]) -> String {
     out
 }
 
+/// The most a reproducer file may hold: far more than any case sends.
+const MAX_REPLAY: u64 = 64 << 20;
+
+fn replay(dialect: &str, path: &std::path::Path) -> Result<Case, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_REPLAY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_REPLAY {
+        return Err(format!(
+            "{}: more than {MAX_REPLAY} bytes: not a reproducer",
+            path.display()
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(format!("{}: empty: nothing to send", path.display()));
+    }
+    let name = path
+        .file_name()
+        .map_or("input".into(), |n| n.to_string_lossy().into_owned());
+    Ok(Case::replay(dialect, &name, bytes))
+}
+
 fn resolve(target: &str) -> Result<SocketAddr, String> {
     target
         .to_socket_addrs()
@@ -54,7 +81,10 @@ fn resolve(target: &str) -> Result<SocketAddr, String> {
 pub fn run(r: Request) -> Result<ExitCode, String> {
     let dialect = raftwire_probe::dialect(&r.dialect)
         .ok_or_else(|| format!("--dialect {}: not a dialect the probe speaks", r.dialect))?;
-    let cases = raftwire_probe::select(dialect.cases(), &r.cases).map_err(|e| e.to_string())?;
+    let cases = match &r.replay {
+        Some(path) => vec![replay(dialect.name(), path)?],
+        None => raftwire_probe::select(dialect.cases(), &r.cases, &r.skip).map_err(|e| e.to_string())?,
+    };
     if r.list {
         emit(&listing(&cases))?;
         return Ok(ExitCode::SUCCESS);

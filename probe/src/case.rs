@@ -120,3 +120,20 @@ pub struct Case {
     /// terms are not stale for the node runs only with `--disruptive`.
     pub max_term: u64,
 }
+
+impl Case {
+    /// A reproducer (a file of bytes saved by `--fuzz`, or written by hand) as a case: its bytes
+    /// sent on a fresh connection, the outcome recorded. Like every case it is followed by a sanity
+    /// exchange, so a reproducer that kills or hangs the node fails.
+    pub fn replay(dialect: &str, name: &str, bytes: Vec<u8>) -> Case {
+        Case {
+            id: format!("{dialect}/replay/{name}"),
+            requirement: "replay",
+            level: Level::Info,
+            summary: format!("the {} bytes of {name}", bytes.len()),
+            steps: vec![Step::Send(bytes)],
+            expect: Expect::Closed,
+            max_term: 0,
+        }
+    }
+}

@@ -20,6 +20,7 @@
 
 pub mod case;
 mod exchange;
+pub mod hashicorp;
 pub mod report;
 pub mod rfw;
 mod runner;
@@ -62,10 +63,11 @@ pub trait Dialect {
     fn answers(&self, sent: &[u8], received: &[u8], ended: bool) -> Result<Vec<Seen>, String>;
 }
 
-/// The dialect named `name` (`rfw`).
+/// The dialect named `name` (`rfw`, `hashicorp`).
 pub fn dialect(name: &str) -> Option<Box<dyn Dialect>> {
     match name {
         "rfw" => Some(Box::new(rfw::Rfw)),
+        "hashicorp" => Some(Box::new(hashicorp::Hashicorp)),
         _ => None,
     }
 }

@@ -41,7 +41,7 @@ impl std::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProbeError::Connect(why) => f.write_str(why),
-            ProbeError::NoSuchCase(p) => write!(f, "--cases {p:?} selects no case (see --list)"),
+            ProbeError::NoSuchCase(p) => write!(f, "{p:?} selects no case (see --list)"),
         }
     }
 }
@@ -56,15 +56,21 @@ fn selects(prefix: &str, id: &str) -> bool {
     })
 }
 
-/// The cases selected by one of `prefixes` (all of them for none), in table order; an error
-/// names a prefix that selects nothing, so a typo never yields an empty, passing run.
-pub fn select(cases: Vec<Case>, prefixes: &[String]) -> Result<Vec<Case>, ProbeError> {
-    if let Some(p) = prefixes.iter().find(|p| !cases.iter().any(|c| selects(p, &c.id))) {
+/// The cases selected by one of `prefixes` (all of them for none) and by none of `skip`, in
+/// table order; an error names a prefix that selects nothing, so a typo never yields an empty,
+/// passing run (or a case run that was meant to be left out).
+pub fn select(cases: Vec<Case>, prefixes: &[String], skip: &[String]) -> Result<Vec<Case>, ProbeError> {
+    if let Some(p) = prefixes
+        .iter()
+        .chain(skip)
+        .find(|p| !cases.iter().any(|c| selects(p, &c.id)))
+    {
         return Err(ProbeError::NoSuchCase(p.clone()));
     }
     Ok(cases
         .into_iter()
         .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| selects(p, &c.id)))
+        .filter(|c| !skip.iter().any(|p| selects(p, &c.id)))
         .collect())
 }
 
@@ -89,8 +95,13 @@ fn matches(wanted: &Answer, seen: &Seen) -> bool {
     seen.kind == wanted.kind && (wanted.id.is_none() || wanted.id == seen.id)
 }
 
-/// Whether `seen` is exactly `wanted`, each answer once, in any order.
+/// Whether `seen` is exactly `wanted`, each answer once: in any order where answers carry ids,
+/// in request order where they do not (hashicorp/raft answers in order, and order is all that
+/// pairs an answer with its request).
 fn exactly(wanted: &[Answer], seen: &[Seen]) -> bool {
+    if wanted.iter().all(|w| w.id.is_none()) {
+        return wanted.len() == seen.len() && wanted.iter().zip(seen).all(|(w, s)| matches(w, s));
+    }
     let mut left: Vec<&Seen> = seen.iter().collect();
     for w in wanted {
         match left.iter().position(|s| matches(w, s)) {

@@ -134,3 +134,29 @@ fn the_sanity_request_is_valid_and_stale() {
             .and_then(|t| t.answers())
     );
 }
+
+/// The hashicorp/raft cases held to raftwire's own checker: what a case expects the node to
+/// refuse is a MUST finding in the request direction, what it expects answered is clean.
+#[test]
+fn hashicorp_cases_agree_with_the_stream_checker() {
+    use raftwire_probe::hashicorp::Hashicorp;
+    let cases = Hashicorp.cases();
+    assert!(cases.len() >= 25, "{}", cases.len());
+    for case in &cases {
+        let (bytes, _) = sent(case);
+        let c = raftwire_hashicorp::check(&bytes, &[]);
+        let must: Vec<_> = c.requests.findings.iter().filter(|f| f.level == "MUST").collect();
+        match (&case.level, &case.expect) {
+            // What a product puts before the Raft bytes (a TLS record: Vault's port; Consul's
+            // prefix byte) the checker recognises and notes: a plain NetworkTransport does not.
+            (raftwire_probe::Level::Must, Expect::Closed) => {
+                let product = c.encrypted || c.notes.iter().any(|n| n.contains("Consul"));
+                assert!(!must.is_empty() || product, "{}: the checker finds nothing wrong", case.id)
+            }
+            (_, Expect::Answered(_)) => assert!(must.is_empty(), "{}: {must:?}", case.id),
+            _ => {}
+        }
+    }
+    let (sanity, _) = Hashicorp.sanity(1);
+    assert!(raftwire_hashicorp::check(&sanity, &[]).requests.findings.iter().all(|f| f.level != "MUST"));
+}

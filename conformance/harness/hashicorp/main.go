@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	"io/ioutil"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -100,6 +103,10 @@ func (s *sharedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 }
 
 var busy = flag.Int("busy", 0, "entry-heavy traffic for benchmarks: this many small commands applied concurrently (so AppendEntries batch them), a few 64-160 KiB blobs, several snapshots and a late joiner")
+
+var serve = flag.Bool("serve", false, "a live cluster for raftwire probe: print the leader's address as a JSON line, apply a command every 20 ms, answer each \"status\" line on stdin with a JSON line (leader, leader changes, applies, memory), stop at the end of stdin")
+
+var base = flag.Int("base", 47101, "first node's port (nodes listen on base, base+1, base+2)")
 
 var fault = flag.String("fault", "", "\"shared\": every connection to a peer is one shared TCP connection (openziti/ziti#2533); \"mixed\": a newer release's requests sent to these raft 1.1.2 nodes")
 
@@ -216,7 +223,7 @@ func start(i int, port int) *node {
 	} else {
 		var err error
 		logs := ioutil.Discard
-		if *fault == "mixed" {
+		if *fault == "mixed" || *serve {
 			logs = os.Stderr
 		}
 		t, err = raft.NewTCPTransport(addr, nil, 3, 5*time.Second, logs)
@@ -475,9 +482,101 @@ func runBusy(base int, commands int) {
 	fmt.Printf("{\"busy\": %d, \"raft\": \"1.1.2 (Debian golang-github-hashicorp-raft-dev)\"}\n", commands)
 }
 
+// runServe keeps a 3-node cluster leading and applying while a probe runs against it, and says
+// whether leadership and replication survived, and how much memory the process took.
+func runServe(base int) {
+	nodes, boot := bootstrapped(base)
+	must(boot)
+	l := leader(nodes)
+	term := l.raft.Stats()["term"]
+	var applied, failed, changes int64
+	var heapMax uint64
+	current := atomic.Value{}
+	current.Store(string(l.addr))
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := leader(nodes).raft.Apply([]byte(fmt.Sprintf("serve-%d", i)), time.Second).Error(); err != nil {
+				atomic.AddInt64(&failed, 1)
+			} else {
+				atomic.AddInt64(&applied, 1)
+			}
+		}
+	}()
+	go func() {
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			for _, n := range nodes {
+				if n.raft.State() == raft.Leader && string(n.addr) != current.Load().(string) {
+					current.Store(string(n.addr))
+					atomic.AddInt64(&changes, 1)
+				}
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > atomic.LoadUint64(&heapMax) {
+				atomic.StoreUint64(&heapMax, m.HeapAlloc)
+			}
+		}
+	}()
+	status := func() map[string]interface{} {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		hwm := ""
+		if b, err := ioutil.ReadFile("/proc/self/status"); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "VmHWM:") {
+					hwm = strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+				}
+			}
+		}
+		l := leader(nodes)
+		return map[string]interface{}{
+			"leader":         string(l.addr),
+			"term":           l.raft.Stats()["term"],
+			"leader_changes": atomic.LoadInt64(&changes),
+			"applied":        atomic.LoadInt64(&applied),
+			"apply_errors":   atomic.LoadInt64(&failed),
+			"heap_alloc_max": atomic.LoadUint64(&heapMax),
+			"sys_bytes":      m.Sys,
+			"vm_hwm":         hwm,
+			"goroutines":     runtime.NumGoroutine(),
+		}
+	}
+	emit := func(v interface{}) {
+		out, _ := json.Marshal(v)
+		os.Stdout.Write(append(out, '\n'))
+	}
+	emit(map[string]interface{}{"leader": string(l.addr), "term": term, "raft": "1.1.2 (Debian golang-github-hashicorp-raft-dev)"})
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if strings.TrimSpace(in.Text()) == "status" {
+			emit(status())
+		}
+	}
+	emit(status())
+	close(stop)
+	for _, n := range nodes {
+		n.raft.Shutdown().Error()
+	}
+}
+
 func main() {
 	flag.Parse()
-	base := 47101
+	base := *base
+	if *serve {
+		runServe(base)
+		return
+	}
 	if *fault == "shared" {
 		runShared(base)
 		return
