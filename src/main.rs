@@ -210,6 +210,11 @@ enum Command {
         /// with the sanity exchanges around it: exit 1 if the node dies or hangs.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "skip", "list"])]
         replay: Option<PathBuf>,
+        /// Write every connection the probe opened (cases and sanity exchanges) as a pcapng
+        /// capture, each SYN commented with its case: `raftwire validate` checks it, Wireshark
+        /// shows it.
+        #[arg(long, value_name = "FILE.pcapng")]
+        record: Option<PathBuf>,
         /// List the cases (id, level, requirement, what is sent) and exit.
         #[arg(long)]
         list: bool,
@@ -399,6 +404,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cases,
             skip,
             replay,
+            record,
             list,
             disruptive,
             strict,
@@ -410,6 +416,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cases,
             skip,
             replay,
+            record,
             list,
             disruptive,
             strict,

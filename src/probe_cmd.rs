@@ -5,6 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use raftwire_probe::record::Recorder;
 use raftwire_probe::{Case, Options, ProbeError, Report};
 
 use crate::{emit, Format};
@@ -18,6 +19,7 @@ pub struct Request {
     pub cases: Vec<String>,
     pub skip: Vec<String>,
     pub replay: Option<std::path::PathBuf>,
+    pub record: Option<std::path::PathBuf>,
     pub list: bool,
     pub disruptive: bool,
     pub strict: bool,
@@ -104,16 +106,45 @@ pub fn run(r: Request) -> Result<ExitCode, String> {
     if text {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut write_error = None;
-    let report: Result<Report, ProbeError> = raftwire_probe::run(addr, dialect.as_ref(), &cases, &options, &mut |c| {
-        bar.inc(1);
-        if text && write_error.is_none() {
-            write_error = emit(&(Report::text_line(c) + "\n")).err();
+    let mut recorder = match &r.record {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let recorder =
+                Recorder::new(std::io::BufWriter::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(recorder)
         }
-    });
+        None => None,
+    };
+    let mut record_error = None;
+    let mut sink = |trace: &raftwire_probe::record::Trace, what: &str| {
+        if let (Some(rec), None) = (recorder.as_mut(), &record_error) {
+            record_error = rec.connection(trace, what).err();
+        }
+    };
+    let mut write_error = None;
+    let recording = r.record.is_some();
+    let report: Result<Report, ProbeError> = raftwire_probe::run(
+        addr,
+        dialect.as_ref(),
+        &cases,
+        &options,
+        &mut |c| {
+            bar.inc(1);
+            if text && write_error.is_none() {
+                write_error = emit(&(Report::text_line(c) + "\n")).err();
+            }
+        },
+        if recording { Some(&mut sink) } else { None },
+    );
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(e);
+    }
+    if let (Some(path), Some(rec)) = (&r.record, recorder) {
+        if let Some(e) = record_error {
+            return Err(format!("{}: {e}", path.display()));
+        }
+        rec.finish().map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let report = report.map_err(|e| format!("{target}: {e}"))?;
     let out = match r.format {

@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::case::Step;
+use crate::record::{Event, Trace};
 use crate::{Dialect, Seen};
 
 /// The most of a node's answers one exchange keeps: a node that floods the connection is cut
@@ -44,6 +45,10 @@ pub struct Exchange {
     pub unsent: usize,
     /// From connecting to deciding.
     pub elapsed: Duration,
+    /// The probe's end of the connection.
+    pub client: Option<SocketAddr>,
+    /// Everything that happened, when recording.
+    pub trace: Option<Trace>,
 }
 
 /// Why an exchange could not start.
@@ -56,16 +61,28 @@ struct Conn<'a> {
     ex: Exchange,
     /// The node's side has ended (closed, reset or malformed): nothing more to read.
     over: bool,
+    /// When the run began, for the trace's times.
+    epoch: Instant,
 }
 
 impl Conn<'_> {
+    fn log(&mut self, e: Event) {
+        let at = self.epoch.elapsed();
+        if let Some(t) = self.ex.trace.as_mut() {
+            t.events.push((at, e));
+        }
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         if self.over || self.ex.unsent > 0 {
             self.ex.unsent += bytes.len();
             return;
         }
         match self.stream.write_all(bytes) {
-            Ok(()) => self.ex.sent.extend_from_slice(bytes),
+            Ok(()) => {
+                self.ex.sent.extend_from_slice(bytes);
+                self.log(Event::Sent(bytes.to_vec()));
+            }
             Err(e) => {
                 // The node closed or reset before taking everything: that is an outcome, not an
                 // error of the probe's.
@@ -75,6 +92,7 @@ impl Conn<'_> {
                     ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
                 ) {
                     self.ex.end = End::Reset;
+                    self.log(Event::NodeRst);
                 }
             }
         }
@@ -96,8 +114,10 @@ impl Conn<'_> {
                 Ok(0) => {
                     self.ex.end = End::Closed;
                     self.over = true;
+                    self.log(Event::NodeFin);
                 }
                 Ok(n) => {
+                    self.log(Event::Received(buf[..n].to_vec()));
                     let room = MAX_RECEIVED - self.ex.received.len();
                     self.ex.received.extend_from_slice(&buf[..n.min(room)]);
                     if n >= room {
@@ -111,6 +131,9 @@ impl Conn<'_> {
                         ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                     ) => {}
                 Err(_) => {
+                    if self.ex.end != End::Reset {
+                        self.log(Event::NodeRst);
+                    }
                     self.ex.end = End::Reset;
                     self.over = true;
                 }
@@ -130,18 +153,42 @@ impl Conn<'_> {
     }
 }
 
+/// How an exchange is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// How long to wait for a connection, an answer or a close.
+    pub timeout: Duration,
+    /// When the run began (the trace's times count from it).
+    pub epoch: Instant,
+    /// Keep a trace of everything that happened.
+    pub record: bool,
+}
+
 /// Connects to `addr`, performs `steps`, and reads until `decided` holds, the node's side ends,
-/// or `timeout` passes (counted from the end of the steps; each `AwaitAnswers` step gets its own).
+/// or the timeout passes (counted from the end of the steps; each `AwaitAnswers` step gets its
+/// own).
 pub fn exchange(
     addr: SocketAddr,
     dialect: &dyn Dialect,
     steps: &[Step],
     decided: &dyn Fn(&[Seen]) -> bool,
-    timeout: Duration,
+    setting: Setting,
 ) -> Result<Exchange, ConnectError> {
+    let timeout = setting.timeout;
     let start = Instant::now();
+    let opened = setting.epoch.elapsed();
     let stream = TcpStream::connect_timeout(&addr, timeout).map_err(ConnectError)?;
     let _ = stream.set_nodelay(true);
+    let client = stream.local_addr().ok();
+    let trace = match (setting.record, client) {
+        (true, Some(client)) => Some(Trace {
+            client,
+            server: addr,
+            opened,
+            events: Vec::new(),
+        }),
+        _ => None,
+    };
     let mut c = Conn {
         stream,
         dialect,
@@ -153,8 +200,11 @@ pub fn exchange(
             end: End::Open { timed_out: false },
             unsent: 0,
             elapsed: Duration::ZERO,
+            client,
+            trace,
         },
         over: false,
+        epoch: setting.epoch,
     };
     for step in steps {
         match step {
@@ -168,6 +218,7 @@ pub fn exchange(
             Step::Pause(d) => std::thread::sleep(*d),
             Step::HalfClose => {
                 let _ = c.stream.shutdown(Shutdown::Write);
+                c.log(Event::ProbeFin);
             }
             Step::AwaitAnswers(n) => {
                 let n = *n;

@@ -21,6 +21,7 @@
 pub mod case;
 mod exchange;
 pub mod hashicorp;
+pub mod record;
 pub mod report;
 pub mod rfw;
 mod runner;
@@ -28,7 +29,7 @@ mod runner;
 pub use case::{Answer, Case, Expect, Level, Step};
 pub use exchange::End;
 pub use report::{CaseResult, Outcome, Report, Summary};
-pub use runner::{run, select, Options, ProbeError};
+pub use runner::{run, select, Options, ProbeError, TraceSink};
 
 /// An answer the node sent, as the dialect read it.
 #[derive(Debug, Clone, PartialEq, Eq)]

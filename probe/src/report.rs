@@ -53,6 +53,10 @@ pub struct CaseResult {
     pub observed: String,
     /// How long the case took, sanity exchange after it excluded.
     pub duration_ms: u64,
+    /// The probe's end of the case's connection (`127.0.0.1:51234`): to find it in the node's
+    /// logs or in a `--record` capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// Counts, and whether the node was alive at the end.

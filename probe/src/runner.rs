@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::case::{Answer, Case, Expect, Level};
-use crate::exchange::{exchange, End, Exchange};
+use crate::exchange::{exchange, End, Exchange, Setting};
+use crate::record::Trace;
 use crate::report::{CaseResult, Outcome, Report, Summary};
 use crate::{Dialect, Seen};
 
@@ -74,17 +75,30 @@ pub fn select(cases: Vec<Case>, prefixes: &[String], skip: &[String]) -> Result<
         .collect())
 }
 
+/// Where each connection's trace goes, with the name of what it was for.
+pub type TraceSink<'a> = &'a mut dyn FnMut(&Trace, &str);
+
 /// The sanity exchange: a valid request the node must answer. The node's term, or why not.
-fn sanity(addr: SocketAddr, dialect: &dyn Dialect, request_id: u64, timeout: Duration) -> Result<Option<u64>, String> {
+fn sanity(
+    addr: SocketAddr,
+    dialect: &dyn Dialect,
+    request_id: u64,
+    setting: Setting,
+    sink: &mut Option<TraceSink<'_>>,
+) -> Result<Option<u64>, String> {
     let (request, wanted) = dialect.sanity(request_id);
     let ex = exchange(
         addr,
         dialect,
         &[crate::Step::Send(request)],
         &|a: &[Seen]| !a.is_empty(),
-        timeout,
+        setting,
     )
     .map_err(|e| format!("could not connect: {}", e.0))?;
+    if let (Some(sink), Some(trace)) = (sink.as_mut(), &ex.trace) {
+        sink(trace, "raftwire probe: sanity exchange");
+    }
+    let timeout = setting.timeout;
     match ex.answers.first() {
         Some(a) if matches(&wanted, a) => Ok(a.term),
         _ => Err(describe(&ex, timeout)),
@@ -199,15 +213,22 @@ fn outcome(level: Level, v: Verdict) -> Outcome {
     }
 }
 
-/// Runs `cases` against `addr`, calling `on_case` as each result is known (for progress).
+/// Runs `cases` against `addr`, calling `on_case` as each result is known (for progress), and
+/// handing every connection's trace to `sink` when there is one (`--record`).
 pub fn run(
     addr: SocketAddr,
     dialect: &dyn Dialect,
     cases: &[Case],
     options: &Options,
     on_case: &mut dyn FnMut(&CaseResult),
+    mut sink: Option<TraceSink<'_>>,
 ) -> Result<Report, ProbeError> {
     let timeout = options.timeout;
+    let setting = Setting {
+        timeout,
+        epoch: std::time::Instant::now(),
+        record: sink.is_some(),
+    };
     // Sanity ids count down from the top, far from the cases' own ids.
     let mut sanity_id = u64::MAX;
     let mut report = Report {
@@ -217,7 +238,7 @@ pub fn run(
         summary: Summary::default(),
         cases: Vec::new(),
     };
-    let mut alive = match sanity(addr, dialect, sanity_id, timeout) {
+    let mut alive = match sanity(addr, dialect, sanity_id, setting, &mut sink) {
         Ok(term) => {
             report.node_term = term;
             Ok(())
@@ -230,6 +251,7 @@ pub fn run(
     for case in cases {
         let expected = case.expect.describe(timeout);
         let skip = |why: String| CaseResult {
+            client: None,
             id: case.id.clone(),
             requirement: case.requirement.to_string(),
             level: case.level,
@@ -247,7 +269,7 @@ pub fn run(
                 report.node_term.map_or("unknown".into(), |t| t.to_string())
             ))
         } else {
-            let ex = match exchange(addr, dialect, &case.steps, &decided(&case.expect), timeout) {
+            let ex = match exchange(addr, dialect, &case.steps, &decided(&case.expect), setting) {
                 Ok(ex) => ex,
                 Err(e) => {
                     let why = format!("the node stopped accepting connections at {}: {}", case.id, e.0);
@@ -259,7 +281,11 @@ pub fn run(
                     continue;
                 }
             };
+            if let (Some(sink), Some(trace)) = (sink.as_mut(), &ex.trace) {
+                sink(trace, &format!("raftwire probe: {}", case.id));
+            }
             let mut r = CaseResult {
+                client: ex.client.map(|c| c.to_string()),
                 id: case.id.clone(),
                 requirement: case.requirement.to_string(),
                 level: case.level,
@@ -269,7 +295,7 @@ pub fn run(
                 duration_ms: ex.elapsed.as_millis() as u64,
             };
             sanity_id -= 1;
-            if let Err(why) = sanity(addr, dialect, sanity_id, timeout) {
+            if let Err(why) = sanity(addr, dialect, sanity_id, setting, &mut sink) {
                 // tlsfuzzer's rule: the case after which the node stops answering is the one that
                 // killed or hung it.
                 r.result = Outcome::Failed;

@@ -151,12 +151,20 @@ fn hashicorp_cases_agree_with_the_stream_checker() {
             // prefix byte) the checker recognises and notes: a plain NetworkTransport does not.
             (raftwire_probe::Level::Must, Expect::Closed) => {
                 let product = c.encrypted || c.notes.iter().any(|n| n.contains("Consul"));
-                assert!(!must.is_empty() || product, "{}: the checker finds nothing wrong", case.id)
+                assert!(
+                    !must.is_empty() || product,
+                    "{}: the checker finds nothing wrong",
+                    case.id
+                )
             }
             (_, Expect::Answered(_)) => assert!(must.is_empty(), "{}: {must:?}", case.id),
             _ => {}
         }
     }
     let (sanity, _) = Hashicorp.sanity(1);
-    assert!(raftwire_hashicorp::check(&sanity, &[]).requests.findings.iter().all(|f| f.level != "MUST"));
+    assert!(raftwire_hashicorp::check(&sanity, &[])
+        .requests
+        .findings
+        .iter()
+        .all(|f| f.level != "MUST"));
 }

@@ -27,7 +27,7 @@ fn options() -> Options {
 
 fn probe(addr: SocketAddr, options: &Options) -> Result<Report, ProbeError> {
     let cases = Rfw.cases();
-    run(addr, &Rfw, &cases, options, &mut |_| {})
+    run(addr, &Rfw, &cases, options, &mut |_| {}, None)
 }
 
 fn failing(r: &Report) -> BTreeSet<String> {
