@@ -215,6 +215,25 @@ enum Command {
         /// shows it.
         #[arg(long, value_name = "FILE.pcapng")]
         record: Option<PathBuf>,
+        /// Instead of the cases, send this many mutations of valid, stale requests, each on its
+        /// own connection, with the sanity exchanges after each: an input after which the node
+        /// hangs or dies is saved (and minimised while the node is alive) under --findings, for
+        /// --replay.
+        #[arg(long, value_name = "N", conflicts_with_all = ["cases", "skip", "list", "replay", "record"])]
+        fuzz: Option<usize>,
+        /// The fuzzer's seed (printed at the start of every run): the same seed sends the same inputs.
+        #[arg(long, requires = "fuzz")]
+        seed: Option<u64>,
+        /// Where --fuzz saves reproducers.
+        #[arg(long, value_name = "DIR", default_value = "probe-findings")]
+        findings: PathBuf,
+        /// Seconds --fuzz waits for a node that died to come back (restarted by a supervisor)
+        /// before minimising its input; 0 stops at the first death.
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        restart_wait: f64,
+        /// --fuzz stops after this many findings.
+        #[arg(long, default_value_t = 10)]
+        max_findings: usize,
         /// List the cases (id, level, requirement, what is sent) and exit.
         #[arg(long)]
         list: bool,
@@ -405,6 +424,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             skip,
             replay,
             record,
+            fuzz,
+            seed,
+            findings,
+            restart_wait,
+            max_findings,
             list,
             disruptive,
             strict,
@@ -417,6 +441,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             skip,
             replay,
             record,
+            fuzz,
+            seed,
+            findings,
+            restart_wait,
+            max_findings,
             list,
             disruptive,
             strict,

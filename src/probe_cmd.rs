@@ -5,6 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use raftwire_probe::fuzz::FuzzOptions;
 use raftwire_probe::record::Recorder;
 use raftwire_probe::{Case, Options, ProbeError, Report};
 
@@ -20,6 +21,11 @@ pub struct Request {
     pub skip: Vec<String>,
     pub replay: Option<std::path::PathBuf>,
     pub record: Option<std::path::PathBuf>,
+    pub fuzz: Option<usize>,
+    pub seed: Option<u64>,
+    pub findings: std::path::PathBuf,
+    pub restart_wait: f64,
+    pub max_findings: usize,
     pub list: bool,
     pub disruptive: bool,
     pub strict: bool,
@@ -91,11 +97,17 @@ pub fn run(r: Request) -> Result<ExitCode, String> {
         emit(&listing(&cases))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let target = r.target.ok_or("give the node to probe (HOST:PORT), or --list")?;
+    let target = r
+        .target
+        .clone()
+        .ok_or("give the node to probe (HOST:PORT), or --list")?;
     if !(0.01..=3600.0).contains(&r.timeout) {
         return Err(format!("--timeout {}: give seconds from 0.01 to 3600", r.timeout));
     }
     let addr = resolve(&target)?;
+    if let Some(inputs) = r.fuzz {
+        return fuzz(&r, dialect.as_ref(), addr, &target, inputs);
+    }
     let options = Options {
         timeout: Duration::from_secs_f64(r.timeout),
         disruptive: r.disruptive,
@@ -149,6 +161,66 @@ pub fn run(r: Request) -> Result<ExitCode, String> {
     let report = report.map_err(|e| format!("{target}: {e}"))?;
     let out = match r.format {
         Format::Text => report.text_summary() + "\n",
+        Format::Json => report.json() + "\n",
+        Format::Junit => report.junit(r.strict),
+    };
+    emit(&out)?;
+    Ok(ExitCode::from(report.exit_code(r.strict) as u8))
+}
+
+/// `--fuzz N`: the report lists the findings; the exit status is 1 if there is one.
+fn fuzz(
+    r: &Request,
+    dialect: &dyn raftwire_probe::Dialect,
+    addr: SocketAddr,
+    target: &str,
+    inputs: usize,
+) -> Result<ExitCode, String> {
+    if !(0.0..=3600.0).contains(&r.restart_wait) {
+        return Err(format!(
+            "--restart-wait {}: give seconds from 0 to 3600",
+            r.restart_wait
+        ));
+    }
+    let seed = r.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    // The seed first, so a run cut short can still be repeated.
+    eprintln!("raftwire probe: fuzzing {target} with {inputs} inputs, --seed {seed}");
+    let timeout = Duration::from_secs_f64(r.timeout);
+    let options = FuzzOptions {
+        inputs,
+        seed,
+        timeout,
+        wait: timeout.min(Duration::from_millis(200)),
+        disruptive: r.disruptive,
+        out: r.findings.clone(),
+        restart_wait: Duration::from_secs_f64(r.restart_wait),
+        minimise_tries: 200,
+        max_findings: r.max_findings.max(1),
+    };
+    let bar = indicatif::ProgressBar::new(inputs as u64);
+    let report = raftwire_probe::fuzz::fuzz(addr, dialect, &options, &mut |n, found| {
+        bar.set_position(n as u64);
+        bar.set_message(format!("{} finding(s)", found.len()));
+    })
+    .map_err(|e| format!("{target}: {e}"))?;
+    bar.finish_and_clear();
+    let s = &report.summary;
+    let out = match r.format {
+        Format::Text => {
+            let mut t: String = report.cases.iter().map(|c| Report::text_line(c) + "\n").collect();
+            t.push_str(&format!(
+                "{target}: {} inputs sent without harm, {} not sent (their terms might not be stale: --disruptive sends them), {} finding(s); target {}\n",
+                s.passed,
+                s.skipped,
+                s.failed,
+                if s.target_alive { "alive" } else { "NOT ALIVE" }
+            ));
+            t
+        }
         Format::Json => report.json() + "\n",
         Format::Junit => report.junit(r.strict),
     };

@@ -56,8 +56,9 @@ fn the_recorded_probe_run_is_what_each_case_meant_to_send() {
         .map(|c| (c["client"].as_str().unwrap(), c))
         .collect();
     let cases = probe["cases"].as_array().unwrap();
-    // Every case and every sanity exchange (one before the first case and one after each).
-    assert_eq!(connections.len(), 2 * cases.len() + 1);
+    // Every case and every sanity exchange (one before the first case, and two for each: while
+    // its connection is open and after it is closed).
+    assert_eq!(connections.len(), 3 * cases.len() + 1);
     let musts = |c: &Value, dir: &str| -> Vec<String> {
         c["directions"][dir]["violations"]
             .as_array()

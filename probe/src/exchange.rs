@@ -166,14 +166,15 @@ pub struct Setting {
 
 /// Connects to `addr`, performs `steps`, and reads until `decided` holds, the node's side ends,
 /// or the timeout passes (counted from the end of the steps; each `AwaitAnswers` step gets its
-/// own).
+/// own). The connection is handed back still open: a node that hangs only while it is open (a
+/// handler waiting for bytes that never come, holding a lock) is caught before it is closed.
 pub fn exchange(
     addr: SocketAddr,
     dialect: &dyn Dialect,
     steps: &[Step],
     decided: &dyn Fn(&[Seen]) -> bool,
     setting: Setting,
-) -> Result<Exchange, ConnectError> {
+) -> Result<(Exchange, TcpStream), ConnectError> {
     let timeout = setting.timeout;
     let start = Instant::now();
     let opened = setting.epoch.elapsed();
@@ -228,5 +229,5 @@ pub fn exchange(
     }
     c.read_until(Instant::now() + timeout, decided);
     c.ex.elapsed = start.elapsed();
-    Ok(c.ex)
+    Ok((c.ex, c.stream))
 }

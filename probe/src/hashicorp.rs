@@ -125,6 +125,24 @@ fn claims(header: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The unsigned (or non-negative signed) msgpack integer at the start of `b`; `None` for anything
+/// else, which a caller must treat as possibly large.
+fn leading_uint(b: &[u8]) -> Option<u64> {
+    let be = |n: usize| -> Option<u64> {
+        let bytes = b.get(1..1 + n)?;
+        Some(bytes.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    };
+    match *b.first()? {
+        x @ 0x00..=0x7f => Some(u64::from(x)),
+        0xe0..=0xff => Some(0),
+        0xcc | 0xd0 => be(1),
+        0xcd | 0xd1 => be(2),
+        0xce | 0xd2 => be(4),
+        0xcf | 0xd3 => be(8),
+        _ => None,
+    }
+}
+
 fn answer(rpc: u8) -> Answer {
     Answer {
         id: None,
@@ -212,6 +230,31 @@ impl Dialect for Hashicorp {
                 },
             })
             .collect())
+    }
+
+    fn fuzz_seeds(&self) -> Vec<Vec<u8>> {
+        vec![heartbeat(1), vote(1), append_one(0), snapshot(V::U(8), b"raftwire")]
+    }
+
+    fn may_disrupt(&self, input: &[u8], node_term: u64) -> bool {
+        // TimeoutNow carries no term: a node acts on it whatever its term.
+        if input.first() == Some(&messages::TIMEOUT_NOW) {
+            return true;
+        }
+        let mut checker = Checker::new(false).observe();
+        checker.requests(input);
+        let (_, observed) = checker.finish_observed();
+        if observed
+            .iter()
+            .any(|o| !o.response && (o.rpc == messages::TIMEOUT_NOW || o.decoded.term.is_some_and(|t| t >= node_term)))
+        {
+            return true;
+        }
+        // The library reads more than the checker accepts (unknown keys, odd forms): any `Term`
+        // key followed by an integer the node would not find stale counts.
+        input.windows(5).enumerate().any(|(i, w)| {
+            w == b"\xa4Term" && leading_uint(input.get(i + 5..).unwrap_or_default()).is_none_or(|t| t >= node_term)
+        })
     }
 
     fn cases(&self) -> Vec<Case> {

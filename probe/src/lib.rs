@@ -20,6 +20,7 @@
 
 pub mod case;
 mod exchange;
+pub mod fuzz;
 pub mod hashicorp;
 pub mod record;
 pub mod report;
@@ -62,6 +63,18 @@ pub trait Dialect {
     /// error (for the report) if the node's bytes break the dialect. `ended`: the node closed its
     /// side, so an answer cut short is an error rather than one still arriving.
     fn answers(&self, sent: &[u8], received: &[u8], ended: bool) -> Result<Vec<Seen>, String>;
+
+    /// Valid requests that change nothing (stale terms), for `--fuzz` to mutate.
+    fn fuzz_seeds(&self) -> Vec<Vec<u8>>;
+
+    /// Repairs, after a mutation, what would stop the input at the first check (RFW/1: length
+    /// and CRCs), most of the time: `seed` decides.
+    fn repair(&self, _input: &mut [u8], _seed: u32) {}
+
+    /// Whether a node at `node_term` might act on `input` in a way that changes its state: a
+    /// request it could read with a term that is not stale, or one with no term to check. Best
+    /// effort, erring towards yes; `--fuzz` sends such inputs only with `--disruptive`.
+    fn may_disrupt(&self, input: &[u8], node_term: u64) -> bool;
 }
 
 /// The dialect named `name` (`rfw`, `hashicorp`).

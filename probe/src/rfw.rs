@@ -197,6 +197,33 @@ impl Dialect for Rfw {
         Ok(seen)
     }
 
+    fn fuzz_seeds(&self) -> Vec<Vec<u8>> {
+        vec![
+            bytes_of(1, heartbeat(1)),
+            bytes_of(2, append_one(1)),
+            bytes_of(3, vote(1)),
+            bytes_of(4, snapshot(1, 0, b"rftwire!", 8)),
+            bytes_of(5, timeout_now(1)),
+        ]
+    }
+
+    fn repair(&self, input: &mut [u8], seed: u32) {
+        raftwire_codec::fuzzing::reseal_mutation(input, 0, seed);
+    }
+
+    fn may_disrupt(&self, input: &[u8], node_term: u64) -> bool {
+        // A conforming node acts only on the whole, valid frames before the first error.
+        let input = Bytes::copy_from_slice(input);
+        let mut at = 0;
+        while let Ok(Progress::Frame { frame, len }) = decode_at(&input, at, &Limits::default()) {
+            if !frame.message_type().is_response() && frame.message.term().is_none_or(|t| t >= node_term) {
+                return true;
+            }
+            at += len;
+        }
+        false
+    }
+
     fn cases(&self) -> Vec<Case> {
         let mut t = Table(Vec::new());
         let hb = raw_heartbeat();

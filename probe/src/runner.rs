@@ -36,6 +36,8 @@ pub enum ProbeError {
     Connect(String),
     /// A `--cases` prefix selects nothing.
     NoSuchCase(String),
+    /// A file could not be written (a reproducer).
+    Output(String),
 }
 
 impl std::fmt::Display for ProbeError {
@@ -43,6 +45,7 @@ impl std::fmt::Display for ProbeError {
         match self {
             ProbeError::Connect(why) => f.write_str(why),
             ProbeError::NoSuchCase(p) => write!(f, "{p:?} selects no case (see --list)"),
+            ProbeError::Output(why) => f.write_str(why),
         }
     }
 }
@@ -79,15 +82,16 @@ pub fn select(cases: Vec<Case>, prefixes: &[String], skip: &[String]) -> Result<
 pub type TraceSink<'a> = &'a mut dyn FnMut(&Trace, &str);
 
 /// The sanity exchange: a valid request the node must answer. The node's term, or why not.
-fn sanity(
+pub(crate) fn sanity(
     addr: SocketAddr,
     dialect: &dyn Dialect,
     request_id: u64,
     setting: Setting,
     sink: &mut Option<TraceSink<'_>>,
+    label: &str,
 ) -> Result<Option<u64>, String> {
     let (request, wanted) = dialect.sanity(request_id);
-    let ex = exchange(
+    let (ex, _) = exchange(
         addr,
         dialect,
         &[crate::Step::Send(request)],
@@ -96,7 +100,7 @@ fn sanity(
     )
     .map_err(|e| format!("could not connect: {}", e.0))?;
     if let (Some(sink), Some(trace)) = (sink.as_mut(), &ex.trace) {
-        sink(trace, "raftwire probe: sanity exchange");
+        sink(trace, &format!("raftwire probe: sanity exchange {label}"));
     }
     let timeout = setting.timeout;
     match ex.answers.first() {
@@ -213,6 +217,46 @@ fn outcome(level: Level, v: Verdict) -> Outcome {
     }
 }
 
+/// What the sanity exchanges say of the node after an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Health {
+    /// It answered both.
+    Alive,
+    /// It did not answer while the input's connection was open, and did once it was closed.
+    Hung(String),
+    /// It did not answer once the input's connection was closed: killed, or hung for good.
+    Died(String),
+}
+
+/// tlsfuzzer's rule, twice: a sanity exchange while the input's connection is still `open` (a
+/// node that hangs on an input it is still waiting on), then one after it is closed (a node the
+/// input killed). The input after which the node stops answering is the one to blame.
+pub(crate) fn aftermath(
+    addr: SocketAddr,
+    dialect: &dyn Dialect,
+    open: std::net::TcpStream,
+    setting: Setting,
+    sink: &mut Option<TraceSink<'_>>,
+    what: &str,
+    sanity_id: &mut u64,
+) -> Health {
+    *sanity_id -= 2;
+    let during = sanity(addr, dialect, *sanity_id + 1, setting, sink, &format!("during {what}"));
+    drop(open);
+    let after = sanity(addr, dialect, *sanity_id, setting, sink, &format!("after {what}"));
+    match (during, after) {
+        (_, Err(why)) => Health::Died(why),
+        (Err(why), Ok(_)) => Health::Hung(why),
+        (Ok(_), Ok(_)) => Health::Alive,
+    }
+}
+
+/// The node's term from a sanity exchange: `Ok(None)` if its answer carries none, `Err` why not
+/// (a connection refused says "could not connect").
+pub(crate) fn node_term(addr: SocketAddr, dialect: &dyn Dialect, setting: Setting) -> Result<Option<u64>, String> {
+    sanity(addr, dialect, u64::MAX, setting, &mut None, "before fuzzing")
+}
+
 /// Runs `cases` against `addr`, calling `on_case` as each result is known (for progress), and
 /// handing every connection's trace to `sink` when there is one (`--record`).
 pub fn run(
@@ -238,7 +282,7 @@ pub fn run(
         summary: Summary::default(),
         cases: Vec::new(),
     };
-    let mut alive = match sanity(addr, dialect, sanity_id, setting, &mut sink) {
+    let mut alive = match sanity(addr, dialect, sanity_id, setting, &mut sink, "before the first case") {
         Ok(term) => {
             report.node_term = term;
             Ok(())
@@ -269,8 +313,8 @@ pub fn run(
                 report.node_term.map_or("unknown".into(), |t| t.to_string())
             ))
         } else {
-            let ex = match exchange(addr, dialect, &case.steps, &decided(&case.expect), setting) {
-                Ok(ex) => ex,
+            let (ex, open) = match exchange(addr, dialect, &case.steps, &decided(&case.expect), setting) {
+                Ok(done) => done,
                 Err(e) => {
                     let why = format!("the node stopped accepting connections at {}: {}", case.id, e.0);
                     alive = Err(why.clone());
@@ -294,15 +338,21 @@ pub fn run(
                 observed: describe(&ex, timeout),
                 duration_ms: ex.elapsed.as_millis() as u64,
             };
-            sanity_id -= 1;
-            if let Err(why) = sanity(addr, dialect, sanity_id, setting, &mut sink) {
-                // tlsfuzzer's rule: the case after which the node stops answering is the one that
-                // killed or hung it.
-                r.result = Outcome::Failed;
-                r.observed.push_str(&format!(
-                    "; then the node stopped answering (sanity exchange after this case: {why})"
-                ));
-                alive = Err(format!("the node stopped answering after {}", case.id));
+            match aftermath(addr, dialect, open, setting, &mut sink, &case.id, &mut sanity_id) {
+                Health::Alive => {}
+                Health::Hung(why) => {
+                    r.result = Outcome::Failed;
+                    r.observed.push_str(&format!(
+                        "; the node hung while this case's connection was open (sanity exchange: {why}), and answered again once it was closed"
+                    ));
+                }
+                Health::Died(why) => {
+                    r.result = Outcome::Failed;
+                    r.observed.push_str(&format!(
+                        "; then the node stopped answering (sanity exchange after this case: {why})"
+                    ));
+                    alive = Err(format!("the node stopped answering after {}", case.id));
+                }
             }
             r
         };

@@ -168,3 +168,45 @@ fn hashicorp_cases_agree_with_the_stream_checker() {
         .iter()
         .all(|f| f.level != "MUST"));
 }
+
+/// What `--fuzz` will not send without `--disruptive`: anything a node might read with a term
+/// that is not stale, or with no term to check.
+#[test]
+fn inputs_that_might_not_be_stale_are_recognised() {
+    use raftwire_probe::hashicorp::Hashicorp;
+    for dialect in [&Rfw as &dyn Dialect, &Hashicorp] {
+        for seed in dialect.fuzz_seeds() {
+            assert!(
+                !dialect.may_disrupt(&seed, 2),
+                "{}: a seed is not stale at term 2",
+                dialect.name()
+            );
+            assert!(
+                dialect.may_disrupt(&seed, 1),
+                "{}: a term-1 request is not stale at term 1",
+                dialect.name()
+            );
+        }
+    }
+    // RFW/1: a valid frame after a broken one is never read by a conforming node.
+    let seeds = Rfw.fuzz_seeds();
+    let mut broken = seeds[0].clone();
+    broken[0] ^= 1;
+    assert!(!Rfw.may_disrupt(&[broken, seeds[1].clone()].concat(), 1));
+    // hashicorp/raft: TimeoutNow has no term; a Term the checker cannot parse is read by the
+    // library all the same.
+    assert!(Hashicorp.may_disrupt(
+        &[
+            0x03, 0x81, 0xaf, b'P', b'r', b'o', b't', b'o', b'c', b'o', b'l', b'V', b'e', b'r', b's', b'i', b'o', b'n',
+            0x03
+        ],
+        1000
+    ));
+    let mut odd = vec![0x00, 0x82, 0xa5, b'B', b'o', b'g', b'u', b's', 0xc1];
+    odd.extend_from_slice(&[0xa4, b'T', b'e', b'r', b'm', 0xcf, 0, 0, 0, 1, 0, 0, 0, 0]);
+    assert!(Hashicorp.may_disrupt(&odd, 1000));
+    let mut stale = odd.clone();
+    stale.truncate(stale.len() - 9);
+    stale.push(0x05);
+    assert!(!Hashicorp.may_disrupt(&stale, 1000));
+}
