@@ -231,3 +231,122 @@ pub fn exchange(
     c.ex.elapsed = start.elapsed();
     Ok((c.ex, c.stream))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::rfw::Rfw;
+
+    fn setting() -> Setting {
+        Setting {
+            timeout: Duration::from_secs(2),
+            epoch: Instant::now(),
+            record: true,
+        }
+    }
+
+    /// A peer that accepts one connection and hands it to `f`.
+    fn peer(f: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((c, _)) = l.accept() {
+                f(c);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn bytes_the_node_closed_on_are_counted_as_unsent() {
+        // The peer reads the first write, then closes: later writes fail (at once, or after the
+        // kernel learns of the reset), and every byte not written is counted.
+        let addr = peer(|mut c| {
+            let mut b = [0u8; 10];
+            let _ = c.read_exact(&mut b);
+        });
+        let steps = [
+            Step::Send(vec![1; 10]),
+            Step::Pause(Duration::from_millis(200)),
+            Step::Send(vec![2; 100]),
+            Step::Pause(Duration::from_millis(200)),
+            Step::Send(vec![3; 1000]),
+            Step::Send(vec![4; 7]),
+        ];
+        let (ex, _) = exchange(addr, &Rfw, &steps, &|_: &[Seen]| false, setting()).unwrap();
+        assert_eq!(
+            ex.sent.len() + ex.unsent,
+            1117,
+            "every byte either sent or counted unsent"
+        );
+        assert!(ex.unsent >= 1007, "the writes after the close: {}", ex.unsent);
+        assert!(matches!(ex.end, End::Closed | End::Reset));
+    }
+
+    #[test]
+    fn a_reset_is_recorded_once() {
+        // Closing with our bytes unread makes the kernel reset the connection.
+        let addr = peer(|c| {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(c);
+        });
+        let steps = [Step::Send(vec![7; 64])];
+        let (ex, _) = exchange(addr, &Rfw, &steps, &|_: &[Seen]| false, setting()).unwrap();
+        assert_eq!(ex.end, End::Reset);
+        let trace = ex.trace.unwrap();
+        let resets = trace.events.iter().filter(|(_, e)| *e == Event::NodeRst).count();
+        assert_eq!(resets, 1, "{:?}", trace.events);
+        assert_eq!(
+            trace.events.first().map(|(_, e)| e.clone()),
+            Some(Event::Sent(vec![7; 64]))
+        );
+    }
+
+    #[test]
+    fn a_close_is_recorded_with_what_was_read_before_it() {
+        let mut answer = bytes::BytesMut::new();
+        let vote = raftwire_codec::RequestVoteResponse {
+            term: 3,
+            granted: false,
+        };
+        raftwire_codec::encode(
+            &raftwire_codec::Frame::new(9, raftwire_codec::Message::RequestVoteResponse(vote)),
+            &mut answer,
+        )
+        .unwrap();
+        let bytes = answer.to_vec();
+        let sent = bytes.clone();
+        let addr = peer(move |mut c| {
+            let _ = c.write_all(&sent);
+        });
+        let (ex, _) = exchange(addr, &Rfw, &[Step::HalfClose], &|_: &[Seen]| false, setting()).unwrap();
+        assert_eq!(ex.end, End::Closed);
+        assert_eq!(ex.received, bytes);
+        assert_eq!(ex.answers.len(), 1);
+        assert_eq!((ex.answers[0].id, ex.answers[0].term), (Some(9), Some(3)));
+        let events: Vec<Event> = ex.trace.unwrap().events.into_iter().map(|(_, e)| e).collect();
+        assert_eq!(events, [Event::ProbeFin, Event::Received(bytes), Event::NodeFin]);
+    }
+
+    #[test]
+    fn bytes_that_break_the_dialect_stop_the_reading() {
+        let addr = peer(|mut c| {
+            let _ = c.write_all(b"hello");
+            std::thread::sleep(Duration::from_secs(1));
+        });
+        let (ex, _) = exchange(addr, &Rfw, &[], &|_: &[Seen]| false, setting()).unwrap();
+        assert!(
+            ex.malformed.as_deref().is_some_and(|m| m.contains("bad_marker")),
+            "{:?}",
+            ex.malformed
+        );
+        assert!(
+            ex.elapsed < Duration::from_millis(900),
+            "it waited for more: {:?}",
+            ex.elapsed
+        );
+    }
+}

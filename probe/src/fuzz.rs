@@ -44,6 +44,9 @@ pub struct FuzzOptions {
     pub max_findings: usize,
 }
 
+/// The longest input the fuzzer makes.
+const MAX_INPUT: usize = 4096;
+
 /// splitmix64: small, fast, and the same everywhere, so a seed reproduces a run.
 struct Rng(u64);
 
@@ -64,38 +67,60 @@ impl Rng {
 /// Bytes libFuzzer's "interesting values" and msgpack's length-prefixed type bytes.
 const INTERESTING: &[u8] = &[0x00, 0x01, 0x7f, 0x80, 0xff, 0xc0, 0xc1, 0xc6, 0xdb, 0xdd, 0xdf, 0xa0];
 
-/// One mutation of `input`, in place (never empty, never beyond `max` bytes).
-fn mutate(input: &mut Vec<u8>, seeds: &[Vec<u8>], rng: &mut Rng, max: usize) {
+/// The kinds of mutation, as libFuzzer names its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Mutation {
+    /// One bit flipped.
+    BitFlip,
+    /// One byte set to an interesting value.
+    Interesting,
+    /// Four bytes set to a length claiming everything, or nothing.
+    Length,
+    /// Up to 8 random bytes inserted.
+    Insert,
+    /// Up to 16 bytes removed.
+    Delete,
+    /// Up to 32 bytes of the input copied elsewhere in it.
+    Duplicate,
+    /// The input's head, then another request's tail.
+    Splice,
+    /// The input cut short.
+    Truncate,
+    /// One random byte appended (what is left for a one-byte input).
+    Append,
+}
+
+/// One mutation of `input`, in place (never empty, never beyond `max` bytes); which one.
+fn mutate(input: &mut Vec<u8>, seeds: &[Vec<u8>], rng: &mut Rng, max: usize) -> Mutation {
     let len = input.len();
-    match rng.below(8) {
+    let done = match rng.below(8) {
         0 if len > 0 => {
             let i = rng.below(len);
             input[i] ^= 1 << rng.below(8);
+            Mutation::BitFlip
         }
         1 if len > 0 => {
             let i = rng.below(len);
             input[i] = INTERESTING[rng.below(INTERESTING.len())];
+            Mutation::Interesting
         }
         2 if len >= 4 => {
-            // A length field claiming everything, or nothing.
             let i = rng.below(len - 3);
-            let v: [u8; 4] = match rng.below(3) {
-                0 => [0xff; 4],
-                1 => [0; 4],
-                _ => [0x7f, 0xff, 0xff, 0xff],
-            };
-            input[i..i + 4].copy_from_slice(&v);
+            input[i..i + 4].copy_from_slice(&LENGTHS[rng.below(LENGTHS.len())]);
+            Mutation::Length
         }
         3 if len < max => {
             let i = rng.below(len + 1);
             let n = 1 + rng.below(8);
             let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
             input.splice(i..i, bytes);
+            Mutation::Insert
         }
         4 if len > 1 => {
             let i = rng.below(len);
             let n = 1 + rng.below((len - i).min(16));
             input.drain(i..(i + n).min(len));
+            Mutation::Delete
         }
         5 if len > 1 && len < max => {
             let i = rng.below(len);
@@ -103,26 +128,36 @@ fn mutate(input: &mut Vec<u8>, seeds: &[Vec<u8>], rng: &mut Rng, max: usize) {
             let part = input[i..i + n].to_vec();
             let at = rng.below(len + 1);
             input.splice(at..at, part);
+            Mutation::Duplicate
         }
         6 if !seeds.is_empty() => {
-            // A splice: our head, another request's tail (two writers, or a cut stream).
+            // Two writers on one connection, or a stream cut and resumed elsewhere.
             let other = &seeds[rng.below(seeds.len())];
             let cut = rng.below(len + 1);
-            let from = rng.below(other.len() + 1);
+            let from = rng.below(other.len());
             input.truncate(cut);
             input.extend_from_slice(&other[from..]);
+            Mutation::Splice
         }
         _ if len > 1 => {
             let keep = 1 + rng.below(len - 1);
             input.truncate(keep);
+            Mutation::Truncate
         }
-        _ => input.push(rng.next() as u8),
-    }
+        _ => {
+            input.push(rng.next() as u8);
+            Mutation::Append
+        }
+    };
     if input.is_empty() {
         input.push(0);
     }
     input.truncate(max);
+    done
 }
+
+/// The 32-bit lengths the `Length` mutation writes: everything, nothing, everything signed.
+const LENGTHS: [[u8; 4]; 3] = [[0xff; 4], [0; 4], [0x7f, 0xff, 0xff, 0xff]];
 
 /// What one input did.
 fn try_input(
@@ -264,7 +299,7 @@ pub fn fuzz(
         progress(n, &report.cases);
         let mut input = seeds[rng.below(seeds.len())].clone();
         for _ in 0..1 + rng.below(4) {
-            mutate(&mut input, &seeds, &mut rng, 4096);
+            mutate(&mut input, &seeds, &mut rng, MAX_INPUT);
         }
         dialect.repair(&mut input, rng.next() as u32);
         if !o.disruptive && dialect.may_disrupt(&input, term.unwrap_or(0)) {
@@ -326,29 +361,122 @@ pub fn fuzz(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
+    /// `new` is `old` with `n` bytes inserted at one place; the inserted bytes.
+    fn inserted<'a>(old: &[u8], new: &'a [u8]) -> Option<&'a [u8]> {
+        let n = new.len().checked_sub(old.len()).filter(|&n| n > 0)?;
+        (0..=old.len()).find_map(|i| (new[..i] == old[..i] && new[i + n..] == old[i..]).then(|| &new[i..i + n]))
+    }
+
+    /// Each mutation does what its name says, every kind happens, and a seed repeats a run.
     #[test]
-    fn mutations_stay_within_bounds_and_a_seed_repeats_itself() {
+    fn each_mutation_does_what_it_says() {
+        let seeds = vec![(0u8..60).collect::<Vec<u8>>(), vec![0xee; 40]];
+        let mut rng = Rng(7);
+        let mut seen: HashMap<Mutation, usize> = HashMap::new();
+        for k in 0..20_000 {
+            let old = if k % 97 == 0 { vec![5u8] } else { seeds[k % 2].clone() };
+            let mut new = old.clone();
+            let kind = mutate(&mut new, &seeds, &mut rng, 1 << 20);
+            *seen.entry(kind).or_default() += 1;
+            let diff: Vec<usize> = (0..old.len().min(new.len())).filter(|&i| old[i] != new[i]).collect();
+            match kind {
+                Mutation::BitFlip => {
+                    assert_eq!(new.len(), old.len());
+                    assert_eq!(diff.len(), 1);
+                    assert_eq!((old[diff[0]] ^ new[diff[0]]).count_ones(), 1);
+                }
+                Mutation::Interesting => {
+                    assert_eq!(new.len(), old.len());
+                    assert!(diff.len() <= 1);
+                    assert!(diff.iter().all(|&i| INTERESTING.contains(&new[i])));
+                }
+                Mutation::Length => {
+                    assert_eq!(new.len(), old.len());
+                    let hit = (0..=new.len() - 4).any(|i| {
+                        LENGTHS.iter().any(|l| new[i..i + 4] == *l)
+                            && new[..i] == old[..i]
+                            && new[i + 4..] == old[i + 4..]
+                    });
+                    assert!(hit, "{old:02x?} -> {new:02x?}");
+                }
+                Mutation::Insert => {
+                    let added = inserted(&old, &new).expect("an insertion");
+                    assert!((1..=8).contains(&added.len()));
+                }
+                Mutation::Delete => {
+                    let removed = inserted(&new, &old).expect("a removal");
+                    assert!((1..=16).contains(&removed.len()));
+                }
+                Mutation::Duplicate => {
+                    let copy = inserted(&old, &new).expect("an insertion");
+                    assert!((1..=32).contains(&copy.len()));
+                    assert!(
+                        old.windows(copy.len()).any(|w| w == copy),
+                        "a copy of the input's own bytes"
+                    );
+                }
+                Mutation::Splice => {
+                    let ok = (0..=old.len())
+                        .any(|cut| new.starts_with(&old[..cut]) && seeds.iter().any(|s| s.ends_with(&new[cut..])));
+                    assert!(ok, "{old:02x?} -> {new:02x?}");
+                }
+                Mutation::Truncate => {
+                    assert!(!new.is_empty() && new.len() < old.len() && old.starts_with(&new));
+                }
+                Mutation::Append => {
+                    assert_eq!(new.len(), old.len() + 1);
+                    assert!(new.starts_with(&old));
+                }
+            }
+        }
+        for kind in [
+            Mutation::BitFlip,
+            Mutation::Interesting,
+            Mutation::Length,
+            Mutation::Insert,
+            Mutation::Delete,
+            Mutation::Duplicate,
+            Mutation::Splice,
+            Mutation::Truncate,
+            Mutation::Append,
+        ] {
+            assert!(seen.get(&kind).copied().unwrap_or(0) > 10, "{kind:?} happened {seen:?}");
+        }
+    }
+
+    #[test]
+    fn inputs_stay_within_bounds_and_a_seed_repeats_itself() {
         let seeds = vec![vec![1u8, 2, 3, 4, 5, 6, 7, 8], vec![9u8; 40]];
         let run = |seed| {
             let mut rng = Rng(seed);
-            let mut out = Vec::new();
-            for k in 0..2000 {
-                let mut input = seeds[k % 2].clone();
-                for _ in 0..4 {
-                    mutate(&mut input, &seeds, &mut rng, 64);
-                }
-                assert!(!input.is_empty() && input.len() <= 64);
-                out.push(input);
-            }
-            out
+            (0..2000)
+                .map(|k| {
+                    let mut input = seeds[k % 2].clone();
+                    for _ in 0..4 {
+                        mutate(&mut input, &seeds, &mut rng, 64);
+                    }
+                    assert!(!input.is_empty() && input.len() <= 64);
+                    input
+                })
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
-        // Every kind of mutation happens: lengths change both ways, bytes change in place.
-        let all = run(7);
-        assert!(all.iter().any(|i| i.len() > 40) && all.iter().any(|i| i.len() < 8));
-        assert!(all.iter().any(|i| i.len() == 8 && i != &seeds[0]));
+        assert!(run(7).iter().any(|i| i.len() == 64), "growth is cut at the maximum");
+    }
+
+    #[test]
+    fn the_generator_spreads_over_its_range() {
+        let mut rng = Rng(1);
+        let mut counts = [0usize; 8];
+        for _ in 0..8000 {
+            counts[rng.below(8)] += 1;
+        }
+        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert_eq!(Rng(3).below(0), 0);
     }
 }

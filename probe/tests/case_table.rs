@@ -210,3 +210,91 @@ fn inputs_that_might_not_be_stale_are_recognised() {
     stale.push(0x05);
     assert!(!Hashicorp.may_disrupt(&stale, 1000));
 }
+
+/// The length-claiming hashicorp cases claim what their names say: the map after the rpc type
+/// byte lacks exactly the bytes its string claims (the streaming msgpack reader says how many).
+#[test]
+fn hashicorp_length_cases_claim_what_they_say() {
+    use raftwire_probe::hashicorp::Hashicorp;
+    let cases = Hashicorp.cases();
+    for (id, at_least) in [
+        ("hashicorp/HC-1/str32-4gib", 0xffff_ffffu64),
+        ("hashicorp/HC-1/bin32-4gib", 0xffff_ffff),
+        ("hashicorp/HC-1/str32-256mib", 0x1000_0000),
+    ] {
+        let case = cases.iter().find(|c| c.id == id).unwrap();
+        let (bytes, _) = sent(case);
+        match raftwire_hashicorp::msgpack::value(&bytes[1..]) {
+            Err(nom::Err::Incomplete(nom::Needed::Size(n))) => assert_eq!(n.get() as u64, at_least, "{id}"),
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn dialects_are_found_by_name() {
+    assert_eq!(raftwire_probe::dialect("rfw").map(|d| d.name()), Some("rfw"));
+    assert_eq!(
+        raftwire_probe::dialect("hashicorp").map(|d| d.name()),
+        Some("hashicorp")
+    );
+    assert!(raftwire_probe::dialect("smtp").is_none());
+}
+
+/// The hashicorp/raft dialect reads a node's answers in request order, with their terms and
+/// errors, waits for one still arriving, and names one cut short by the node's close.
+#[test]
+fn hashicorp_answers_are_read_in_order() {
+    use raftwire_hashicorp::craft::{self, V};
+    use raftwire_probe::hashicorp::Hashicorp;
+    let seeds = Hashicorp.fuzz_seeds();
+    let (heartbeat, vote) = (&seeds[0], &seeds[1]);
+    let sent = [heartbeat.clone(), vote.clone(), heartbeat.clone()].concat();
+    let ae = craft::response(
+        "",
+        &[
+            ("LastLog", V::U(9)),
+            ("NoRetryBackoff", V::B(false)),
+            ("ProtocolVersion", V::U(3)),
+            ("Success", V::B(false)),
+            ("Term", V::U(4)),
+        ],
+    );
+    let rv = craft::response(
+        "",
+        &[
+            ("Granted", V::B(false)),
+            ("Peers", V::Nil),
+            ("ProtocolVersion", V::U(3)),
+            ("Term", V::U(4)),
+        ],
+    );
+    let mut failed = Vec::new();
+    craft::put(&mut failed, &V::S(b"operation not supported"));
+    failed.push(0xc0);
+    let received = [ae.clone(), rv.clone(), failed.clone()].concat();
+    let seen = Hashicorp.answers(&sent, &received, true).unwrap();
+    let kinds: Vec<(&str, Option<u64>, bool)> = seen.iter().map(|s| (s.kind.as_str(), s.term, s.error)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("AppendEntriesResponse", Some(4), false),
+            ("RequestVoteResponse", Some(4), false),
+            ("AppendEntriesResponse", None, true)
+        ]
+    );
+    assert!(seen.iter().all(|s| s.id.is_none()));
+    assert!(seen[0].detail.contains("refused"), "{}", seen[0].detail);
+    // Half of the second answer: one answer so far while the connection is open, an error once
+    // the node has closed it.
+    let cut = [ae.clone(), rv[..rv.len() / 2].to_vec()].concat();
+    let partial = Hashicorp.answers(&sent, &cut, false).unwrap();
+    assert_eq!(partial.len(), 1, "{partial:?}");
+    let err = Hashicorp.answers(&sent, &cut, true).unwrap_err();
+    assert!(err.contains(&format!("at byte {}", ae.len())), "{err}");
+    // A request in the answer direction breaks the dialect (judged once the node has closed: while
+    // it is open, nothing after the first finding counts as an answer).
+    assert!(Hashicorp.answers(&sent, heartbeat, false).unwrap().is_empty());
+    let err = Hashicorp.answers(&sent, heartbeat, true).unwrap_err();
+    assert!(err.contains("HC-3"), "{err}");
+}
