@@ -228,3 +228,118 @@ impl<W: Write> Recorder<W> {
         Ok(self.out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pcap_parser::pcapng::Block;
+    use pcap_parser::{PcapBlockOwned, PcapError};
+
+    use super::*;
+
+    /// (microseconds since the epoch, a comment, the TCP flags "SAFPR" present, seq, payload).
+    type Packet = (u64, Option<String>, String, u32, Vec<u8>);
+
+    fn read(capture: &[u8]) -> Vec<Packet> {
+        let mut reader = pcap_parser::create_reader(1 << 16, capture).unwrap();
+        let mut out = Vec::new();
+        loop {
+            match reader.next() {
+                Ok((n, block)) => {
+                    if let PcapBlockOwned::NG(Block::EnhancedPacket(epb)) = block {
+                        let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let comment = epb
+                            .options
+                            .iter()
+                            .find(|o| o.code == OptionCode::Comment)
+                            .map(|o| String::from_utf8_lossy(&o.value[..o.len as usize]).into_owned());
+                        let p = etherparse::SlicedPacket::from_ethernet(epb.data).unwrap();
+                        let Some(etherparse::TransportSlice::Tcp(t)) = p.transport else {
+                            panic!("not TCP")
+                        };
+                        let flags: String = [
+                            (t.syn(), 'S'),
+                            (t.ack(), 'A'),
+                            (t.fin(), 'F'),
+                            (t.psh(), 'P'),
+                            (t.rst(), 'R'),
+                        ]
+                        .iter()
+                        .filter(|(on, _)| *on)
+                        .map(|(_, c)| *c)
+                        .collect();
+                        out.push((ts, comment, flags, t.sequence_number(), t.payload().to_vec()));
+                    }
+                    reader.consume(n);
+                }
+                Err(PcapError::Eof) => break,
+                Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        out
+    }
+
+    fn trace(events: Vec<Event>) -> Trace {
+        Trace {
+            client: "127.0.0.1:40000".parse().unwrap(),
+            server: "127.0.0.1:7070".parse().unwrap(),
+            opened: Duration::from_millis(5),
+            events: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (Duration::from_millis(10 + i as u64), e))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_connection_is_its_handshake_its_bytes_and_its_close() {
+        let mut rec = Recorder::new(Vec::new()).unwrap();
+        let started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64;
+        let big = vec![7u8; 2000];
+        rec.connection(
+            &trace(vec![
+                Event::Sent(big.clone()),
+                Event::Received(b"ok".to_vec()),
+                Event::NodeFin,
+            ]),
+            "case one",
+        )
+        .unwrap();
+        let packets = read(&rec.finish().unwrap());
+        let flags: Vec<&str> = packets.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(flags, ["S", "SA", "A", "AP", "AP", "A", "AP", "A", "AF", "AF", "A"]);
+        assert_eq!(packets[0].1.as_deref(), Some("case one"));
+        assert!(packets[1..].iter().all(|p| p.1.is_none()));
+        // The 2,000 bytes in two segments of at most 1448, in order, then the answer.
+        assert_eq!((packets[3].4.len(), packets[4].4.len()), (1448, 552));
+        assert_eq!(packets[4].3, packets[3].3.wrapping_add(1448));
+        assert_eq!(packets[6].4, b"ok");
+        // The probe's FIN comes after its 2,000 bytes; the node's after its 2.
+        assert_eq!(packets[9].3, packets[3].3.wrapping_add(2000));
+        assert_eq!(packets[8].3, packets[6].3.wrapping_add(2));
+        // Times: now, in order, the events' own offsets.
+        assert!(packets.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(
+            packets[0].0 >= started && packets[0].0 < started + 5_000_000,
+            "{} vs {started}",
+            packets[0].0
+        );
+        assert_eq!(packets[3].0 - packets[0].0, 5_000);
+    }
+
+    #[test]
+    fn a_probe_fin_is_not_sent_twice_and_a_reset_ends_the_connection() {
+        let mut rec = Recorder::new(Vec::new()).unwrap();
+        rec.connection(&trace(vec![Event::Sent(b"x".to_vec()), Event::ProbeFin]), "half-closed")
+            .unwrap();
+        rec.connection(&trace(vec![Event::Sent(b"y".to_vec()), Event::NodeRst]), "reset")
+            .unwrap();
+        let packets = read(&rec.finish().unwrap());
+        let flags: Vec<&str> = packets.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(
+            flags,
+            ["S", "SA", "A", "AP", "A", "AF", "AF", "A", "S", "SA", "A", "AP", "A", "AR"]
+        );
+    }
+}

@@ -207,3 +207,83 @@ impl Report {
         out.to_string().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(alive: bool) -> Report {
+        let case = |id: &str, result: Outcome| CaseResult {
+            id: id.into(),
+            requirement: "FRAME-1".into(),
+            level: Level::Must,
+            result,
+            expected: "a close".into(),
+            observed: "an answer".into(),
+            duration_ms: 3,
+            client: None,
+        };
+        let mut r = Report {
+            target: "127.0.0.1:1".into(),
+            dialect: "rfw".into(),
+            node_term: Some(5),
+            summary: Summary {
+                target_alive: alive,
+                ..Summary::default()
+            },
+            cases: vec![
+                case("rfw/a", Outcome::Passed),
+                case("rfw/b", Outcome::Failed),
+                case("rfw/c", Outcome::NonStrict),
+                case("rfw/d", Outcome::Skipped),
+            ],
+        };
+        r.tally();
+        r
+    }
+
+    #[test]
+    fn text_says_each_result_and_why() {
+        let r = report(true);
+        assert_eq!(Report::text_line(&r.cases[0]), "PASS       rfw/a (MUST FRAME-1) 3 ms");
+        assert_eq!(
+            Report::text_line(&r.cases[1]),
+            "FAIL       rfw/b (MUST FRAME-1) 3 ms\n           expected: a close\n           observed: an answer"
+        );
+        assert_eq!(
+            Report::text_line(&r.cases[3]),
+            "SKIP       rfw/d (MUST FRAME-1) 3 ms\n           an answer"
+        );
+        assert_eq!(
+            r.text_summary(),
+            "127.0.0.1:1: 1 passed, 1 failed, 1 non-strict, 0 informational, 1 skipped; target alive"
+        );
+        assert!(report(false)
+            .text_summary()
+            .ends_with("target NOT ALIVE (died or hung)"));
+    }
+
+    #[test]
+    fn exit_codes_follow_failures_strictness_and_life() {
+        let mut r = report(true);
+        assert_eq!(r.exit_code(false), 1);
+        r.cases.remove(1);
+        r.tally();
+        assert_eq!(r.exit_code(false), 0);
+        assert_eq!(r.exit_code(true), 1, "non-strict fails with --strict");
+        r.summary.target_alive = false;
+        assert_eq!(r.exit_code(false), 1);
+    }
+
+    #[test]
+    fn junit_fails_what_fails_skips_what_was_skipped_and_says_when_the_node_died() {
+        let xml = report(true).junit(false);
+        assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+        assert_eq!(report(true).junit(true).matches("<failure").count(), 2);
+        let dead = report(false).junit(false);
+        assert!(dead.contains("name=\"target_alive\""), "{dead}");
+        assert_eq!(dead.matches("<failure").count(), 2);
+    }
+}

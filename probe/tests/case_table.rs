@@ -298,3 +298,44 @@ fn hashicorp_answers_are_read_in_order() {
     let err = Hashicorp.answers(&sent, heartbeat, true).unwrap_err();
     assert!(err.contains("HC-3"), "{err}");
 }
+
+#[test]
+fn the_negative_size_case_is_negative() {
+    use raftwire_probe::hashicorp::Hashicorp;
+    let cases = Hashicorp.cases();
+    let case = cases
+        .iter()
+        .find(|c| c.id == "hashicorp/HC-7/negative-snapshot-size")
+        .unwrap();
+    let (bytes, _) = sent(case);
+    let c = raftwire_hashicorp::check(&bytes, &[]);
+    assert!(
+        c.requests.findings.iter().any(|f| f.code == "hc_bad_snapshot_size"),
+        "{:?}",
+        c.requests.findings
+    );
+}
+
+/// RFW/1 answers: a frame still arriving is waited for while the node's side is open, and an
+/// error once it has closed.
+#[test]
+fn rfw_answers_wait_for_a_frame_still_arriving() {
+    let mut answer = bytes::BytesMut::new();
+    encode(
+        &Frame::new(
+            4,
+            Message::RequestVoteResponse(RequestVoteResponse {
+                term: 2,
+                granted: false,
+            }),
+        ),
+        &mut answer,
+    )
+    .unwrap();
+    let half = &answer[..answer.len() - 3];
+    assert!(Rfw.answers(&[], half, false).unwrap().is_empty());
+    let err = Rfw.answers(&[], half, true).unwrap_err();
+    assert!(err.contains("truncated_frame"), "{err}");
+    let whole = Rfw.answers(&[], &answer, true).unwrap();
+    assert_eq!((whole.len(), whole[0].id, whole[0].error), (1, Some(4), false));
+}
