@@ -380,3 +380,139 @@ mod tests {
         assert!(selects("", "rfw/FRAME-1/bad-marker"));
     }
 }
+
+#[cfg(test)]
+mod judging {
+    use super::*;
+
+    fn seen(id: u64, kind: &str, error: bool) -> Seen {
+        Seen {
+            id: Some(id),
+            kind: kind.into(),
+            term: Some(5),
+            error,
+            detail: String::new(),
+        }
+    }
+
+    fn answer(id: u64, kind: &'static str) -> Answer {
+        Answer { id: Some(id), kind }
+    }
+
+    fn ex(answers: Vec<Seen>, end: End) -> Exchange {
+        Exchange {
+            sent: Vec::new(),
+            received: Vec::new(),
+            answers,
+            malformed: None,
+            end,
+            unsent: 0,
+            elapsed: Duration::from_millis(4),
+            client: None,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn exactly_the_wanted_answers_in_any_order_by_id_in_order_without() {
+        let want = [answer(1, "A"), answer(2, "B")];
+        assert!(exactly(&want, &[seen(2, "B", false), seen(1, "A", false)]));
+        assert!(!exactly(&want, &[seen(1, "A", false)]), "one missing");
+        assert!(
+            !exactly(&want, &[seen(1, "A", false), seen(2, "B", false), seen(3, "A", false)]),
+            "one extra"
+        );
+        assert!(
+            !exactly(&want, &[seen(1, "B", false), seen(2, "A", false)]),
+            "kinds swapped"
+        );
+        assert!(
+            !exactly(&want, &[seen(1, "A", false), seen(1, "B", false)]),
+            "a wrong id"
+        );
+        let positional = [Answer { id: None, kind: "A" }, Answer { id: None, kind: "B" }];
+        let mut a = seen(0, "A", false);
+        a.id = None;
+        let mut b = seen(0, "B", false);
+        b.id = None;
+        assert!(exactly(&positional, &[a.clone(), b.clone()]));
+        assert!(!exactly(&positional, &[b, a]), "hashicorp answers in request order");
+    }
+
+    #[test]
+    fn verdicts_follow_the_expectation() {
+        let closed = |answers| verdict(&Expect::Closed, &ex(answers, End::Closed));
+        assert!(matches!(closed(vec![]), Verdict::Pass));
+        assert!(
+            matches!(closed(vec![seen(1, "Error", true)]), Verdict::Pass),
+            "Malformed, then closed"
+        );
+        assert!(
+            matches!(closed(vec![seen(1, "A", false)]), Verdict::Fail),
+            "it acted on the frame"
+        );
+        assert!(matches!(
+            verdict(&Expect::Closed, &ex(vec![], End::Open { timed_out: true })),
+            Verdict::Fail
+        ));
+        assert!(matches!(
+            verdict(&Expect::Closed, &ex(vec![], End::Reset)),
+            Verdict::Pass
+        ));
+        let mut bad = ex(vec![], End::Closed);
+        bad.malformed = Some("garbage".into());
+        assert!(matches!(verdict(&Expect::Closed, &bad), Verdict::Fail));
+        let race = Expect::ClosedOr(vec![answer(1, "A"), answer(1, "A")]);
+        assert!(matches!(
+            verdict(&race, &ex(vec![seen(1, "A", false)], End::Closed)),
+            Verdict::Pass
+        ));
+        assert!(matches!(
+            verdict(
+                &race,
+                &ex(
+                    vec![seen(1, "A", false), seen(1, "A", false)],
+                    End::Open { timed_out: false }
+                )
+            ),
+            Verdict::Tolerated
+        ));
+        assert!(matches!(
+            verdict(&race, &ex(vec![seen(7, "A", false)], End::Closed)),
+            Verdict::Fail
+        ));
+    }
+
+    #[test]
+    fn reading_stops_when_the_answers_decide() {
+        let closed = decided(&Expect::Closed);
+        assert!(
+            !closed(&[seen(1, "Error", true)]),
+            "an error answer may come before the close"
+        );
+        assert!(closed(&[seen(1, "A", false)]), "a typed answer decides: the node acted");
+        let two = Expect::Answered(vec![answer(1, "A"), answer(2, "B")]);
+        let two = decided(&two);
+        assert!(!two(&[seen(1, "A", false)]));
+        assert!(two(&[seen(1, "A", false), seen(2, "B", false)]));
+    }
+
+    #[test]
+    fn a_description_says_what_happened() {
+        let mut e = ex(vec![seen(3, "A", false)], End::Closed);
+        assert_eq!(
+            describe(&e, Duration::from_secs(2)),
+            "answered A to request 3 (), then closed the connection (FIN), after 4 ms"
+        );
+        e.unsent = 9;
+        e.end = End::Open { timed_out: true };
+        let d = describe(&e, Duration::from_secs(2));
+        assert!(
+            d.contains("kept the connection open for 2s (timeout)") && d.contains("9 bytes could not be sent"),
+            "{d}"
+        );
+        assert_eq!(outcome(Level::Should, Verdict::Fail), Outcome::NonStrict);
+        assert_eq!(outcome(Level::Info, Verdict::Fail), Outcome::Informational);
+        assert_eq!(outcome(Level::Must, Verdict::Tolerated), Outcome::NonStrict);
+    }
+}

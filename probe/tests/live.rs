@@ -266,3 +266,43 @@ fn nobody_listening_is_a_connection_error() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     assert!(matches!(probe(port, &options()), Err(ProbeError::Connect(_))));
 }
+
+/// A node that answers every request, the sanity RequestVote included, with an
+/// AppendEntriesResponse: the sanity exchange wants a RequestVoteResponse to its own id, so the
+/// node is not taken for alive.
+#[test]
+fn a_wrong_answer_to_the_sanity_exchange_is_no_answer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                let Ok(n) = c.read(&mut buf) else { return };
+                let Ok(f) = decode(&Bytes::copy_from_slice(&buf[..n])) else {
+                    return;
+                };
+                let wrong = Message::AppendEntriesResponse(AppendEntriesResponse {
+                    term: 5,
+                    success: false,
+                    last_log_index: 0,
+                    conflict_index: 0,
+                    conflict_term: 0,
+                });
+                let mut out = BytesMut::new();
+                encode(&Frame::new(f.request_id, wrong), &mut out).unwrap();
+                let _ = c.write_all(&out);
+                std::thread::sleep(Duration::from_millis(200));
+            });
+        }
+    });
+    let r = probe(addr, &options()).unwrap();
+    assert!(!r.summary.target_alive);
+    assert_eq!(r.summary.skipped, Rfw.cases().len());
+    assert!(
+        r.cases[0].observed.contains("AppendEntriesResponse"),
+        "{}",
+        r.cases[0].observed
+    );
+}
