@@ -207,9 +207,42 @@ fn same(a: &Health, b: &Health) -> bool {
     )
 }
 
-/// Delta debugging on bytes: removes chunks from large to single bytes while the input still
-/// reproduces `finding`, within `tries` inputs. A node that dies must come back between tries.
-#[allow(clippy::too_many_arguments)]
+/// Delta debugging on bytes: removes chunks, from half the input down to single bytes, while
+/// what is left still `reproduces` the finding, within `tries` calls. `reproduces` answers `None`
+/// when it can no longer tell (the node did not come back), which ends the search.
+fn ddmin(input: &[u8], tries: usize, mut reproduces: impl FnMut(&[u8]) -> Option<bool>) -> Vec<u8> {
+    let mut best = input.to_vec();
+    let mut calls = 0;
+    let mut chunk = best.len() / 2;
+    while chunk >= 1 && calls < tries {
+        let mut at = 0;
+        let mut shrunk = false;
+        while at < best.len() && calls < tries {
+            let end = (at + chunk).min(best.len());
+            let mut candidate = best[..at].to_vec();
+            candidate.extend_from_slice(&best[end..]);
+            if candidate.is_empty() {
+                break;
+            }
+            calls += 1;
+            match reproduces(&candidate) {
+                None => return best,
+                Some(true) => {
+                    best = candidate;
+                    shrunk = true;
+                }
+                Some(false) => at += chunk,
+            }
+        }
+        if !shrunk {
+            chunk /= 2;
+        }
+    }
+    best
+}
+
+/// The shortest input found that still makes the node hang or die as `input` did. A node that
+/// dies must come back (restarted by its supervisor) before each try.
 fn minimise(
     addr: SocketAddr,
     dialect: &dyn Dialect,
@@ -219,36 +252,13 @@ fn minimise(
     o: &FuzzOptions,
     sanity_id: &mut u64,
 ) -> Vec<u8> {
-    let mut best = input.to_vec();
-    let mut tries = 0;
-    let mut chunk = best.len() / 2;
-    while chunk >= 1 && tries < o.minimise_tries {
-        let mut at = 0;
-        let mut shrunk = false;
-        while at < best.len() && tries < o.minimise_tries {
-            let end = (at + chunk).min(best.len());
-            let mut candidate = best[..at].to_vec();
-            candidate.extend_from_slice(&best[end..]);
-            if candidate.is_empty() {
-                break;
-            }
-            if !back_alive(addr, dialect, setting, o.restart_wait) {
-                return best;
-            }
-            tries += 1;
-            match try_input(addr, dialect, &candidate, setting, o.wait, sanity_id) {
-                Ok(h) if same(&h, finding) => {
-                    best = candidate;
-                    shrunk = true;
-                }
-                _ => at += chunk,
-            }
+    ddmin(input, o.minimise_tries, |candidate| {
+        if !back_alive(addr, dialect, setting, o.restart_wait) {
+            return None;
         }
-        if !shrunk {
-            chunk /= 2;
-        }
-    }
-    best
+        let health = try_input(addr, dialect, candidate, setting, o.wait, sanity_id).ok()?;
+        Some(same(&health, finding))
+    })
 }
 
 fn save(dir: &Path, dialect: &str, kind: &str, n: usize, bytes: &[u8]) -> Result<PathBuf, String> {
@@ -467,6 +477,51 @@ mod tests {
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         assert!(run(7).iter().any(|i| i.len() == 64), "growth is cut at the maximum");
+    }
+
+    #[test]
+    fn delta_debugging_finds_the_bytes_that_matter_without_wasting_tries() {
+        // A node that dies when it sees 0xEE and, later, 0xFF.
+        let input: Vec<u8> = (0..64u8)
+            .map(|i| {
+                if i == 10 {
+                    0xee
+                } else if i == 50 {
+                    0xff
+                } else {
+                    i
+                }
+            })
+            .collect();
+        let mut calls = 0;
+        let kills = |c: &[u8]| {
+            c.iter()
+                .position(|&b| b == 0xee)
+                .is_some_and(|i| c[i..].contains(&0xff))
+        };
+        let min = ddmin(&input, 500, |c| {
+            calls += 1;
+            Some(kills(c))
+        });
+        assert_eq!(min, [0xee, 0xff]);
+        assert!(calls < 100, "{calls} tries for 64 bytes");
+        // The budget is kept, and a node that stops coming back ends the search with the best so far.
+        let mut calls = 0;
+        let _ = ddmin(&input, 5, |c| {
+            calls += 1;
+            Some(kills(c))
+        });
+        assert_eq!(calls, 5);
+        let mut calls = 0;
+        let min = ddmin(&input, 500, |c| {
+            calls += 1;
+            (calls < 3).then(|| kills(c))
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(
+            min, input,
+            "nothing smaller was found before the node stopped coming back"
+        );
     }
 
     #[test]
