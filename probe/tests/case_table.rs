@@ -209,6 +209,17 @@ fn inputs_that_might_not_be_stale_are_recognised() {
     stale.truncate(stale.len() - 9);
     stale.push(0x05);
     assert!(!Hashicorp.may_disrupt(&stale, 1000));
+    // A negative fixint (-1) is no term a node would adopt; a map where the term should be could be
+    // anything.
+    *stale.last_mut().unwrap() = 0xff;
+    assert!(!Hashicorp.may_disrupt(&stale, 1000));
+    *stale.last_mut().unwrap() = 0x80;
+    assert!(Hashicorp.may_disrupt(&stale, 1000));
+    // Sized integers, as go-msgpack writes them: uint16 500 is stale at 1000, uint32 70000 is not.
+    let sized = |bytes: &[u8]| [&stale[..stale.len() - 1], bytes].concat();
+    assert!(!Hashicorp.may_disrupt(&sized(&[0xcd, 0x01, 0xf4]), 1000));
+    assert!(Hashicorp.may_disrupt(&sized(&[0xce, 0x00, 0x01, 0x11, 0x70]), 1000));
+    assert!(!Hashicorp.may_disrupt(&sized(&[0xd1, 0x01, 0xf4]), 1000));
 }
 
 /// The length-claiming hashicorp cases claim what their names say: the map after the rpc type
