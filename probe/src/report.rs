@@ -261,6 +261,13 @@ mod tests {
         assert!(report(false)
             .text_summary()
             .ends_with("target NOT ALIVE (died or hung)"));
+        let all = r.text();
+        assert_eq!(all.lines().count(), 1 + 3 + 2 + 3 + 1, "{all}");
+        assert!(all.starts_with("PASS ") && all.ends_with("target alive\n"), "{all}");
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(json["summary"]["failed"], 1);
+        assert_eq!(json["cases"][2]["result"], "non-strict");
+        assert!(json["cases"][0].get("client").is_none(), "no client: not in the JSON");
     }
 
     #[test]
