@@ -481,6 +481,11 @@ mod judging {
             verdict(&race, &ex(vec![seen(7, "A", false)], End::Closed)),
             Verdict::Fail
         ));
+        let both = ex(vec![seen(1, "A", false), seen(1, "A", false)], End::Closed);
+        assert!(
+            matches!(verdict(&race, &both), Verdict::Tolerated),
+            "both answered, then closed: the race was won, not the rule kept"
+        );
     }
 
     #[test]
