@@ -450,6 +450,84 @@ mod tests {
     }
 
     #[test]
+    fn after_a_snapshot_conflicts_and_truncations_count_from_its_point() {
+        let f = Follower::new(5);
+        assert_eq!(chunk(&f, "s1", 0, b"abcdefghij", 10), stored(true, 10));
+        // The log after the snapshot point (40, 8): 41, 42 of term 8, 43 of term 9.
+        append(&f, 9, (40, 8), &[(41, 8), (42, 8), (43, 9)], 40);
+        assert_eq!(f.status(), (9, 43, 40));
+        // A mismatch at 42: the first index of term 8 after the point is 41, not the point.
+        assert_eq!(append(&f, 9, (42, 7), &[], 41), ae(9, false, 43, 41, 8));
+        // A conflicting entry at 42 replaces 42 and 43, nothing before.
+        assert_eq!(append(&f, 10, (41, 8), &[(42, 10)], 41), ae(10, true, 42, 0, 0));
+        assert_eq!(
+            append(&f, 10, (41, 8), &[], 41),
+            ae(10, true, 42, 0, 0),
+            "41 is still there"
+        );
+    }
+
+    #[test]
+    fn a_later_snapshot_our_log_continues_keeps_what_follows_it() {
+        let f = Follower::new(5);
+        assert_eq!(chunk(&f, "s1", 0, b"abcdefghij", 10), stored(true, 10));
+        append(&f, 9, (40, 8), &[(41, 9), (42, 9), (43, 9), (44, 9)], 44);
+        let later = |offset: u64, data: &'static [u8]| {
+            f.handle(&Frame::new(
+                1,
+                Message::InstallSnapshot(Box::new(InstallSnapshotRequest {
+                    term: 9,
+                    last_included_index: 42,
+                    last_included_term: 9,
+                    total_size: 4,
+                    offset,
+                    done: offset + data.len() as u64 == 4,
+                    leader_id: id("leader"),
+                    snapshot_id: id("s2"),
+                    configuration: Configuration::default(),
+                    data: Bytes::from_static(data),
+                })),
+            ))
+        };
+        assert_eq!(later(0, b"wxyz"), stored(true, 4));
+        assert_eq!(f.status(), (9, 44, 44), "43 and 44 follow the new point and are kept");
+        assert_eq!(append(&f, 9, (44, 9), &[], 44), ae(9, true, 44, 0, 0));
+    }
+
+    #[test]
+    fn a_chunk_that_differs_in_any_one_way_does_not_continue_the_transfer() {
+        let base = InstallSnapshotRequest {
+            term: 9,
+            last_included_index: 40,
+            last_included_term: 8,
+            total_size: 10,
+            offset: 4,
+            done: false,
+            leader_id: id("leader"),
+            snapshot_id: id("s1"),
+            configuration: Configuration::default(),
+            data: Bytes::from_static(b"ef"),
+        };
+        let variants: [fn(&mut InstallSnapshotRequest); 5] = [
+            |r| r.snapshot_id = id("s2"),
+            |r| r.last_included_index = 41,
+            |r| r.last_included_term = 9,
+            |r| r.total_size = 11,
+            |r| r.offset = 5,
+        ];
+        for (k, change) in variants.iter().enumerate() {
+            let f = Follower::new(5);
+            assert_eq!(chunk(&f, "s1", 0, b"abcd", 10), stored(true, 4));
+            let mut r = base.clone();
+            change(&mut r);
+            let answer = f.handle(&Frame::new(1, Message::InstallSnapshot(Box::new(r))));
+            assert_eq!(answer, stored(false, 4), "variant {k}");
+            let same = f.handle(&Frame::new(1, Message::InstallSnapshot(Box::new(base.clone()))));
+            assert_eq!(same, stored(true, 6), "variant {k}: the transfer goes on");
+        }
+    }
+
+    #[test]
     fn committed_entries_are_folded_so_the_log_stays_bounded() {
         let f = Follower::new(1);
         let cap = Follower::LOG_CAP as u64;
