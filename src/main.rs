@@ -234,7 +234,7 @@ enum Command {
         /// --fuzz stops after this many findings.
         #[arg(long, default_value_t = 10)]
         max_findings: usize,
-        /// List the cases (id, level, requirement, what is sent) and exit.
+        /// List the cases (id, level, requirement, what is sent) and exit (with --format json, as JSON).
         #[arg(long)]
         list: bool,
         /// Also run cases whose terms are not stale for the node: they may change its state.

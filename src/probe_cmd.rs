@@ -78,6 +78,23 @@ fn replay(dialect: &str, path: &std::path::Path) -> Result<Case, String> {
     Ok(Case::replay(dialect, &name, bytes))
 }
 
+/// `--list --format json`: the cases for tools (`probe.sh` reads it).
+fn listing_json(cases: &[Case]) -> String {
+    let list: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "requirement": c.requirement,
+                "level": c.level.as_str(),
+                "summary": c.summary,
+                "max_term": c.max_term,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap_or_default()
+}
+
 fn resolve(target: &str) -> Result<SocketAddr, String> {
     target
         .to_socket_addrs()
@@ -94,7 +111,11 @@ pub fn run(r: Request) -> Result<ExitCode, String> {
         None => raftwire_probe::select(dialect.cases(), &r.cases, &r.skip).map_err(|e| e.to_string())?,
     };
     if r.list {
-        emit(&listing(&cases))?;
+        let out = match r.format {
+            Format::Json => listing_json(&cases) + "\n",
+            _ => listing(&cases),
+        };
+        emit(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let target = r

@@ -123,6 +123,17 @@ fn list_shows_every_case_without_a_target() {
         text.contains("rfw/STREAM-7/term-regressed") && text.contains("--disruptive"),
         "{text}"
     );
+    let out = raftwire()
+        .args(["probe", "--list", "--dialect", "hashicorp", "--format", "json"])
+        .assert()
+        .code(0);
+    let list: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert!(list.len() >= 25);
+    assert_eq!(list[0]["id"], "hashicorp/HC-1/unknown-rpc-type-71");
+    assert!(list
+        .iter()
+        .all(|c| c["level"].is_string() && c["requirement"].is_string() && c["max_term"].is_u64()));
 }
 
 #[test]

@@ -52,9 +52,9 @@ def hwm(s):
     return int(s["vm_hwm"].split()[0]) * 1024
 
 
-listing = subprocess.run([raftwire, "probe", "--list", "--dialect", "hashicorp"], capture_output=True,
-                         text=True, check=True).stdout
-cases = [line.split()[0] for line in listing.splitlines() if line and not line.startswith(" ")]
+listing = subprocess.run([raftwire, "probe", "--list", "--dialect", "hashicorp", "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout
+cases = [c["id"] for c in json.loads(listing)]
 print("| case | verdict | what the node did | heap high-water (+) | peak RSS (+) | leader kept, applying | library log |")
 print("|---|---|---|---|---|---|---|")
 cluster = Cluster()
