@@ -101,3 +101,45 @@ async fn a_client_that_never_reads_is_not_read_without_bound() {
     let answered = server.stats.answered.load(Ordering::Relaxed);
     assert!(answered < 200_000, "{answered}");
 }
+
+/// STREAM-2 lets a client reuse a request id once it is answered: the server must execute the new
+/// request, not hand back the answer it remembers for the id (that memory is for retries: the
+/// same bytes under the same id). Found by `raftwire probe` (`rfw/STREAM-2/id-reuse-after-answer`).
+#[tokio::test]
+async fn a_reused_id_is_a_new_request_and_a_retry_is_answered_from_memory() {
+    let server = Server::start("127.0.0.1:0", Arc::new(Follower::new(5))).await.unwrap();
+    let vote = |id| {
+        let mut out = BytesMut::new();
+        let m = Message::RequestVote(RequestVoteRequest {
+            term: 1,
+            last_log_index: 0,
+            last_log_term: 0,
+            pre_vote: false,
+            leadership_transfer: false,
+            candidate_id: Id::try_from("probe").unwrap(),
+        });
+        encode(&Frame::new(id, m), &mut out).unwrap();
+        out.to_vec()
+    };
+    let kinds = |bytes: Vec<u8>| -> Vec<MessageType> {
+        decode_all(&bytes::Bytes::from(bytes), &Limits::default())
+            .unwrap()
+            .iter()
+            .map(|f| f.message_type())
+            .collect()
+    };
+    assert_eq!(
+        kinds(send_then_read_all(server.addr, &heartbeat(61)).await),
+        [MessageType::AppendEntriesResponse]
+    );
+    assert_eq!(
+        kinds(send_then_read_all(server.addr, &vote(61)).await),
+        [MessageType::RequestVoteResponse]
+    );
+    assert_eq!(
+        kinds(send_then_read_all(server.addr, &vote(61)).await),
+        [MessageType::RequestVoteResponse]
+    );
+    // The heartbeat and the vote ran once each: the second vote was a retry.
+    assert_eq!(server.stats.executed.lock().unwrap().get(&61), Some(&2));
+}
