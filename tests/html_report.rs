@@ -345,3 +345,68 @@ fn markup_in_a_capture_is_shown_as_text() {
     assert!(console.is_empty(), "{console:?}");
     assert!(dom.contains("data-ready=\"1\"") && !dom.contains("<img"));
 }
+
+/// The connections table and the findings' links say what the JSON says: each row's message
+/// counts by type, its busiest type's latency, and each finding on a listed connection links to
+/// that connection's details. (Read from the page's markup; no browser needed.)
+#[test]
+fn the_table_and_the_links_say_what_the_json_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("t.html");
+    let (_, json) = validate_json(&[
+        "tests/fixtures/hashicorp/raft-1.7.3-cluster.pcap",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let connections = json["connections"].as_array().unwrap();
+    let rows: Vec<&str> = html.split("<tr class=\"").skip(1).collect();
+    assert_eq!(rows.len(), connections.len());
+    for (row, c) in rows.iter().zip(connections) {
+        let mut by_type = std::collections::BTreeMap::<String, u64>::new();
+        for d in ["client_to_server", "server_to_client"] {
+            for (name, n) in c["directions"][d]["frames_by_type"].as_object().unwrap() {
+                *by_type.entry(name.clone()).or_default() += n.as_u64().unwrap();
+            }
+        }
+        let types: Vec<String> = by_type.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        assert!(
+            row.contains(&format!("<td class=\"types\">{}</td>", types.join(", "))),
+            "{row}"
+        );
+        let latency = c["latency"].as_object().unwrap();
+        match latency.values().map(|s| s["count"].as_u64().unwrap()).max() {
+            None => assert!(row.contains("<td data-v=\"-1\" title=\"\">-</td>"), "{row}"),
+            Some(most) => {
+                let busiest: Vec<(&String, f64)> = latency
+                    .iter()
+                    .filter(|(_, s)| s["count"].as_u64() == Some(most))
+                    .map(|(name, s)| (name, s["p50"].as_f64().unwrap()))
+                    .collect();
+                assert!(
+                    busiest
+                        .iter()
+                        .any(|(name, p50)| row.contains(&format!("data-v=\"{p50}\" title=\"{name}\""))),
+                    "{busiest:?} in {row}"
+                );
+            }
+        }
+    }
+    let findings = json["cluster"]["findings"].as_array().unwrap();
+    let mut linked = 0;
+    for f in findings.iter().filter(|f| f["connection"].is_string()) {
+        let name = f["connection"].as_str().unwrap();
+        let n = connections
+            .iter()
+            .position(|c| format!("{} -> {}", c["client"].as_str().unwrap(), c["server"].as_str().unwrap()) == name)
+            .unwrap()
+            + 1;
+        let shown = name.replace('>', "&gt;");
+        assert!(
+            html.contains(&format!("<a href=\"#conn-{n}\">{shown}</a>")),
+            "{name} -> #conn-{n}"
+        );
+        linked += 1;
+    }
+    assert!(linked >= 2, "the fixture has findings on connections");
+}

@@ -181,3 +181,36 @@ pub fn details(n: usize, c: &ConnectionReport, strict: bool, budget: &mut Budget
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The (cx, cy) of every dot.
+    fn dots(svg: &str) -> Vec<(f32, f32)> {
+        svg.split("<circle ")
+            .skip(1)
+            .map(|c| {
+                let attr = |name: &str| -> f32 {
+                    let at = c.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                    c[at..].split('"').next().unwrap().parse().unwrap()
+                };
+                (attr("cx"), attr("cy"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_latency_plot_spans_its_frame_from_the_first_sample_to_the_last() {
+        let svg = latency_plot(&[(10.0, 0.001), (12.0, 0.004), (11.0, 0.002)]).into_string();
+        let d = dots(&svg);
+        // 360 x 90, 4 of padding: the earliest at the left, the latest at the right, the slowest
+        // at the top, time and latency proportional.
+        assert_eq!(d, [(4.0, 65.5), (356.0, 4.0), (180.0, 45.0)]);
+        assert!(
+            svg.contains("3 requests plotted: 10.000 s to 12.000 s, up to 4.00 ms"),
+            "{svg}"
+        );
+        assert!(latency_plot(&[]).into_string().contains("no request was answered"));
+    }
+}

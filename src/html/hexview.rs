@@ -134,3 +134,47 @@ pub fn view(x: &Excerpt, mark: u64, frame: Option<u64>, desync: Option<u64>, rfw
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rfw_header_byte_has_its_field_and_the_trailer_follows_the_payload() {
+        let names: Vec<&str> = (0..24).map(|rel| rfw_field(rel, None).1).collect();
+        let want = [
+            ["marker"; 4].as_slice(),
+            &["version"],
+            &["message type"],
+            &["flags"; 2],
+            &["request id"; 8],
+            &["payload length"; 4],
+            &["header CRC"; 4],
+        ]
+        .concat();
+        assert_eq!(names, want);
+        // A 10-byte payload: bytes 24-33, its CRC 34-37, the next frame's bytes from 38 on.
+        assert_eq!(rfw_field(33, Some(10)).1, "payload");
+        assert_eq!(rfw_field(34, Some(10)).1, "payload CRC");
+        assert_eq!(rfw_field(37, Some(10)).1, "payload CRC");
+        assert_eq!(rfw_field(38, Some(10)), ("", ""));
+        assert_eq!(rfw_field(40, None).1, "payload", "no length: all payload");
+    }
+
+    #[test]
+    fn hashicorp_keys_are_labelled_and_a_key_cut_by_the_excerpt_is_not() {
+        let x = |bytes: &[u8]| Excerpt {
+            start: 100,
+            bytes: bytes.to_vec(),
+        };
+        let whole = hashicorp_fields(&x(b"\x00\x81\xa4Term\x05"), 100);
+        assert_eq!(whole[0].1, "rpc type 0");
+        assert_eq!(whole[1].1, "msgpack map header");
+        assert!(whole[2..7].iter().all(|(c, _)| *c == "f-key"), "{whole:?}");
+        assert_eq!(whole[7].0, "");
+        let cut = hashicorp_fields(&x(b"\xa4Ter"), 0);
+        assert!(cut.iter().all(|(c, _)| c.is_empty()), "{cut:?}");
+        let error = hashicorp_fields(&x(b"\xa3bad\xc0"), 100);
+        assert!(error[0].1.contains("error text"), "{error:?}");
+    }
+}

@@ -182,3 +182,14 @@ pub fn render(report: &Report, strict: bool) -> String {
     };
     page.into_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_are_given_in_the_unit_a_person_reads() {
+        assert_eq!(super::seconds(2.5), "2.50 s");
+        assert_eq!(super::seconds(1.0), "1.00 s");
+        assert_eq!(super::seconds(0.012), "12.00 ms");
+        assert_eq!(super::seconds(0.000_037), "37 µs");
+    }
+}
