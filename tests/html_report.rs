@@ -410,3 +410,80 @@ fn the_table_and_the_links_say_what_the_json_says() {
     }
     assert!(linked >= 2, "the fixture has findings on connections");
 }
+
+/// The cluster timeline stays inside its own frame: every coordinate of every mark lies within
+/// the SVG's view box, the lanes go down the page, and the time axis counts up evenly from 0 to
+/// the end of the capture.
+#[test]
+fn the_timeline_is_drawn_inside_its_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("t.html");
+    validate_json(&[
+        "tests/fixtures/hashicorp/raft-1.7.3-cluster.pcap",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html.find("<svg class=\"timeline\"").unwrap();
+    let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let number = |s: &str| -> f64 { s.split('"').next().unwrap().parse().unwrap() };
+    let view: Vec<f64> = svg
+        .split("viewBox=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let (w, h) = (view[2], view[3]);
+    let mut seen = 0;
+    for (attr, limit) in [
+        (" x=\"", w),
+        (" x1=\"", w),
+        (" x2=\"", w),
+        (" cx=\"", w),
+        (" y=\"", h),
+        (" y1=\"", h),
+        (" y2=\"", h),
+        (" cy=\"", h),
+    ] {
+        for v in svg.split(attr).skip(1).map(number) {
+            assert!((0.0..=limit).contains(&v), "{attr}{v} outside 0..{limit}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 50, "{seen} coordinates");
+    // The axis's ticks are placed by the same time scale as every mark: evenly, across most of
+    // the width.
+    let tick_xs: Vec<f64> = svg
+        .split("<text")
+        .filter(|t| t.split("</text>").next().is_some_and(|t| t.ends_with(" s")))
+        .map(|t| number(t.split(" x=\"").nth(1).unwrap()))
+        .collect();
+    assert_eq!(tick_xs.len(), 6, "{tick_xs:?}");
+    let gap = tick_xs[1] - tick_xs[0];
+    assert!(
+        gap > w / 10.0 && tick_xs.windows(2).all(|p| (p[1] - p[0] - gap).abs() < 0.01),
+        "{tick_xs:?}"
+    );
+    // Lanes: the node labels' y grows by lane.
+    let lanes: Vec<f64> = svg
+        .split("<text class=\"node\"")
+        .skip(1)
+        .map(|t| number(t.split(" y=\"").nth(1).unwrap()))
+        .collect();
+    assert!(lanes.len() >= 3 && lanes.windows(2).all(|p| p[1] > p[0]), "{lanes:?}");
+    // The axis: six ticks from 0, evenly spaced, the last at the capture's end.
+    let ticks: Vec<f64> = svg
+        .split("</text>")
+        .filter_map(|t| t.rsplit('>').next()?.strip_suffix(" s")?.parse().ok())
+        .collect();
+    let ticks = &ticks[ticks.len() - 6..];
+    assert_eq!(ticks[0], 0.0);
+    let step = ticks[5] / 5.0;
+    for (k, t) in ticks.iter().enumerate() {
+        assert!((t - step * k as f64).abs() <= 0.0011, "{ticks:?}");
+    }
+}
