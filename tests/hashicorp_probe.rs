@@ -1,8 +1,9 @@
 //! `raftwire probe --dialect hashicorp` against the real library: a raft 1.1.2 cluster built from
 //! Debian's golang-github-hashicorp-raft-dev (`conformance/harness/hashicorp/main.go -serve`). The
 //! MUST cases pass, what HASHICORP.md says the library does with the other inputs holds, the
-//! probed leader stays leader and keeps applying, and the reproducer kills a fresh node with
-//! `out of memory`. If a newer library behaves otherwise, this test names the case.
+//! probed leader stays leader and keeps applying, and the reproducer takes a fresh node down
+//! (`out of memory`, or answering nothing where the kernel overcommits). If a newer library
+//! behaves otherwise, this test names the case.
 //!
 //! Needs `go` and the library's sources under /usr/share/gocode (`.ci/run` installs golang-go and
 //! golang-github-hashicorp-raft-dev); without them it fails and says so.
@@ -200,7 +201,7 @@ fn the_real_library_passes_the_must_cases_and_does_what_hashicorp_md_says() {
 
 #[test]
 fn fifteen_bytes_kill_a_raft_1_1_2_node() {
-    let cluster = Cluster::start(47531);
+    let mut cluster = Cluster::start(47531);
     let out = raftwire()
         .args([
             "probe",
@@ -224,10 +225,19 @@ fn fifteen_bytes_kill_a_raft_1_1_2_node() {
         .as_str()
         .unwrap()
         .contains("stopped answering"));
-    let stderr = cluster.wait_stderr();
-    assert!(
-        stderr.contains("fatal error: runtime: out of memory"),
-        "{}",
-        &stderr[..stderr.len().min(2000)]
-    );
+    // Usually the runtime cannot map the 32 GiB and the process exits. Where the kernel lets the
+    // mapping through (overcommit), the node is left answering nothing, for good: the probe has
+    // already seen that (target not alive); the process is then killed when the cluster drops.
+    let exited = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        matches!(cluster.child.try_wait(), Ok(Some(_)))
+    });
+    if exited {
+        let stderr = cluster.wait_stderr();
+        assert!(
+            stderr.contains("fatal error: runtime: out of memory"),
+            "{}",
+            &stderr[..stderr.len().min(2000)]
+        );
+    }
 }
