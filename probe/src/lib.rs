@@ -7,11 +7,14 @@
 //!
 //! - A [`Case`] is data: an id tied to a requirement, a level, the steps, the acceptable outcomes.
 //!   A [`Dialect`] supplies the table and reads the node's answers; the runner has one code path.
-//! - Before the first case and after every case the runner makes a **sanity exchange** (a valid
-//!   request the node must answer, on a new connection), so a case that kills or hangs the node
-//!   is named, and `target_alive` says whether it survived the run.
+//! - Before the first case, and twice for every case (while its connection is still open, then
+//!   after it is closed), the runner makes a **sanity exchange** (a valid request the node must
+//!   answer, on a new connection), so a case that hangs or kills the node is named, and
+//!   `target_alive` says whether it survived the run.
 //! - Requests carry stale terms, so a node refuses them without changing state; a case whose terms
 //!   would not be stale for the node it meets is skipped unless the run is `disruptive`.
+//! - [`fuzz`] sends mutations of valid requests instead, and [`record`] writes every connection as
+//!   a pcapng capture that `raftwire validate` checks.
 //!
 //! Point it only at nodes you own: it sends malformed traffic on purpose.
 

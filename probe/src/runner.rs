@@ -1,5 +1,6 @@
 //! Runs the selected cases one after another, each on a fresh connection, with a sanity exchange
-//! before the first and after each, and judges every case's outcome.
+//! before the first and two for each (while its connection is open, after it is closed), and
+//! judges every case's outcome.
 
 use std::net::SocketAddr;
 use std::time::Duration;
