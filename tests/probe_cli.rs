@@ -91,7 +91,7 @@ fn every_case_passes_against_serve_in_every_format() {
         .assert()
         .code(0);
     let xml = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
 }
 

@@ -3,32 +3,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
-/// How binding the requirement a case checks is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Level {
-    /// A MUST: failing it fails the run.
-    #[serde(rename = "MUST")]
-    Must,
-    /// A SHOULD: failing it is `non-strict` (a failure only with `--strict`).
-    #[serde(rename = "SHOULD")]
-    Should,
-    /// Records what the node does where the specification leaves a choice; never fails.
-    #[serde(rename = "INFO")]
-    Info,
-}
-
-impl Level {
-    /// As printed: `MUST`, `SHOULD`, `INFO`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::Info => "INFO",
-        }
-    }
-}
+/// How binding the requirement a case checks is: the conformance crate's levels (MUST fails the
+/// run, SHOULD is `non-strict`, INFO records what the node does where the specification leaves
+/// a choice and never fails).
+pub use raftwire_conformance::Level;
 
 /// One thing done on the case's connection, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

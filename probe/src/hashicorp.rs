@@ -18,6 +18,7 @@ use raftwire_hashicorp::messages::{self, response_name};
 use raftwire_hashicorp::Checker;
 
 use crate::case::{Answer, Case, Expect, Level, Step};
+use crate::foreign::{HTTP2_PREFACE, HTTP_GET, TLS_CLIENT_HELLO};
 use crate::{Dialect, Seen};
 
 /// The hashicorp/raft dialect (HASHICORP.md).
@@ -30,17 +31,23 @@ fn heartbeat_with(fields: &[(&str, V<'_>)]) -> Vec<u8> {
     craft::request(messages::APPEND_ENTRIES, fields)
 }
 
-/// A heartbeat of `term`, as raft 1.1.2 writes one.
-fn heartbeat(term: u64) -> Vec<u8> {
-    heartbeat_with(&[
+/// A heartbeat's fields, as raft 1.1.2 writes them (keys sorted), with `term` as its Term's
+/// value: the cases that break one field start from it.
+fn heartbeat_fields(term: V<'static>) -> Vec<(&'static str, V<'static>)> {
+    vec![
         ("Entries", V::Nil),
         ("Leader", V::S(LEADER)),
         ("LeaderCommitIndex", V::U(0)),
         ("PrevLogEntry", V::U(0)),
         ("PrevLogTerm", V::U(0)),
         ("ProtocolVersion", V::U(3)),
-        ("Term", V::U(term)),
-    ])
+        ("Term", term),
+    ]
+}
+
+/// A heartbeat of `term`, as raft 1.1.2 writes one.
+fn heartbeat(term: u64) -> Vec<u8> {
+    heartbeat_with(&heartbeat_fields(V::U(term)))
 }
 
 fn vote(term: u64) -> Vec<u8> {
@@ -66,15 +73,9 @@ fn append_one(kind: u64) -> Vec<u8> {
         ("Term", V::U(1)),
         ("Type", V::U(kind)),
     ]);
-    heartbeat_with(&[
-        ("Entries", V::Raw(craft::array(&[entry]))),
-        ("Leader", V::S(LEADER)),
-        ("LeaderCommitIndex", V::U(0)),
-        ("PrevLogEntry", V::U(0)),
-        ("PrevLogTerm", V::U(0)),
-        ("ProtocolVersion", V::U(3)),
-        ("Term", V::U(1)),
-    ])
+    let mut fields = heartbeat_fields(V::U(1));
+    fields[0].1 = V::Raw(craft::array(&[entry]));
+    heartbeat_with(&fields)
 }
 
 /// A term-1 InstallSnapshot announcing `size` bytes (as raft writes `Size`, an int64), followed
@@ -273,22 +274,19 @@ impl Dialect for Hashicorp {
             "HC-1",
             "unknown-rpc-type-71",
             "an HTTP GET on the Raft port ('G' = 71)",
-            b"GET / HTTP/1.1\r\nHost: raft\r\n\r\n".to_vec(),
+            HTTP_GET.to_vec(),
         );
         t.refused(
             "HC-1",
             "unknown-rpc-type-80",
             "the HTTP/2 preface ('P' = 80)",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+            HTTP2_PREFACE.to_vec(),
         );
         t.refused(
             "HC-1",
             "unknown-rpc-type-22",
             "a TLS ClientHello (0x16 = 22) on a plaintext port",
-            vec![
-                0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 0, 0, 0, 0, 0, 0, 0,
-            ],
+            TLS_CLIENT_HELLO.to_vec(),
         );
         t.refused(
             "HC-1",
@@ -323,15 +321,7 @@ impl Dialect for Hashicorp {
             "HC-2",
             "wrong-field-type",
             "a heartbeat whose Term is a string (\"1\") instead of an unsigned integer",
-            heartbeat_with(&[
-                ("Entries", V::Nil),
-                ("Leader", V::S(LEADER)),
-                ("LeaderCommitIndex", V::U(0)),
-                ("PrevLogEntry", V::U(0)),
-                ("PrevLogTerm", V::U(0)),
-                ("ProtocolVersion", V::U(3)),
-                ("Term", V::S(b"1")),
-            ]),
+            heartbeat_with(&heartbeat_fields(V::S(b"1"))),
         );
         // HC-3: the original incident's bytes.
         t.refused(
@@ -417,46 +407,21 @@ impl Dialect for Hashicorp {
             "HC-2",
             "missing-term",
             "a heartbeat without its Term key (go-msgpack leaves the field zero)",
-            heartbeat_with(&[
-                ("Entries", V::Nil),
-                ("Leader", V::S(LEADER)),
-                ("LeaderCommitIndex", V::U(0)),
-                ("PrevLogEntry", V::U(0)),
-                ("PrevLogTerm", V::U(0)),
-                ("ProtocolVersion", V::U(3)),
-            ]),
+            heartbeat_with(&heartbeat_fields(V::U(0))[..6]),
             0,
         );
         t.recorded(
             "HC-2",
             "unknown-field",
             "a heartbeat of term 1 with an extra key no release writes (how releases interoperate)",
-            heartbeat_with(&[
-                ("Bogus", V::U(7)),
-                ("Entries", V::Nil),
-                ("Leader", V::S(LEADER)),
-                ("LeaderCommitIndex", V::U(0)),
-                ("PrevLogEntry", V::U(0)),
-                ("PrevLogTerm", V::U(0)),
-                ("ProtocolVersion", V::U(3)),
-                ("Term", V::U(1)),
-            ]),
+            heartbeat_with(&[&[("Bogus", V::U(7))], &heartbeat_fields(V::U(1))[..]].concat()),
             1,
         );
         t.recorded(
             "HC-2",
             "duplicate-field",
             "a heartbeat with Term twice (1, then 1)",
-            heartbeat_with(&[
-                ("Entries", V::Nil),
-                ("Leader", V::S(LEADER)),
-                ("LeaderCommitIndex", V::U(0)),
-                ("PrevLogEntry", V::U(0)),
-                ("PrevLogTerm", V::U(0)),
-                ("ProtocolVersion", V::U(3)),
-                ("Term", V::U(1)),
-                ("Term", V::U(1)),
-            ]),
+            heartbeat_with(&[&heartbeat_fields(V::U(1))[..], &[("Term", V::U(1))]].concat()),
             1,
         );
         t.recorded(

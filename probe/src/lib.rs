@@ -23,6 +23,7 @@
 
 pub mod case;
 mod exchange;
+mod foreign;
 pub mod fuzz;
 pub mod hashicorp;
 pub mod record;

@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use crate::case::Level;
 
+fn level_name<S: serde::Serializer>(level: &Level, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(level.as_str())
+}
+
 /// A case's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -44,6 +48,7 @@ pub struct CaseResult {
     /// The requirement it checks.
     pub requirement: String,
     /// MUST, SHOULD or INFO.
+    #[serde(serialize_with = "level_name")]
     pub level: Level,
     /// The verdict.
     pub result: Outcome,

@@ -10,6 +10,7 @@ use raftwire_codec::craft::RawFrame;
 use raftwire_codec::*;
 
 use crate::case::{Answer, Case, Expect, Level, Step};
+use crate::foreign::{HTTP2_PREFACE, HTTP_GET, TLS_CLIENT_HELLO};
 use crate::{Dialect, Seen};
 
 /// The RFW/1 dialect (SPEC.md).
@@ -28,32 +29,30 @@ fn bytes_of(request_id: u64, message: Message) -> Vec<u8> {
     out.to_vec()
 }
 
-fn heartbeat(term: u64) -> Message {
+/// An AppendEntries of `term` from the start of the log, carrying `entries`.
+fn append(term: u64, entries: Entries) -> Message {
     Message::AppendEntries(AppendEntriesRequest {
         term,
         prev_log_index: 0,
         prev_log_term: 0,
         leader_commit: 0,
         leader_id: id(PROBE_ID),
-        entries: Entries::default(),
+        entries,
     })
 }
 
+fn heartbeat(term: u64) -> Message {
+    append(term, Entries::default())
+}
+
 fn append_one(term: u64) -> Message {
-    Message::AppendEntries(AppendEntriesRequest {
+    let entry = Entry {
+        index: 1,
         term,
-        prev_log_index: 0,
-        prev_log_term: 0,
-        leader_commit: 0,
-        leader_id: id(PROBE_ID),
-        entries: vec![Entry {
-            index: 1,
-            term,
-            kind: EntryKind::Command,
-            data: Bytes::from_static(b"raftwire probe"),
-        }]
-        .into(),
-    })
+        kind: EntryKind::Command,
+        data: Bytes::from_static(b"raftwire probe"),
+    };
+    append(term, vec![entry].into())
 }
 
 fn vote(term: u64) -> Message {
@@ -239,16 +238,19 @@ impl Dialect for Rfw {
             "FRAME-1",
             "http-request",
             "an HTTP/1.1 request (another protocol on the port)",
-            b"GET / HTTP/1.1\r\nHost: raft\r\n\r\n".to_vec(),
+            HTTP_GET.to_vec(),
+        );
+        t.rejected(
+            "FRAME-1",
+            "http2-preface",
+            "the HTTP/2 connection preface (a gRPC client on the port)",
+            HTTP2_PREFACE.to_vec(),
         );
         t.rejected(
             "FRAME-1",
             "tls-client-hello",
             "the first bytes of a TLS ClientHello (a TLS client on a plaintext port)",
-            vec![
-                0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 0, 0, 0, 0, 0, 0, 0,
-            ],
+            TLS_CLIENT_HELLO.to_vec(),
         );
         t.rejected(
             "FRAME-1",
