@@ -184,66 +184,11 @@ enum Command {
     /// It sends malformed traffic on purpose: point it only at nodes you own. Requests carry
     /// stale terms (term 1), so a node past its first term refuses them and changes nothing;
     /// cases whose terms would not be stale for the node are skipped unless --disruptive. A
-    /// sanity exchange before and after every case tells which case killed or hung the node.
+    /// sanity exchange while each case's connection is open, and another after it is closed,
+    /// tell which case hung or killed the node.
     /// Exit status: 0 every MUST passed and the node is alive (with --strict, every SHOULD too),
     /// 1 a case failed or the node died or hung, 2 could not connect, or usage error.
-    Probe {
-        /// The node, HOST:PORT (required unless --list).
-        target: Option<String>,
-        /// The wire the node speaks.
-        #[arg(long, default_value = "rfw", value_parser = ["rfw", "hashicorp"])]
-        dialect: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Seconds to wait for an answer or a close, per case (and for a connection).
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-        timeout: f64,
-        /// Only cases whose id starts with one of these (repeatable, or comma-separated):
-        /// `rfw/FRAME-7`, `rfw/STREAM` (`rfw/FRAME-1` does not select `rfw/FRAME-10/...`).
-        #[arg(long = "cases", value_delimiter = ',')]
-        cases: Vec<String>,
-        /// Leave out cases whose id starts with one of these (repeatable, or comma-separated).
-        #[arg(long = "skip", value_delimiter = ',')]
-        skip: Vec<String>,
-        /// Send this file's bytes as the only case (a reproducer saved by --fuzz, or your own),
-        /// with the sanity exchanges around it: exit 1 if the node dies or hangs.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "skip", "list"])]
-        replay: Option<PathBuf>,
-        /// Write every connection the probe opened (cases and sanity exchanges) as a pcapng
-        /// capture, each SYN commented with its case: `raftwire validate` checks it, Wireshark
-        /// shows it.
-        #[arg(long, value_name = "FILE.pcapng")]
-        record: Option<PathBuf>,
-        /// Instead of the cases, send this many mutations of valid, stale requests, each on its
-        /// own connection, with the sanity exchanges after each: an input after which the node
-        /// hangs or dies is saved (and minimised while the node is alive) under --findings, for
-        /// --replay.
-        #[arg(long, value_name = "N", conflicts_with_all = ["cases", "skip", "list", "replay", "record"])]
-        fuzz: Option<usize>,
-        /// The fuzzer's seed (printed at the start of every run): the same seed sends the same inputs.
-        #[arg(long, requires = "fuzz")]
-        seed: Option<u64>,
-        /// Where --fuzz saves reproducers.
-        #[arg(long, value_name = "DIR", default_value = "probe-findings")]
-        findings: PathBuf,
-        /// Seconds --fuzz waits for a node that died to come back (restarted by a supervisor)
-        /// before minimising its input; 0 stops at the first death.
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-        restart_wait: f64,
-        /// --fuzz stops after this many findings.
-        #[arg(long, default_value_t = 10)]
-        max_findings: usize,
-        /// List the cases (id, level, requirement, what is sent) and exit (with --format json, as JSON).
-        #[arg(long)]
-        list: bool,
-        /// Also run cases whose terms are not stale for the node: they may change its state.
-        #[arg(long)]
-        disruptive: bool,
-        /// Count SHOULD-level and raced (non-strict) results as failures.
-        #[arg(long)]
-        strict: bool,
-    },
+    Probe(probe_cmd::Request),
     /// Run the reference RFW/1 node: a follower with a small in-memory log that answers every
     /// request as Raft says, for probes, demos and testing other implementations' clients.
     Serve {
@@ -415,41 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("wrote {n} files under {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Probe {
-            target,
-            dialect,
-            format,
-            timeout,
-            cases,
-            skip,
-            replay,
-            record,
-            fuzz,
-            seed,
-            findings,
-            restart_wait,
-            max_findings,
-            list,
-            disruptive,
-            strict,
-        } => probe_cmd::run(probe_cmd::Request {
-            target,
-            dialect,
-            format,
-            timeout,
-            cases,
-            skip,
-            replay,
-            record,
-            fuzz,
-            seed,
-            findings,
-            restart_wait,
-            max_findings,
-            list,
-            disruptive,
-            strict,
-        }),
+        Command::Probe(request) => probe_cmd::run(request),
         Command::Serve {
             listen,
             term,

@@ -9,25 +9,67 @@ use raftwire_probe::fuzz::FuzzOptions;
 use raftwire_probe::record::Recorder;
 use raftwire_probe::{Case, Options, ProbeError, Report};
 
+use std::path::PathBuf;
+
 use crate::{emit, Format};
 
-/// What `probe` was asked.
+/// What `probe` was asked: its command-line arguments.
+#[derive(clap::Args)]
 pub struct Request {
+    /// The node, HOST:PORT (required unless --list).
     pub target: Option<String>,
+    /// The wire the node speaks.
+    #[arg(long, default_value = "rfw", value_parser = ["rfw", "hashicorp"])]
     pub dialect: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Seconds to wait for an answer or a close, per case (and for a connection).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Only cases whose id starts with one of these (repeatable, or comma-separated):
+    /// `rfw/FRAME-7`, `rfw/STREAM` (`rfw/FRAME-1` does not select `rfw/FRAME-10/...`).
+    #[arg(long = "cases", value_delimiter = ',')]
     pub cases: Vec<String>,
+    /// Leave out cases whose id starts with one of these (repeatable, or comma-separated).
+    #[arg(long = "skip", value_delimiter = ',')]
     pub skip: Vec<String>,
-    pub replay: Option<std::path::PathBuf>,
-    pub record: Option<std::path::PathBuf>,
+    /// Send this file's bytes as the only case (a reproducer saved by --fuzz, or your own),
+    /// with the sanity exchanges around it: exit 1 if the node dies or hangs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "skip", "list"])]
+    pub replay: Option<PathBuf>,
+    /// Write every connection the probe opened (cases and sanity exchanges) as a pcapng
+    /// capture, each SYN commented with its case: `raftwire validate` checks it, Wireshark
+    /// shows it.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub record: Option<PathBuf>,
+    /// Instead of the cases, send this many mutations of valid, stale requests, each on its
+    /// own connection, with the sanity exchanges after each: an input after which the node
+    /// hangs or dies is saved (and minimised while the node is alive) under --findings, for
+    /// --replay.
+    #[arg(long, value_name = "N", conflicts_with_all = ["cases", "skip", "list", "replay", "record"])]
     pub fuzz: Option<usize>,
+    /// The fuzzer's seed (printed at the start of every run): the same seed sends the same inputs.
+    #[arg(long, requires = "fuzz")]
     pub seed: Option<u64>,
-    pub findings: std::path::PathBuf,
+    /// Where --fuzz saves reproducers.
+    #[arg(long, value_name = "DIR", default_value = "probe-findings")]
+    pub findings: PathBuf,
+    /// Seconds --fuzz waits for a node that died to come back (restarted by a supervisor)
+    /// before minimising its input; 0 stops at the first death.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub restart_wait: f64,
+    /// --fuzz stops after this many findings.
+    #[arg(long, default_value_t = 10)]
     pub max_findings: usize,
+    /// List the cases (id, level, requirement, what is sent) and exit (with --format json, as JSON).
+    #[arg(long)]
     pub list: bool,
+    /// Also run cases whose terms are not stale for the node: they may change its state.
+    #[arg(long)]
     pub disruptive: bool,
+    /// Count SHOULD-level and raced (non-strict) results as failures.
+    #[arg(long)]
     pub strict: bool,
 }
 
