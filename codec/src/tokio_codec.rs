@@ -5,6 +5,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
 use crate::frame::{decode_owned, encode_with, frame_extent, Frame};
+use crate::header::TRAILER_LEN;
 use crate::limits::Limits;
 
 /// The error a `Framed<_, RfwCodec>` stream or sink yields: typed, so a transport matches on the
@@ -30,12 +31,17 @@ pub enum CodecError {
 pub struct RfwCodec {
     limits: Limits,
     offset: u64,
+    last_payload_crc: u32,
 }
 
 impl RfwCodec {
     /// A codec enforcing `limits` in both directions.
     pub fn new(limits: Limits) -> Self {
-        RfwCodec { limits, offset: 0 }
+        RfwCodec {
+            limits,
+            offset: 0,
+            last_payload_crc: 0,
+        }
     }
 
     /// The limits in force.
@@ -47,6 +53,13 @@ impl RfwCodec {
     /// absolute in the same numbering).
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The payload CRC of the last frame decoded (checked against its payload): a fingerprint of
+    /// its body that costs nothing, for a server telling a retry (the same frame again) from a
+    /// new request under a reused id.
+    pub fn last_payload_crc(&self) -> u32 {
+        self.last_payload_crc
     }
 }
 
@@ -62,7 +75,12 @@ impl Decoder for RfwCodec {
                 Ok(None)
             }
             Ok((header, len)) => {
+                let crc = src
+                    .get(len.saturating_sub(TRAILER_LEN)..len)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(0, u32::from_be_bytes);
                 let frame = decode_owned(&header, src.split_to(len).freeze(), self.offset)?;
+                self.last_payload_crc = crc;
                 self.offset += len as u64;
                 Ok(Some(frame))
             }

@@ -92,3 +92,20 @@ fn encoder_refuses_oversize_frames_with_a_typed_error_and_writes_nothing() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_decoder_tells_the_payload_crc_of_the_frame_it_just_decoded() {
+    let mut codec = RfwCodec::default();
+    let mut src = BytesMut::new();
+    let messages: Vec<Message> = every_message().into_iter().take(3).collect();
+    let mut crcs = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let bytes = Frame::new(i as u64 + 1, m.clone()).to_bytes().unwrap();
+        crcs.push(u32::from_be_bytes(bytes[bytes.len() - 4..].try_into().unwrap()));
+        src.extend_from_slice(&bytes);
+    }
+    for crc in crcs {
+        codec.decode(&mut src).unwrap().unwrap();
+        assert_eq!(codec.last_payload_crc(), crc);
+    }
+}

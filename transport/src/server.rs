@@ -100,7 +100,7 @@ const REMEMBERED: usize = 65_536;
 #[derive(Default)]
 struct Answers {
     /// Per request id: the request's fingerprint and its answer.
-    cells: HashMap<u64, (u32, Arc<OnceCell<Message>>)>,
+    cells: HashMap<u64, (u64, Arc<OnceCell<Message>>)>,
     order: VecDeque<u64>,
 }
 
@@ -215,14 +215,13 @@ impl Connection {
     /// The answer cell for `id`: the first request with an id executes, a retry waits for and
     /// repeats its answer.
     ///
-    /// A retry is the same request under the same id, byte for byte (its fingerprint is the CRC
-    /// of its encoding, which ENC-1 makes the CRC of the bytes received). Another request under an
-    /// id already answered is a new request: STREAM-2 lets a client reuse an id once it is
-    /// answered, so it is executed, never given the earlier request's answer (found by the probe's
-    /// `rfw/STREAM-2/id-reuse-after-answer`).
-    fn answer_cell(&self, frame: &Frame) -> Option<Arc<OnceCell<Message>>> {
+    /// A retry is the same request under the same id: the same type and payload, which
+    /// `fingerprint` stands for (the frame's payload CRC, which the codec has just checked, and
+    /// its type). Another request under an id already answered is a new request: STREAM-2 lets a
+    /// client reuse an id once it is answered, so it is executed, never given the earlier
+    /// request's answer (found by the probe's `rfw/STREAM-2/id-reuse-after-answer`).
+    fn answer_cell(&self, frame: &Frame, fingerprint: u64) -> Option<Arc<OnceCell<Message>>> {
         let id = frame.request_id;
-        let fingerprint = frame.to_bytes().map_or(0, |b| crc32fast::hash(&b));
         let mut a = self.answers.lock().ok()?;
         let fresh_id = !a.cells.contains_key(&id);
         let entry = a.cells.entry(id).or_default();
@@ -288,6 +287,8 @@ impl Connection {
                     break;
                 }
             };
+            let fingerprint =
+                (u64::from(frame.message_type() as u8) << 32) | u64::from(reader.decoder().last_payload_crc());
             let violations = match checker.lock() {
                 Ok(mut c) => {
                     c.client_frame(start, &FrameInfo::from(&frame));
@@ -318,7 +319,7 @@ impl Connection {
                     d.push(frame.clone());
                 }
             }
-            let Some(cell) = self.answer_cell(&frame) else {
+            let Some(cell) = self.answer_cell(&frame, fingerprint) else {
                 break;
             };
             let (handler, stats, tx, record) = (self.handler.clone(), stats.clone(), tx.clone(), self.options.record);

@@ -13,12 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn heartbeat(id: u64) -> Vec<u8> {
+    heartbeat_committing(id, 0)
+}
+
+fn heartbeat_committing(id: u64, leader_commit: u64) -> Vec<u8> {
     let mut out = BytesMut::new();
     let m = Message::AppendEntries(AppendEntriesRequest {
         term: 1,
         prev_log_index: 0,
         prev_log_term: 0,
-        leader_commit: 0,
+        leader_commit,
         leader_id: Id::try_from("probe").unwrap(),
         entries: Entries::default(),
     });
@@ -142,4 +146,8 @@ async fn a_reused_id_is_a_new_request_and_a_retry_is_answered_from_memory() {
     );
     // The heartbeat and the vote ran once each: the second vote was a retry.
     assert_eq!(server.stats.executed.lock().unwrap().get(&61), Some(&2));
+    // A request of the same type with another body under the id is new too.
+    send_then_read_all(server.addr, &heartbeat_committing(61, 1)).await;
+    send_then_read_all(server.addr, &heartbeat_committing(61, 2)).await;
+    assert_eq!(server.stats.executed.lock().unwrap().get(&61), Some(&4));
 }
