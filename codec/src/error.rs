@@ -73,6 +73,14 @@ pub enum ErrorCode {
     NoVoter,
     /// CONF-2: a configuration names the same server twice.
     DuplicateServer,
+    /// LV-1: a Vote's vote is committed, or an Append's or Snapshot's is not.
+    BadVoteCommit,
+    /// LV-2: a request's log id is newer than the request's own vote.
+    LogIdAfterVote,
+    /// MEM-1: membership ids not in strictly increasing order.
+    IdsOutOfOrder,
+    /// MEM-2: a voter id that names no node of the membership.
+    VoterWithoutNode,
 }
 
 impl ErrorCode {
@@ -109,6 +117,10 @@ impl ErrorCode {
         Self::EmptyChunk,
         Self::NoVoter,
         Self::DuplicateServer,
+        Self::BadVoteCommit,
+        Self::LogIdAfterVote,
+        Self::IdsOutOfOrder,
+        Self::VoterWithoutNode,
     ];
 
     /// The stable machine-readable name, e.g. `payload_crc_mismatch`.
@@ -165,6 +177,10 @@ impl ErrorCode {
             EmptyChunk => ("empty_chunk", "IS-5", "every chunk but the last carries at least one byte"),
             NoVoter => ("no_voter", "CONF-1", "a configuration needs at least one voter"),
             DuplicateServer => ("duplicate_server", "CONF-2", "a configuration lists each server id once"),
+            BadVoteCommit => ("bad_vote_commit", "LV-1", "a candidate's vote is never committed, and only a committed leader appends or sends a snapshot"),
+            LogIdAfterVote => ("log_id_after_vote", "LV-2", "nothing in a node's log is newer than its own vote: the log id or the vote is corrupt"),
+            IdsOutOfOrder => ("ids_out_of_order", "MEM-1", "membership voter and node ids are listed once each, in increasing order"),
+            VoterWithoutNode => ("voter_without_node", "MEM-2", "every voter of a membership must be one of its nodes"),
         }
     }
 }

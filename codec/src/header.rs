@@ -52,6 +52,12 @@ pub enum MessageType {
     InstallSnapshot = 0x03,
     /// TimeoutNow request.
     TimeoutNow = 0x04,
+    /// Vote request of the leader-id family (revision 1.1, `SPEC.md` §5.7).
+    Vote = 0x11,
+    /// Append request of the leader-id family.
+    Append = 0x12,
+    /// Snapshot chunk of the leader-id family.
+    Snapshot = 0x13,
     /// Error response, sent instead of a typed response.
     Error = 0x80,
     /// RequestVote response.
@@ -62,6 +68,12 @@ pub enum MessageType {
     InstallSnapshotResponse = 0x83,
     /// TimeoutNow response.
     TimeoutNowResponse = 0x84,
+    /// Vote response of the leader-id family.
+    VoteResponse = 0x91,
+    /// Append response of the leader-id family.
+    AppendResponse = 0x92,
+    /// Snapshot response of the leader-id family.
+    SnapshotResponse = 0x93,
 }
 
 /// Every defined type byte, for error reports.
@@ -69,16 +81,22 @@ const TYPE_BYTES: &[u64] = &[0x01, 0x02, 0x03, 0x04, 0x80, 0x81, 0x82, 0x83, 0x8
 
 impl MessageType {
     /// All message types, in type-byte order.
-    pub const ALL: [MessageType; 9] = [
+    pub const ALL: [MessageType; 15] = [
         MessageType::RequestVote,
         MessageType::AppendEntries,
         MessageType::InstallSnapshot,
         MessageType::TimeoutNow,
+        MessageType::Vote,
+        MessageType::Append,
+        MessageType::Snapshot,
         MessageType::Error,
         MessageType::RequestVoteResponse,
         MessageType::AppendEntriesResponse,
         MessageType::InstallSnapshotResponse,
         MessageType::TimeoutNowResponse,
+        MessageType::VoteResponse,
+        MessageType::AppendResponse,
+        MessageType::SnapshotResponse,
     ];
 
     /// The type for a type byte, if RFW/1 defines one.
@@ -89,11 +107,17 @@ impl MessageType {
             0x02 => Some(MessageType::AppendEntries),
             0x03 => Some(MessageType::InstallSnapshot),
             0x04 => Some(MessageType::TimeoutNow),
+            0x11 => Some(MessageType::Vote),
+            0x12 => Some(MessageType::Append),
+            0x13 => Some(MessageType::Snapshot),
             0x80 => Some(MessageType::Error),
             0x81 => Some(MessageType::RequestVoteResponse),
             0x82 => Some(MessageType::AppendEntriesResponse),
             0x83 => Some(MessageType::InstallSnapshotResponse),
             0x84 => Some(MessageType::TimeoutNowResponse),
+            0x91 => Some(MessageType::VoteResponse),
+            0x92 => Some(MessageType::AppendResponse),
+            0x93 => Some(MessageType::SnapshotResponse),
             _ => None,
         }
     }
@@ -110,6 +134,9 @@ impl MessageType {
             MessageType::AppendEntriesResponse => Some(MessageType::AppendEntries),
             MessageType::InstallSnapshotResponse => Some(MessageType::InstallSnapshot),
             MessageType::TimeoutNowResponse => Some(MessageType::TimeoutNow),
+            MessageType::VoteResponse => Some(MessageType::Vote),
+            MessageType::AppendResponse => Some(MessageType::Append),
+            MessageType::SnapshotResponse => Some(MessageType::Snapshot),
             _ => None,
         }
     }
@@ -126,6 +153,12 @@ impl MessageType {
             MessageType::AppendEntriesResponse => "AppendEntriesResponse",
             MessageType::InstallSnapshotResponse => "InstallSnapshotResponse",
             MessageType::TimeoutNowResponse => "TimeoutNowResponse",
+            MessageType::Vote => "Vote",
+            MessageType::Append => "Append",
+            MessageType::Snapshot => "Snapshot",
+            MessageType::VoteResponse => "VoteResponse",
+            MessageType::AppendResponse => "AppendResponse",
+            MessageType::SnapshotResponse => "SnapshotResponse",
         }
     }
 }

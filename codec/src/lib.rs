@@ -56,6 +56,11 @@ pub use message::{
     RequestVoteResponse, Server, ServerRef, Suffrage, TimeoutNowRef, TimeoutNowRequest, TimeoutNowResponse,
     MAX_ERROR_MESSAGE_LEN,
 };
+pub use message::{
+    AppendRef, AppendRequest, AppendResponse, LeaderVote, LogEntry, LogEntryKind, LogEntryRef, LogId, MemberNode,
+    Membership, MembershipRef, SnapshotChunk, SnapshotChunkRef, SnapshotMeta, SnapshotMetaRef, SnapshotResponse,
+    VoteRequest, VoteResponse,
+};
 pub use stream::StreamDecoder;
 pub use stream_ref::StreamRefDecoder;
 #[cfg(feature = "tokio")]

@@ -282,6 +282,12 @@ impl<'a> Writer<'a> {
         (self.buf.len() - self.frame_start) as u64
     }
 
+    /// What has been written from frame offset `offset` on.
+    pub fn written_since(&self, offset: u64) -> &[u8] {
+        let from = usize::try_from(offset).map_or(usize::MAX, |o| self.frame_start.saturating_add(o));
+        self.buf.get(from..).unwrap_or_default()
+    }
+
     /// Checks a rule for the field about to be written.
     pub fn check(&self, rule: Rule, field: &'static str) -> Result<(), EncodeError> {
         rule.map_err(|v| {

@@ -162,7 +162,16 @@ fn field_6_text_length_limit() {
 #[test]
 fn msg_1_zero_term_rejected_in_every_message_with_a_term() {
     for m in every_message() {
-        if m.term().is_none() || m.message_type() == MessageType::RequestVoteResponse {
+        // A pre-vote's answer, and every answer of the leader-id family (SPEC.md §5.7), may
+        // carry term 0: a node that never voted answers with the empty vote.
+        let zero_allowed = matches!(
+            m.message_type(),
+            MessageType::RequestVoteResponse
+                | MessageType::VoteResponse
+                | MessageType::AppendResponse
+                | MessageType::SnapshotResponse
+        );
+        if m.term().is_none() || zero_allowed {
             continue;
         }
         let b = encoded(m.clone());

@@ -5,6 +5,8 @@ stdin, a JSON verdict on stdout. The test suite runs every frame vector through 
 that the spec is precise enough to build a byte-compatible implementation from.
 
     raftwire conformance --decoder-cmd "python3 conformance/examples/rfw_decode.py"
+
+With `--lines`, it reads one input per line in hex and prints one verdict per line.
 """
 import json
 import struct
@@ -17,6 +19,8 @@ TYPES = {
     0x01: "RequestVote", 0x02: "AppendEntries", 0x03: "InstallSnapshot", 0x04: "TimeoutNow",
     0x80: "Error", 0x81: "RequestVoteResponse", 0x82: "AppendEntriesResponse",
     0x83: "InstallSnapshotResponse", 0x84: "TimeoutNowResponse",
+    0x11: "Vote", 0x12: "Append", 0x13: "Snapshot",
+    0x91: "VoteResponse", 0x92: "AppendResponse", 0x93: "SnapshotResponse",
 }
 
 
@@ -231,7 +235,157 @@ def error(b):
     b.text(4096)
 
 
+# The leader-id family (SPEC.md §5.7, revision 1.1).
+
+
+def vote_field(b):
+    """A vote: (term, node, committed, offset of committed)."""
+    term, node = b.u64(), b.u64()
+    at = b.here()
+    return term, node, b.boolean(), at
+
+
+def log_id(b):
+    """An option<log_id>: None, or (term, node, index, offset of term)."""
+    if not b.boolean():
+        return None
+    at = b.here()
+    return b.u64(), b.u64(), b.u64(), at
+
+
+def request_vote_field(b, committed):
+    at = b.here()
+    term, node, c, c_at = vote_field(b)
+    if term == 0:
+        raise Reject("zero_term", at)
+    if c != committed:
+        raise Reject("bad_vote_commit", c_at)
+    return (term, node)
+
+
+def behind(lid, vote):
+    """LV-2: a request's log id is not newer than its vote."""
+    if lid is not None and (lid[0], lid[1]) > vote:
+        raise Reject("log_id_after_vote", lid[3])
+    return lid
+
+
+def membership(b):
+    """Returns the number of voter sets; CONF-1, MEM-1, MEM-2."""
+    sets = b.count(2, 2)
+    voters = []
+    for _ in range(sets):
+        at = b.here()
+        n = b.count(2, 8)
+        if n == 0:
+            raise Reject("no_voter", at)
+        previous = None
+        for _ in range(n):
+            at = b.here()
+            v = b.u64()
+            if previous is not None and v <= previous:
+                raise Reject("ids_out_of_order", at)
+            previous = v
+            voters.append(v)
+    nodes_at = b.here()
+    n = b.count(2, 10)
+    ids, previous = set(), None
+    for _ in range(n):
+        at = b.here()
+        i = b.u64()
+        if previous is not None and i <= previous:
+            raise Reject("ids_out_of_order", at)
+        previous = i
+        ids.add(i)
+        b.text(1024)
+    if any(v not in ids for v in voters):
+        raise Reject("voter_without_node", nodes_at)
+    return sets, n
+
+
+def vote_request(b):
+    vote = request_vote_field(b, False)
+    behind(log_id(b), vote)
+
+
+def append(b):
+    vote = request_vote_field(b, True)
+    prev = behind(log_id(b), vote)
+    behind(log_id(b), vote)
+    n = b.count(4, 29)
+    expect = 0 if prev is None else prev[2] + 1
+    floor = (0, 0) if prev is None else (prev[0], prev[1])
+    for _ in range(n):
+        at = b.here()
+        leader = (b.u64(), b.u64())
+        if leader < floor or leader > vote:
+            raise Reject("entry_term_order", at)
+        floor = leader
+        at = b.here()
+        if b.u64() != expect or expect > 2**64 - 1:
+            raise Reject("entry_index_gap", at)
+        expect += 1
+        at = b.here()
+        kind = b.u8()
+        if kind > 2:
+            raise Reject("unknown_enum", at)
+        data_at, data = b.blob()
+        data_at += 4
+        if kind == 1 and data:
+            raise Reject("entry_data_not_empty", data_at)
+        if kind == 2:
+            inner = Body(data, data_at)
+            if membership(inner)[0] == 0:
+                raise Reject("no_voter", data_at)
+            inner.end()
+
+
+def append_response(b):
+    at = b.here()
+    result = b.u8()
+    if result > 3:
+        raise Reject("unknown_enum", at)
+    if result == 1:
+        log_id(b)
+    if result == 3:
+        vote_field(b)
+
+
+def snapshot(b):
+    vote = request_vote_field(b, True)
+    total, offset, done = b.u64(), b.u64(), b.boolean()
+    b.text(1024)
+    at = b.here()
+    if b.boolean() != (offset == 0):
+        raise Reject("configuration_placement", at)
+    if offset == 0:
+        last = behind(log_id(b), vote)
+        at = b.here()
+        mlog = behind(log_id(b), vote)
+        if mlog is not None and (last is None or mlog[2] > last[2]):
+            raise Reject("bad_snapshot_point", at)
+        at = b.here()
+        sets, nodes = membership(b)
+        uninitialised = mlog is None
+        if (sets, nodes) != (0, 0) if uninitialised else sets == 0:
+            raise Reject("bad_snapshot_point", at)
+    at, data = b.blob()
+    end = offset + len(data)
+    if end > total:
+        raise Reject("chunk_out_of_bounds", at)
+    if done != (end == total):
+        raise Reject("chunk_done_mismatch", at)
+    if not done and not data:
+        raise Reject("empty_chunk", at)
+
+
 BODIES = {
+    0x11: vote_request,
+    0x91: lambda b: (vote_field(b), b.boolean(), log_id(b)),
+    0x12: append,
+    0x92: append_response,
+    0x13: snapshot,
+    0x93: vote_field,
     0x01: request_vote,
     0x81: lambda b: (b.term(zero_ok=True), b.boolean()),
     0x02: append_entries,
@@ -276,17 +430,27 @@ def frame(data, at):
     return TYPES[ty], rid, 28 + length
 
 
-def main():
-    data = sys.stdin.buffer.read()
+def verdict(data):
+    """The verdict on one direction's bytes, as the JSON object the contract prints."""
     frames, at = [], 0
     try:
         while at < len(data):
             ty, rid, n = frame(data, at)
             frames.append({"type": ty, "request_id": rid})
             at += n
-        print(json.dumps({"verdict": "accept", "frames": frames}))
+        return {"verdict": "accept", "frames": frames}
     except Reject as r:
-        print(json.dumps({"verdict": "reject", "code": r.code, "offset": r.offset, "frames_before": len(frames)}))
+        return {"verdict": "reject", "code": r.code, "offset": r.offset, "frames_before": len(frames)}
 
 
-main()
+def main():
+    if sys.argv[1:] == ["--lines"]:
+        # One input per line, in hex; one verdict per line (for differential tests).
+        for line in sys.stdin:
+            print(json.dumps(verdict(bytes.fromhex(line.strip()))))
+        return
+    print(json.dumps(verdict(sys.stdin.buffer.read())))
+
+
+if __name__ == "__main__":
+    main()

@@ -103,8 +103,15 @@ fn append_entries() -> AppendEntriesRequest {
     }
 }
 
-/// Valid messages, named, covering every type and the edges of each.
+/// Valid messages, named, covering every type and the edges of each (the leader-id family's
+/// last).
 pub fn valid_messages() -> Vec<(&'static str, &'static str, Message)> {
+    let mut messages = classic_messages();
+    messages.extend(crate::leader_cases::valid_messages());
+    messages
+}
+
+fn classic_messages() -> Vec<(&'static str, &'static str, Message)> {
     let long_id = id(&"x".repeat(255));
     vec![
         (
@@ -622,5 +629,6 @@ pub fn frame_cases() -> Vec<Case> {
         ErrorCode::EmptyChunk,
         h + 55,
     );
+    cases.extend(crate::leader_cases::rejects(&messages));
     cases
 }

@@ -55,18 +55,20 @@ pub struct FrameInfo {
     pub request_id: u64,
     /// Term, except for Error.
     pub term: Option<u64>,
-    /// For InstallSnapshot requests, the chunk's identity and position.
+    /// For snapshot chunks (InstallSnapshot, Snapshot), the chunk's identity and position.
     pub chunk: Option<ChunkInfo>,
 }
 
 /// The identity and position of a snapshot chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkInfo {
+    /// InstallSnapshot or Snapshot: a transfer is continued by chunks of its own type.
+    pub message_type: MessageType,
     /// Snapshot id.
     pub snapshot_id: Bytes,
-    /// Last included index.
+    /// Last included index (InstallSnapshot; 0 for Snapshot, whose first chunk alone says it).
     pub last_included_index: u64,
-    /// Last included term.
+    /// Last included term (as the index).
     pub last_included_term: u64,
     /// Total size.
     pub total_size: u64,
@@ -81,7 +83,18 @@ pub struct ChunkInfo {
 impl From<&Frame> for FrameInfo {
     fn from(f: &Frame) -> Self {
         let chunk = match &f.message {
+            Message::Snapshot(s) => Some(ChunkInfo {
+                message_type: MessageType::Snapshot,
+                snapshot_id: Bytes::copy_from_slice(s.snapshot_id.as_bytes()),
+                last_included_index: 0,
+                last_included_term: 0,
+                total_size: s.total_size,
+                offset: s.offset,
+                len: s.data.len() as u64,
+                done: s.done,
+            }),
             Message::InstallSnapshot(s) => Some(ChunkInfo {
+                message_type: MessageType::InstallSnapshot,
                 snapshot_id: s.snapshot_id.to_bytes(),
                 last_included_index: s.last_included_index,
                 last_included_term: s.last_included_term,
@@ -179,7 +192,7 @@ impl ConnectionChecker {
         }
         if let Some(chunk) = &f.chunk {
             if let Some(prev) = self.snapshot_in_flight {
-                let msg = format!("InstallSnapshot sent while request {prev}'s chunk is unanswered");
+                let msg = format!("snapshot chunk sent while request {prev}'s chunk is unanswered");
                 self.flag(dir, offset, StreamCode::SnapshotChunkInFlight, msg);
             }
             self.snapshot_in_flight = Some(f.request_id);
@@ -216,6 +229,7 @@ impl ConnectionChecker {
             (_, 0) => {}
             (Some(t), _)
                 if !t.done
+                    && t.message_type == c.message_type
                     && t.snapshot_id == c.snapshot_id
                     && t.total_size == c.total_size
                     && t.last_included_index == c.last_included_index
@@ -224,7 +238,8 @@ impl ConnectionChecker {
             (Some(t), _) => {
                 let msg = if t.done {
                     format!("chunk at offset {} after the transfer finished", c.offset)
-                } else if t.snapshot_id != c.snapshot_id
+                } else if t.message_type != c.message_type
+                    || t.snapshot_id != c.snapshot_id
                     || t.total_size != c.total_size
                     || t.last_included_index != c.last_included_index
                     || t.last_included_term != c.last_included_term

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod checker;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod leader_cases;
 pub mod requirements;
 pub mod rules;
 pub mod scan;

@@ -94,7 +94,7 @@ impl StreamCode {
             DuplicateRequestId => ("duplicate_request_id", "STREAM-2", Must, "A client does not reuse the request id of a request still outstanding on the connection."),
             UnsolicitedResponse => ("unsolicited_response", "STREAM-3", Must, "Every response carries the request id of an outstanding request."),
             ResponseTypeMismatch => ("response_type_mismatch", "STREAM-4", Must, "A typed response answers a request of the type it names; Error may answer any request."),
-            SnapshotChunkInFlight => ("snapshot_chunk_in_flight", "STREAM-5", Must, "At most one InstallSnapshot request is outstanding on a connection."),
+            SnapshotChunkInFlight => ("snapshot_chunk_in_flight", "STREAM-5", Must, "At most one snapshot chunk (InstallSnapshot or Snapshot) is outstanding on a connection."),
             TooManyInFlight => ("too_many_in_flight", "STREAM-5", Should, "A client has at most 128 requests outstanding on one connection."),
             SnapshotChunkOutOfOrder => ("snapshot_chunk_out_of_order", "STREAM-6", Must, "Each snapshot chunk continues the transfer in progress: same snapshot, offset = previous offset + previous length."),
             SnapshotAbandoned => ("snapshot_abandoned", "STREAM-6", Should, "A new snapshot transfer starts only after the previous one finished."),

@@ -189,6 +189,11 @@ const ACCEPTS: &[(&str, &str)] = &[
     ("CONF-2", "snapshot_first_chunk"),
     ("VER-1", "timeout_now_response"),
     ("RECV-2", "append_entries"),
+    ("LV-1", "vote"),
+    ("LV-2", "append_heartbeat"),
+    ("MEM-1", "append"),
+    ("MEM-2", "leader_snapshot_first_chunk"),
+    ("VER-2", "append_response_higher_vote"),
 ];
 
 fn frame_vector(id: String, requirement: &str, description: &str, bytes: Vec<u8>) -> Vector {
@@ -365,6 +370,52 @@ fn rv_resp(rid: u64) -> Frame {
     )
 }
 
+/// A chunk of the leader-id family (`SPEC.md` §5.7), its metadata in the first.
+fn leader_chunk(rid: u64, offset: u64, data: &'static [u8], total: u64) -> Frame {
+    let done = offset + data.len() as u64 == total;
+    Frame::new(
+        rid,
+        Message::Snapshot(Box::new(SnapshotChunk {
+            vote: LeaderVote {
+                term: 2,
+                node: 1,
+                committed: true,
+            },
+            total_size: total,
+            offset,
+            done,
+            snapshot_id: "s".into(),
+            meta: (offset == 0).then(SnapshotMeta::default),
+            data: Bytes::from_static(data),
+        })),
+    )
+}
+fn leader_chunk_resp(rid: u64) -> Frame {
+    Frame::new(
+        rid,
+        Message::SnapshotResponse(SnapshotResponse {
+            vote: LeaderVote {
+                term: 2,
+                node: 1,
+                committed: true,
+            },
+        }),
+    )
+}
+fn leader_vote(rid: u64, term: u64) -> Frame {
+    Frame::new(
+        rid,
+        Message::Vote(VoteRequest {
+            vote: LeaderVote {
+                term,
+                node: 1,
+                committed: false,
+            },
+            last_log_id: None,
+        }),
+    )
+}
+
 /// One stream scenario: (to_server, frame, violation expected at this frame).
 type Scenario = Vec<(bool, Frame, Option<StreamCode>)>;
 
@@ -448,6 +499,70 @@ fn stream_scenarios() -> Vec<(&'static str, &'static str, &'static str, Scenario
             "STREAM-4",
             "a RequestVoteResponse answers a TimeoutNow",
             vec![(c, tn(1, 1), None), (s, rv_resp(1), Some(ResponseTypeMismatch))],
+        ),
+        (
+            "stream_4_accept_family_answers_family",
+            "STREAM-4",
+            "a Vote of the leader-id family answered by a VoteResponse, then a classic RequestVote",
+            vec![
+                (c, leader_vote(1, 1), None),
+                (s, Frame::new(1, Message::VoteResponse(VoteResponse::default())), None),
+                (c, tn(2, 1), None),
+                (s, tn_resp(2, 1), None),
+            ],
+        ),
+        (
+            "stream_4_reject_classic_answer_to_the_family",
+            "STREAM-4",
+            "a RequestVoteResponse answers a Vote of the leader-id family",
+            vec![
+                (c, leader_vote(1, 1), None),
+                (s, rv_resp(1), Some(ResponseTypeMismatch)),
+            ],
+        ),
+        (
+            "stream_5_reject_second_leader_chunk_in_flight",
+            "STREAM-5",
+            "a second Snapshot chunk before the first is answered (the second's answer comes first)",
+            vec![
+                (c, leader_chunk(1, 0, b"ab", 4), None),
+                (c, leader_chunk(2, 2, b"cd", 4), Some(SnapshotChunkInFlight)),
+                (s, leader_chunk_resp(2), None),
+                (s, leader_chunk_resp(1), None),
+            ],
+        ),
+        (
+            "stream_6_accept_leader_chunks_in_order",
+            "STREAM-6",
+            "a Snapshot of the leader-id family in two chunks",
+            vec![
+                (c, leader_chunk(1, 0, b"ab", 4), None),
+                (s, leader_chunk_resp(1), None),
+                (c, leader_chunk(2, 2, b"cd", 4), None),
+                (s, leader_chunk_resp(2), None),
+            ],
+        ),
+        (
+            "stream_6_reject_transfer_continued_by_the_other_family",
+            "STREAM-6",
+            "an InstallSnapshot transfer continued by a Snapshot chunk",
+            vec![
+                (c, chunk(1, "s", 0, b"ab", 4), None),
+                (s, is_resp(1), None),
+                (c, leader_chunk(2, 2, b"cd", 4), Some(SnapshotChunkOutOfOrder)),
+                (s, leader_chunk_resp(2), None),
+            ],
+        ),
+        (
+            "stream_7_reject_vote_term_goes_back",
+            "STREAM-7",
+            "a leader-id family Vote at term 3, then one at term 2",
+            vec![
+                (c, leader_vote(1, 3), None),
+                (s, Frame::new(1, Message::VoteResponse(VoteResponse::default())), None),
+                (c, leader_vote(2, 2), Some(RequestTermRegressed)),
+                (s, Frame::new(2, Message::VoteResponse(VoteResponse::default())), None),
+            ],
         ),
         (
             "stream_5_accept_pipelined_out_of_order",

@@ -176,9 +176,55 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize, members: bool) -> Said<'
         Message::InstallSnapshotResponse(r) => s.success = Some(r.success),
         Message::TimeoutNowResponse(r) => s.success = Some(r.success),
         Message::Error(_) => s.name = "",
+        // The leader-id family (SPEC.md §5.7): node ids are numbers, memberships list nodes.
+        Message::Vote(v) => {
+            s.rpc = Rpc::Vote {
+                pre: false,
+                transfer: false,
+            };
+            s.id = Some(Cow::Owned(v.vote.node.to_string()));
+        }
+        Message::Append(a) => {
+            s.rpc = Rpc::Append {
+                entries: a.entries.len() as u64,
+            };
+            s.id = Some(Cow::Owned(a.vote.node.to_string()));
+            for m in a.entries.iter().filter(|_| members).filter_map(|e| e.membership()) {
+                s.members
+                    .extend(m.nodes.into_iter().map(|n| (n.id.to_string(), n.address)));
+            }
+        }
+        Message::Snapshot(c) => {
+            s.rpc = if c.offset == 0 {
+                Rpc::Snapshot { size: c.total_size }
+            } else {
+                Rpc::SnapshotChunk
+            };
+            s.id = Some(Cow::Owned(c.vote.node.to_string()));
+            if let Some(meta) = c.meta.as_ref().filter(|_| members) {
+                s.members.extend(
+                    meta.membership
+                        .nodes
+                        .iter()
+                        .map(|n| (n.id.to_string(), n.address.clone())),
+                );
+            }
+        }
+        Message::VoteResponse(r) => s.granted = Some(r.granted),
+        Message::AppendResponse(r) => {
+            s.success = Some(matches!(
+                r,
+                raftwire_codec::AppendResponse::Success | raftwire_codec::AppendResponse::PartialSuccess(_)
+            ))
+        }
+        Message::SnapshotResponse(_) => {}
     }
-    if s.name == "AppendEntries" && s.rpc == (Rpc::Append { entries: 0 }) {
-        s.name = "AppendEntries(heartbeat)";
+    if s.rpc == (Rpc::Append { entries: 0 }) {
+        s.name = match s.name {
+            "AppendEntries" => "AppendEntries(heartbeat)",
+            "Append" => "Append(heartbeat)",
+            other => other,
+        };
     }
     s
 }

@@ -1,6 +1,6 @@
 //! One line describing an RFW/1 message's fields.
 
-use raftwire_codec::{Frame, Message};
+use raftwire_codec::{AppendResponse, Frame, LeaderVote, LogId, Message};
 
 /// One line describing a message's fields.
 pub fn summary(frame: &Frame) -> String {
@@ -63,5 +63,60 @@ pub fn summary(frame: &Frame) -> String {
         Message::TimeoutNow(m) => format!("term={} leader={}", m.term, m.leader_id),
         Message::TimeoutNowResponse(m) => format!("term={} success={}", m.term, m.success),
         Message::Error(m) => format!("{:?}: {:?}", m.code, m.message),
+        Message::Vote(m) => format!("vote={} last_log={}", vote(&m.vote), log_id(&m.last_log_id)),
+        Message::VoteResponse(m) => format!(
+            "vote={} granted={} last_log={}",
+            vote(&m.vote),
+            m.granted,
+            log_id(&m.last_log_id)
+        ),
+        Message::Append(m) => {
+            let entries = match (m.entries.first(), m.entries.last()) {
+                (Some(a), Some(b)) => format!(
+                    "entries={}..={} ({}, {} bytes)",
+                    a.log_id.index,
+                    b.log_id.index,
+                    m.entries.len(),
+                    m.entries.iter().map(|e| e.data.len()).sum::<usize>()
+                ),
+                _ => "heartbeat".to_string(),
+            };
+            format!(
+                "vote={} prev={} commit={} {entries}",
+                vote(&m.vote),
+                log_id(&m.prev_log_id),
+                log_id(&m.leader_commit)
+            )
+        }
+        Message::AppendResponse(m) => match m {
+            AppendResponse::Success => "success".to_string(),
+            AppendResponse::PartialSuccess(l) => format!("partial-success matching={}", log_id(l)),
+            AppendResponse::Conflict => "conflict".to_string(),
+            AppendResponse::HigherVote(v) => format!("higher-vote={}", vote(v)),
+        },
+        Message::Snapshot(m) => format!(
+            "vote={} snapshot={} chunk={}+{} of {}{}{}",
+            vote(&m.vote),
+            m.snapshot_id,
+            m.offset,
+            m.data.len(),
+            m.total_size,
+            m.meta
+                .as_ref()
+                .map(|meta| format!(" upto={}", log_id(&meta.last_log_id)))
+                .unwrap_or_default(),
+            if m.done { " done" } else { "" }
+        ),
+        Message::SnapshotResponse(m) => format!("vote={}", vote(&m.vote)),
     }
+}
+
+/// A leader-id family vote as openraft prints one: `T<term>-N<node>`, `:committed` when it is.
+fn vote(v: &LeaderVote) -> String {
+    format!("T{}-N{}{}", v.term, v.node, if v.committed { ":committed" } else { "" })
+}
+
+/// A leader-id family log id as `T<term>-N<node>.<index>`, `-` when absent.
+fn log_id(l: &Option<LogId>) -> String {
+    l.map_or("-".to_string(), |l| format!("T{}-N{}.{}", l.term, l.node, l.index))
 }

@@ -13,6 +13,7 @@ use super::{
     whole, AppendEntriesRef, AppendEntriesResponse, ErrorResponseRef, InstallSnapshotRef, InstallSnapshotResponse,
     Message, RequestVoteRef, RequestVoteResponse, TimeoutNowRef, TimeoutNowResponse,
 };
+use super::{AppendRef, AppendResponse, SnapshotChunkRef, SnapshotResponse, VoteRequest, VoteResponse};
 use crate::header::MessageType;
 use crate::wire::WireError;
 
@@ -38,6 +39,18 @@ pub enum MessageRef<'a> {
     TimeoutNowResponse(TimeoutNowResponse),
     /// Error response, in place of any typed response.
     Error(ErrorResponseRef<'a>),
+    /// Vote request of the leader-id family (revision 1.1).
+    Vote(VoteRequest),
+    /// Vote response of the leader-id family.
+    VoteResponse(VoteResponse),
+    /// Append request of the leader-id family.
+    Append(AppendRef<'a>),
+    /// Append response of the leader-id family.
+    AppendResponse(AppendResponse),
+    /// One Snapshot chunk of the leader-id family.
+    Snapshot(SnapshotChunkRef<'a>),
+    /// Snapshot response of the leader-id family.
+    SnapshotResponse(SnapshotResponse),
 }
 
 impl<'a> MessageRef<'a> {
@@ -53,10 +66,16 @@ impl<'a> MessageRef<'a> {
             MessageRef::TimeoutNow(_) => MessageType::TimeoutNow,
             MessageRef::TimeoutNowResponse(_) => MessageType::TimeoutNowResponse,
             MessageRef::Error(_) => MessageType::Error,
+            MessageRef::Vote(_) => MessageType::Vote,
+            MessageRef::VoteResponse(_) => MessageType::VoteResponse,
+            MessageRef::Append(_) => MessageType::Append,
+            MessageRef::AppendResponse(_) => MessageType::AppendResponse,
+            MessageRef::Snapshot(_) => MessageType::Snapshot,
+            MessageRef::SnapshotResponse(_) => MessageType::SnapshotResponse,
         }
     }
 
-    /// The sender's term, for every message but `Error`.
+    /// The sender's term: for every message but `Error` and an AppendResponse without a vote.
     pub fn term(&self) -> Option<u64> {
         match self {
             MessageRef::RequestVote(m) => Some(m.term),
@@ -68,6 +87,12 @@ impl<'a> MessageRef<'a> {
             MessageRef::TimeoutNow(m) => Some(m.term),
             MessageRef::TimeoutNowResponse(m) => Some(m.term),
             MessageRef::Error(_) => None,
+            MessageRef::Vote(m) => Some(m.vote.term),
+            MessageRef::VoteResponse(m) => Some(m.vote.term),
+            MessageRef::Append(m) => Some(m.vote.term),
+            MessageRef::AppendResponse(m) => m.term(),
+            MessageRef::Snapshot(m) => Some(m.vote.term),
+            MessageRef::SnapshotResponse(m) => Some(m.vote.term),
         }
     }
 
@@ -85,6 +110,12 @@ impl<'a> MessageRef<'a> {
             MessageRef::TimeoutNow(m) => Message::TimeoutNow(m.to_owned_in(buffer)),
             MessageRef::TimeoutNowResponse(m) => Message::TimeoutNowResponse(*m),
             MessageRef::Error(m) => Message::Error(m.to_owned()),
+            MessageRef::Vote(m) => Message::Vote(*m),
+            MessageRef::VoteResponse(m) => Message::VoteResponse(*m),
+            MessageRef::Append(m) => Message::Append(m.to_owned_in(buffer)),
+            MessageRef::AppendResponse(m) => Message::AppendResponse(*m),
+            MessageRef::Snapshot(m) => Message::Snapshot(Box::new(m.to_owned_in(buffer))),
+            MessageRef::SnapshotResponse(m) => Message::SnapshotResponse(*m),
         }
     }
 
@@ -105,6 +136,12 @@ impl<'a> MessageRef<'a> {
             MessageType::TimeoutNow => MessageRef::TimeoutNow(whole(TimeoutNowRef::decode(p))?),
             MessageType::TimeoutNowResponse => MessageRef::TimeoutNowResponse(whole(TimeoutNowResponse::decode(p))?),
             MessageType::Error => MessageRef::Error(whole(ErrorResponseRef::decode(p))?),
+            MessageType::Vote => MessageRef::Vote(whole(VoteRequest::decode(p))?),
+            MessageType::VoteResponse => MessageRef::VoteResponse(whole(VoteResponse::decode(p))?),
+            MessageType::Append => MessageRef::Append(whole(AppendRef::decode(p))?),
+            MessageType::AppendResponse => MessageRef::AppendResponse(whole(AppendResponse::decode(p))?),
+            MessageType::Snapshot => MessageRef::Snapshot(whole(SnapshotChunkRef::decode(p))?),
+            MessageType::SnapshotResponse => MessageRef::SnapshotResponse(whole(SnapshotResponse::decode(p))?),
         })
     }
 }

@@ -106,7 +106,7 @@ fn configuration_placed(offset: u64, server_count: usize) -> Rule {
 }
 
 /// IS-1, IS-2 and IS-5, checked in that order at the data length prefix.
-fn chunk_consistent(total_size: u64, offset: u64, len: u64, done: bool) -> Rule {
+pub(crate) fn chunk_consistent(total_size: u64, offset: u64, len: u64, done: bool) -> Rule {
     let end = offset.checked_add(len);
     match end {
         Some(end) if end <= total_size => {}

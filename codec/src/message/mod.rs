@@ -7,6 +7,7 @@ mod entries;
 mod error_response;
 mod id;
 mod install_snapshot;
+mod leader;
 mod request_vote;
 mod timeout_now;
 
@@ -17,6 +18,11 @@ pub use entries::{Entries, EntriesRef, EntryRef, Iter as EntriesIter};
 pub use error_response::{ErrorResponse, ErrorResponseCode, ErrorResponseRef, MAX_ERROR_MESSAGE_LEN};
 pub use id::{Id, InvalidId};
 pub use install_snapshot::{InstallSnapshotRef, InstallSnapshotRequest, InstallSnapshotResponse};
+pub use leader::{
+    AppendRef, AppendRequest, AppendResponse, LeaderVote, LogEntry, LogEntryKind, LogEntryRef, LogId, MemberNode,
+    Membership, MembershipRef, SnapshotChunk, SnapshotChunkRef, SnapshotMeta, SnapshotMetaRef, SnapshotResponse,
+    VoteRequest, VoteResponse,
+};
 pub use request_vote::{RequestVoteRef, RequestVoteRequest, RequestVoteResponse};
 pub use timeout_now::{TimeoutNowRef, TimeoutNowRequest, TimeoutNowResponse};
 
@@ -51,6 +57,18 @@ pub enum Message {
     TimeoutNowResponse(TimeoutNowResponse),
     /// Error response, in place of any typed response.
     Error(ErrorResponse),
+    /// Vote request of the leader-id family (revision 1.1).
+    Vote(VoteRequest),
+    /// Vote response of the leader-id family.
+    VoteResponse(VoteResponse),
+    /// Append request of the leader-id family.
+    Append(AppendRequest),
+    /// Append response of the leader-id family.
+    AppendResponse(AppendResponse),
+    /// One Snapshot chunk of the leader-id family (boxed, as InstallSnapshot).
+    Snapshot(Box<SnapshotChunk>),
+    /// Snapshot response of the leader-id family.
+    SnapshotResponse(SnapshotResponse),
 }
 
 impl Message {
@@ -66,10 +84,16 @@ impl Message {
             Message::TimeoutNow(_) => MessageType::TimeoutNow,
             Message::TimeoutNowResponse(_) => MessageType::TimeoutNowResponse,
             Message::Error(_) => MessageType::Error,
+            Message::Vote(_) => MessageType::Vote,
+            Message::VoteResponse(_) => MessageType::VoteResponse,
+            Message::Append(_) => MessageType::Append,
+            Message::AppendResponse(_) => MessageType::AppendResponse,
+            Message::Snapshot(_) => MessageType::Snapshot,
+            Message::SnapshotResponse(_) => MessageType::SnapshotResponse,
         }
     }
 
-    /// The sender's term, for every message but `Error`.
+    /// The sender's term: for every message but `Error` and an AppendResponse without a vote.
     pub fn term(&self) -> Option<u64> {
         match self {
             Message::RequestVote(m) => Some(m.term),
@@ -81,6 +105,12 @@ impl Message {
             Message::TimeoutNow(m) => Some(m.term),
             Message::TimeoutNowResponse(m) => Some(m.term),
             Message::Error(_) => None,
+            Message::Vote(m) => Some(m.vote.term),
+            Message::VoteResponse(m) => Some(m.vote.term),
+            Message::Append(m) => Some(m.vote.term),
+            Message::AppendResponse(m) => m.term(),
+            Message::Snapshot(m) => Some(m.vote.term),
+            Message::SnapshotResponse(m) => Some(m.vote.term),
         }
     }
 
@@ -109,6 +139,14 @@ impl Message {
             MessageType::TimeoutNow => Message::TimeoutNow(whole(TimeoutNowRef::decode(p))?.to_owned_in(payload)),
             MessageType::TimeoutNowResponse => Message::TimeoutNowResponse(whole(TimeoutNowResponse::decode(p))?),
             MessageType::Error => Message::Error(whole(ErrorResponseRef::decode(p))?.to_owned()),
+            MessageType::Vote => Message::Vote(whole(VoteRequest::decode(p))?),
+            MessageType::VoteResponse => Message::VoteResponse(whole(VoteResponse::decode(p))?),
+            MessageType::Append => Message::Append(whole(AppendRef::decode(p))?.to_owned_in(payload)),
+            MessageType::AppendResponse => Message::AppendResponse(whole(AppendResponse::decode(p))?),
+            MessageType::Snapshot => {
+                Message::Snapshot(Box::new(whole(SnapshotChunkRef::decode(p))?.to_owned_in(payload)))
+            }
+            MessageType::SnapshotResponse => Message::SnapshotResponse(whole(SnapshotResponse::decode(p))?),
         })
     }
 
@@ -156,6 +194,12 @@ impl Message {
             Message::TimeoutNow(m) => m.encode(w),
             Message::TimeoutNowResponse(m) => m.encode(w),
             Message::Error(m) => m.encode(w),
+            Message::Vote(m) => m.encode(w),
+            Message::VoteResponse(m) => m.encode(w),
+            Message::Append(m) => m.encode(w),
+            Message::AppendResponse(m) => m.encode(w),
+            Message::Snapshot(m) => m.encode(w),
+            Message::SnapshotResponse(m) => m.encode(w),
         }
     }
 }

@@ -121,6 +121,48 @@ pub fn every_message() -> Vec<Message> {
             code: ErrorResponseCode::NotLeader,
             message: "leader is n2".into(),
         }),
+        Message::Vote(VoteRequest {
+            vote: LeaderVote {
+                term: 5,
+                node: 2,
+                committed: false,
+            },
+            last_log_id: Some(LogId {
+                term: 4,
+                node: 1,
+                index: 9,
+            }),
+        }),
+        Message::VoteResponse(VoteResponse::default()),
+        Message::Append(AppendRequest {
+            vote: LeaderVote {
+                term: 5,
+                node: 2,
+                committed: true,
+            },
+            prev_log_id: None,
+            leader_commit: None,
+            entries: vec![LogEntry {
+                log_id: LogId::default(),
+                kind: LogEntryKind::Normal,
+                data: bytes::Bytes::from_static(b"x"),
+            }],
+        }),
+        Message::AppendResponse(AppendResponse::Conflict),
+        Message::Snapshot(Box::new(SnapshotChunk {
+            vote: LeaderVote {
+                term: 5,
+                node: 2,
+                committed: true,
+            },
+            total_size: 0,
+            offset: 0,
+            done: true,
+            snapshot_id: "s".into(),
+            meta: Some(SnapshotMeta::default()),
+            data: bytes::Bytes::new(),
+        })),
+        Message::SnapshotResponse(SnapshotResponse::default()),
     ]
 }
 
