@@ -206,7 +206,10 @@ impl Client {
             }
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let multiplexed = attempt == 0 && self.config.policy == Policy::Multiplexed;
-            let snapshot = frame.message_type() == MessageType::InstallSnapshot;
+            let snapshot = matches!(
+                frame.message_type(),
+                MessageType::InstallSnapshot | MessageType::Snapshot
+            );
             let result = tokio::time::timeout(self.config.timeout, async {
                 if snapshot {
                     self.call_snapshot(&frame).await

@@ -27,5 +27,5 @@ mod server;
 
 pub use client::{Client, ClientConfig, ClientStats, ConnState, Policy, TransportError, WriteLog};
 pub use follower::Follower;
-pub use handler::{Handler, MemoryHandler};
+pub use handler::{Answer, AsyncHandler, Handler, MemoryHandler};
 pub use server::{Dropped, Server, ServerOptions, ServerStats};

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, OnceCell, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::handler::Handler;
+use crate::handler::{AsyncHandler, Handler, Ready};
 
 /// Why the server dropped a connection: the error code, the requirement and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +145,15 @@ impl Server {
 
     /// Listens on `addr` and serves until dropped, bounded by `options`.
     pub async fn start_with(addr: &str, handler: Arc<dyn Handler>, options: ServerOptions) -> std::io::Result<Server> {
+        Server::start_async(addr, Arc::new(Ready(handler)), options).await
+    }
+
+    /// [`Server::start_with`] for a handler whose answers take waiting for.
+    pub async fn start_async(
+        addr: &str,
+        handler: Arc<dyn AsyncHandler>,
+        options: ServerOptions,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(ServerStats::default());
@@ -153,8 +162,13 @@ impl Server {
         let options = Arc::new(options);
         let open = Arc::new(Semaphore::new(options.max_connections.max(1)));
         let task = tokio::spawn(async move {
+            // The connections belong to the server: dropping the server aborts this task, whose
+            // set aborts every connection with it, so a stopped node answers nothing more on
+            // connections it had already accepted.
+            let mut connections = tokio::task::JoinSet::new();
             let mut n = 0;
             loop {
+                while connections.try_join_next().is_some() {}
                 let Ok(permit) = open.clone().acquire_owned().await else {
                     return;
                 };
@@ -172,7 +186,7 @@ impl Server {
                     answers: answers.clone(),
                     options: options.clone(),
                 };
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     conn.serve(stream, tap).await;
                     drop(permit);
                 });
@@ -186,7 +200,7 @@ impl Server {
 /// One accepted connection and what it shares with the others.
 struct Connection {
     n: usize,
-    handler: Arc<dyn Handler>,
+    handler: Arc<dyn AsyncHandler>,
     stats: Arc<ServerStats>,
     answers: Arc<Mutex<Answers>>,
     options: Arc<ServerOptions>,
@@ -251,7 +265,7 @@ impl Connection {
         let in_flight = Arc::new(Semaphore::new(self.options.max_in_flight.max(1)));
         let done = checker.clone();
         let answered = stats.clone();
-        let writer = tokio::spawn(async move {
+        let mut writer = AbortOnDrop(tokio::spawn(async move {
             let mut w = FramedWrite::new(wr, RfwCodec::default());
             while let Some(f) = rx.recv().await {
                 // The request stops being outstanding before its answer is on the wire: a client
@@ -267,7 +281,7 @@ impl Connection {
                 }
                 answered.answered.fetch_add(1, Ordering::Relaxed);
             }
-        });
+        }));
         let mut clean_end = false;
         loop {
             // Backpressure: no more than `max_in_flight` requests read and not yet answered.
@@ -331,7 +345,7 @@ impl Connection {
                                 *e.entry(frame.request_id).or_default() += 1;
                             }
                         }
-                        handler.handle(&frame)
+                        handler.handle(frame.clone()).await
                     })
                     .await
                     .clone();
@@ -344,10 +358,18 @@ impl Connection {
         if clean_end {
             // The client finished sending (or half-closed): the answers still being worked on are
             // written, then the connection closes when the writer drops its half.
-            let _ = writer.await;
-        } else {
-            // RECV-1: after an error nothing more is said on this connection.
-            writer.abort();
+            let _ = (&mut writer.0).await;
         }
+        // Otherwise RECV-1: after an error nothing more is said on this connection (the guard
+        // aborts the writer), as when the server is dropped mid-connection.
+    }
+}
+
+/// Aborts the task when dropped: a connection's writer never outlives its reader.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

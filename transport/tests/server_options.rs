@@ -151,3 +151,26 @@ async fn a_reused_id_is_a_new_request_and_a_retry_is_answered_from_memory() {
     send_then_read_all(server.addr, &heartbeat_committing(61, 2)).await;
     assert_eq!(server.stats.executed.lock().unwrap().get(&61), Some(&4));
 }
+
+/// A dropped server answers nothing more, not even on connections it had accepted: a stopped
+/// node's connections once stayed open and went on answering from its stopped handler, and a
+/// peer that kept its multiplexed connection never reached the node restarted on that port.
+#[tokio::test]
+async fn dropping_the_server_closes_the_connections_it_accepted() {
+    let server = Server::start_with("127.0.0.1:0", Arc::new(Follower::new(1)), ServerOptions::long_running())
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    c.write_all(&heartbeat(1)).await.unwrap();
+    let mut answer = vec![0u8; HEADER_LEN];
+    c.read_exact(&mut answer).await.unwrap();
+    drop(server);
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection stayed open after the server was dropped"
+    );
+    // Whatever was left of the first answer, and nothing after it.
+    assert!(rest.len() < 64, "{}", rest.len());
+}
