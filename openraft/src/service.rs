@@ -1,0 +1,196 @@
+//! The server side: decoded requests handed to openraft's `Raft`, its answers encoded.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use openraft::{Raft, Snapshot};
+use raftwire_codec as rfw;
+use raftwire_codec::{ErrorResponse, ErrorResponseCode, Frame, Message};
+use raftwire_transport::{Answer, AsyncHandler};
+
+use crate::convert::*;
+use crate::data::{DataCodec, Json};
+use crate::RfwTypes;
+
+/// Largest snapshot a node accepts by default (1 GiB): what a transfer may hold in memory.
+pub const DEFAULT_MAX_SNAPSHOT: u64 = 1 << 30;
+
+/// A snapshot being received: the chunks so far, in order, and the first chunk's metadata.
+struct Incoming {
+    snapshot_id: String,
+    total_size: u64,
+    meta: rfw::SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// Serves one openraft node's RPCs: give it to `raftwire_transport::Server::start_async`.
+pub struct RaftService<C: RfwTypes, K: DataCodec<C::D> = Json> {
+    raft: Raft<C>,
+    codec: Arc<K>,
+    max_snapshot: u64,
+    /// One transfer at a time per node (a leader sends one snapshot at a time to a follower).
+    incoming: Arc<Mutex<Option<Incoming>>>,
+}
+
+impl<C: RfwTypes, K: DataCodec<C::D> + Default> RaftService<C, K> {
+    /// Serves `raft`, commands decoded with `K`'s default.
+    pub fn new(raft: Raft<C>) -> Self {
+        RaftService::with_codec(raft, K::default())
+    }
+}
+
+impl<C: RfwTypes, K: DataCodec<C::D>> RaftService<C, K> {
+    /// Serves `raft`, commands decoded with `codec`.
+    pub fn with_codec(raft: Raft<C>, codec: K) -> Self {
+        RaftService {
+            raft,
+            codec: Arc::new(codec),
+            max_snapshot: DEFAULT_MAX_SNAPSHOT,
+            incoming: Arc::default(),
+        }
+    }
+
+    /// Refuses snapshots larger than `bytes`.
+    pub fn with_max_snapshot(mut self, bytes: u64) -> Self {
+        self.max_snapshot = bytes;
+        self
+    }
+}
+
+fn error(code: ErrorResponseCode, message: impl Into<String>) -> Message {
+    let mut message: String = message.into();
+    // The Error body's text is bounded (SPEC.md §5.5); cut at a character boundary.
+    let mut cut = message.len().min(rfw::MAX_ERROR_MESSAGE_LEN as usize);
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    message.truncate(cut);
+    Message::Error(ErrorResponse { code, message })
+}
+
+impl<C: RfwTypes, K: DataCodec<C::D>> AsyncHandler for RaftService<C, K> {
+    fn handle(&self, request: Frame) -> Answer {
+        let raft = self.raft.clone();
+        let codec = self.codec.clone();
+        let incoming = self.incoming.clone();
+        let max_snapshot = self.max_snapshot;
+        Box::pin(async move {
+            match request.message {
+                Message::Vote(v) => {
+                    let req = openraft::raft::VoteRequest::new(vote_from(v.vote), opt_from(v.last_log_id));
+                    match raft.vote(req).await {
+                        Ok(r) => Message::VoteResponse(rfw::VoteResponse {
+                            vote: vote_to(&r.vote),
+                            granted: r.vote_granted,
+                            last_log_id: opt_to(&r.last_log_id),
+                        }),
+                        Err(e) => error(ErrorResponseCode::Unavailable, e.to_string()),
+                    }
+                }
+                Message::Append(a) => {
+                    let entries = a
+                        .entries
+                        .iter()
+                        .map(|e| entry_from::<C>(e, codec.as_ref()))
+                        .collect::<Result<Vec<_>, _>>();
+                    let entries = match entries {
+                        Ok(e) => e,
+                        Err(e) => return error(ErrorResponseCode::Malformed, format!("an entry's data: {e}")),
+                    };
+                    let req = openraft::raft::AppendEntriesRequest {
+                        vote: vote_from(a.vote),
+                        prev_log_id: opt_from(a.prev_log_id),
+                        leader_commit: opt_from(a.leader_commit),
+                        entries,
+                    };
+                    match raft.append_entries(req).await {
+                        Ok(r) => Message::AppendResponse(append_response_to(&r)),
+                        Err(e) => error(ErrorResponseCode::Unavailable, e.to_string()),
+                    }
+                }
+                Message::Snapshot(chunk) => receive_chunk(&raft, &incoming, *chunk, max_snapshot).await,
+                other => error(
+                    ErrorResponseCode::Unsupported,
+                    format!(
+                        "an openraft node answers Vote, Append and Snapshot, not {}",
+                        other.message_type()
+                    ),
+                ),
+            }
+        })
+    }
+}
+
+/// Adds a chunk to the transfer in progress; installs the snapshot on the last one.
+async fn receive_chunk<C: RfwTypes>(
+    raft: &Raft<C>,
+    incoming: &Mutex<Option<Incoming>>,
+    chunk: rfw::SnapshotChunk,
+    max_snapshot: u64,
+) -> Message {
+    let complete = {
+        let Ok(mut slot) = incoming.lock() else {
+            return error(ErrorResponseCode::Internal, "snapshot state poisoned");
+        };
+        if chunk.total_size > max_snapshot {
+            *slot = None;
+            return error(
+                ErrorResponseCode::Overloaded,
+                format!(
+                    "snapshot of {} bytes exceeds this node's {max_snapshot}",
+                    chunk.total_size
+                ),
+            );
+        }
+        if let Some(meta) = chunk.meta {
+            // The first chunk (IS-3) starts a transfer, abandoning any other.
+            *slot = Some(Incoming {
+                snapshot_id: chunk.snapshot_id.clone(),
+                total_size: chunk.total_size,
+                meta,
+                data: Vec::new(),
+            });
+        }
+        let continues = slot.as_ref().is_some_and(|t| {
+            t.snapshot_id == chunk.snapshot_id
+                && t.total_size == chunk.total_size
+                && t.data.len() as u64 == chunk.offset
+        });
+        if !continues {
+            *slot = None;
+            return error(
+                ErrorResponseCode::Malformed,
+                format!(
+                    "chunk at {} of snapshot {:?} continues no transfer",
+                    chunk.offset, chunk.snapshot_id
+                ),
+            );
+        }
+        let Some(transfer) = slot.as_mut() else {
+            return error(ErrorResponseCode::Internal, "no transfer");
+        };
+        // Grows by what arrived, never by the claimed total (bounded above anyway).
+        transfer.data.extend_from_slice(&chunk.data);
+        if chunk.done {
+            slot.take()
+        } else {
+            None
+        }
+    };
+    let vote = vote_from(chunk.vote);
+    match complete {
+        None => Message::SnapshotResponse(rfw::SnapshotResponse {
+            vote: vote_to(&raft.metrics().borrow().vote),
+        }),
+        Some(t) => {
+            let snapshot = Snapshot {
+                meta: meta_from(t.meta, t.snapshot_id),
+                snapshot: Box::new(Cursor::new(t.data)),
+            };
+            match raft.install_full_snapshot(vote, snapshot).await {
+                Ok(r) => Message::SnapshotResponse(rfw::SnapshotResponse { vote: vote_to(&r.vote) }),
+                Err(e) => error(ErrorResponseCode::Unavailable, e.to_string()),
+            }
+        }
+    }
+}
