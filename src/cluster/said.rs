@@ -57,6 +57,9 @@ pub struct Said<'f> {
     pub request_id: Option<u64>,
     /// Cluster members (id, address) it lists: an RFW/1 configuration.
     pub members: Vec<(String, String)>,
+    /// An answer that accepts the request's leader without stating a term: the leader-id
+    /// family's AppendResponse other than HigherVote (SPEC.md §5.7).
+    pub accepts_leader: bool,
 }
 
 fn owned(b: &[u8]) -> String {
@@ -108,6 +111,7 @@ pub fn from_hashicorp(o: Observed) -> Said<'static> {
         features: f.features,
         request_id: None,
         members: Vec::new(),
+        accepts_leader: false,
     }
 }
 
@@ -131,6 +135,7 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize, members: bool) -> Said<'
         features: FeatureSet::default(),
         request_id: Some(frame.request_id),
         members: Vec::new(),
+        accepts_leader: false,
     };
     match &frame.message {
         Message::RequestVote(v) => {
@@ -212,10 +217,10 @@ pub fn from_rfw(frame: &Frame, offset: u64, len: usize, members: bool) -> Said<'
         }
         Message::VoteResponse(r) => s.granted = Some(r.granted),
         Message::AppendResponse(r) => {
-            s.success = Some(matches!(
-                r,
-                raftwire_codec::AppendResponse::Success | raftwire_codec::AppendResponse::PartialSuccess(_)
-            ))
+            use raftwire_codec::AppendResponse as A;
+            s.success = Some(matches!(r, A::Success | A::PartialSuccess(_)));
+            // Every answer but HigherVote comes from a follower that took the leader's vote.
+            s.accepts_leader = !matches!(r, A::HigherVote(_));
         }
         Message::SnapshotResponse(_) => {}
     }

@@ -449,7 +449,7 @@ impl Trace {
                 latency.insert(p.name.to_string(), h);
             }
         }
-        if let Some(term) = p.leads.filter(|t| m.term == Some(*t)) {
+        if let Some(term) = p.leads.filter(|t| m.term == Some(*t) || m.accepts_leader) {
             if !self.d().events.iter().any(|e| e.kind == EventKind::Leads { term }) {
                 self.event(p.ts, p.offset, EventKind::Leads { term });
             }
@@ -579,6 +579,7 @@ mod tests {
             features: FeatureSet::default(),
             request_id: id,
             members: Vec::new(),
+            accepts_leader: false,
         }
     }
 
