@@ -34,7 +34,9 @@ impl Frame {
 
     /// Encodes the frame on its own, with default limits.
     pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
-        let mut buf = BytesMut::new();
+        // Sized for the message up front: growing by doubling reallocated a 64-entry append
+        // eight times, which showed in profiles of the openraft network.
+        let mut buf = BytesMut::with_capacity(HEADER_LEN + self.message.size_hint() + TRAILER_LEN);
         encode(self, &mut buf)?;
         Ok(buf.freeze())
     }

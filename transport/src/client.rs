@@ -1,20 +1,20 @@
 //! The client side: RPCs over a connection per RPC or one multiplexed connection, responses
 //! matched by request id, and recovery by retrying on a fresh connection.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use futures_util::{SinkExt, StreamExt};
-use raftwire_codec::{encode, CodecError, Frame, Message, MessageType, RfwCodec};
+use futures_util::StreamExt;
+use raftwire_codec::{CodecError, Frame, Message, MessageType, RfwCodec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
 
 /// How RPCs share connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,17 +122,91 @@ pub struct ClientStats {
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Frame, TransportError>>>>>;
 
 struct Mux {
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: Writer,
     pending: Pending,
     broken: Arc<Mutex<Option<TransportError>>>,
     log: Arc<Mutex<WriteLog>>,
 }
 
+/// How frames reach the multiplexed connection's socket.
+enum Writer {
+    /// A task owns the socket and writes whatever frames are waiting in one vectored write:
+    /// callers never wait on each other for a lock, and 16 pipelined frames cost one system call.
+    Task(mpsc::Sender<Bytes>),
+    /// The fault ([`ClientConfig::interleave_writes`]): callers share the socket under a lock
+    /// taken per piece.
+    Locked(tokio::sync::Mutex<OwnedWriteHalf>),
+}
+
+/// Frames waiting to be written, as one `Buf` (its `chunks_vectored` gives them all to a single
+/// `writev`).
+struct Queued(std::collections::VecDeque<Bytes>);
+
+impl bytes::Buf for Queued {
+    fn remaining(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.0.front().map_or(&[], |b| b.as_ref())
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, b) in dst.iter_mut().zip(self.0.iter().filter(|b| !b.is_empty())) {
+            *slot = std::io::IoSlice::new(b);
+            n += 1;
+        }
+        n
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        while cnt > 0 {
+            let Some(front) = self.0.front_mut() else {
+                return;
+            };
+            if cnt < front.len() {
+                front.advance(cnt);
+                return;
+            }
+            cnt -= front.len();
+            self.0.pop_front();
+        }
+    }
+}
+
+/// Writes the frames sent to it until the channel closes or the socket fails; on failure the
+/// connection is broken and every RPC waiting on it fails (and is retried by its caller).
+async fn write_frames(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Bytes>,
+    pending: Pending,
+    broken: Arc<Mutex<Option<TransportError>>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut queued = Queued(std::collections::VecDeque::from([first]));
+        while queued.0.len() < 64 {
+            match rx.try_recv() {
+                Ok(b) => queued.0.push_back(b),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = wr.write_all_buf(&mut queued).await {
+            let failure = TransportError::Io(e.to_string());
+            if let Ok(mut b) = broken.lock() {
+                b.get_or_insert(failure.clone());
+            }
+            let waiting: Vec<_> = pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
+            for (_, tx) in waiting {
+                let _ = tx.send(Err(failure.clone()));
+            }
+            return;
+        }
+    }
+}
+
 /// The connection snapshot chunks travel on, one at a time.
-type SnapshotLane = (
-    FramedRead<OwnedReadHalf, RfwCodec>,
-    FramedWrite<OwnedWriteHalf, RfwCodec>,
-);
+type SnapshotLane = (FramedRead<OwnedReadHalf, RfwCodec>, OwnedWriteHalf);
 
 /// A Raft RPC client for one server.
 pub struct Client {
@@ -198,7 +272,8 @@ impl Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = Frame::new(id, message);
         // A message a receiver would reject is the caller's bug: refuse it once, never retry it.
-        frame.to_bytes().map_err(|e| TransportError::Refused(e.to_string()))?;
+        // Encoded once: every attempt writes these bytes (a retry is the same bytes, the same id).
+        let bytes = frame.to_bytes().map_err(|e| TransportError::Refused(e.to_string()))?;
         let mut last = TransportError::Timeout;
         for attempt in 0..self.config.max_attempts {
             if attempt > 0 {
@@ -212,11 +287,11 @@ impl Client {
             );
             let result = tokio::time::timeout(self.config.timeout, async {
                 if snapshot {
-                    self.call_snapshot(&frame).await
+                    self.call_snapshot(&bytes).await
                 } else if multiplexed {
-                    self.call_multiplexed(&frame).await
+                    self.call_multiplexed(id, &bytes).await
                 } else {
-                    self.call_dedicated(&frame).await
+                    self.call_dedicated(&bytes).await
                 }
             })
             .await
@@ -245,7 +320,7 @@ impl Client {
     }
 
     /// A snapshot chunk on the snapshot lane (opened on demand, closed after any failure).
-    async fn call_snapshot(&self, frame: &Frame) -> Result<Frame, TransportError> {
+    async fn call_snapshot(&self, frame: &[u8]) -> Result<Frame, TransportError> {
         let mut slot = self.snapshots.lock().await;
         // Taken out for the exchange and put back only after a whole one: if this future is
         // dropped mid-way (a timeout), the connection goes with it instead of leaving a late
@@ -257,16 +332,13 @@ impl Client {
                 .map_err(|e| TransportError::Io(e.to_string()))?;
             let _ = stream.set_nodelay(true);
             let (rd, wr) = stream.into_split();
-            lane = Some((
-                FramedRead::new(rd, RfwCodec::default()),
-                FramedWrite::new(wr, RfwCodec::default()),
-            ));
+            lane = Some((FramedRead::new(rd, RfwCodec::default()), wr));
         }
         let Some((r, w)) = lane.as_mut() else {
             return Err(TransportError::Io("snapshot connection missing".into()));
         };
-        let result = match w.send(frame).await {
-            Err(e) => Err(decode_error(e)),
+        let result = match w.write_all(frame).await {
+            Err(e) => Err(TransportError::Io(e.to_string())),
             Ok(()) => match r.next().await {
                 Some(Ok(f)) => Ok(f),
                 Some(Err(e)) => Err(decode_error(e)),
@@ -280,14 +352,16 @@ impl Client {
     }
 
     /// One RPC on its own connection.
-    async fn call_dedicated(&self, frame: &Frame) -> Result<Frame, TransportError> {
+    async fn call_dedicated(&self, frame: &[u8]) -> Result<Frame, TransportError> {
         let stream = TcpStream::connect(self.addr)
             .await
             .map_err(|e| TransportError::Io(e.to_string()))?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
-        let mut w = FramedWrite::new(wr, RfwCodec::default());
-        w.send(frame).await.map_err(decode_error)?;
+        let mut wr = wr;
+        wr.write_all(frame)
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?;
         let mut r = FramedRead::new(rd, RfwCodec::default());
         match r.next().await {
             Some(Ok(f)) => Ok(f),
@@ -313,13 +387,20 @@ impl Client {
         if let Ok(mut l) = self.stats.write_logs.lock() {
             l.push(log.clone());
         }
+        let (pending, broken): (Pending, Arc<Mutex<Option<TransportError>>>) = (Arc::default(), Arc::default());
+        let writer = if self.config.interleave_writes {
+            Writer::Locked(tokio::sync::Mutex::new(wr))
+        } else {
+            let (tx, rx) = mpsc::channel(256);
+            tokio::spawn(write_frames(wr, rx, pending.clone(), broken.clone()));
+            Writer::Task(tx)
+        };
         let mux = Arc::new(Mux {
-            writer: tokio::sync::Mutex::new(wr),
-            pending: Arc::default(),
-            broken: Arc::default(),
+            writer,
+            pending: pending.clone(),
+            broken: broken.clone(),
             log,
         });
-        let (pending, broken) = (mux.pending.clone(), mux.broken.clone());
         tokio::spawn(async move {
             let mut r = FramedRead::new(rd, RfwCodec::default());
             let failure = loop {
@@ -355,24 +436,23 @@ impl Client {
         Ok(mux)
     }
 
-    async fn call_multiplexed(&self, frame: &Frame) -> Result<Frame, TransportError> {
+    async fn call_multiplexed(&self, id: u64, bytes: &Bytes) -> Result<Frame, TransportError> {
         let mux = self.connection().await?;
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = mux.pending.lock() {
-            p.insert(frame.request_id, tx);
+            p.insert(id, tx);
         }
-        let mut bytes = BytesMut::new();
-        encode(frame, &mut bytes).map_err(|e| TransportError::Protocol(e.to_string()))?;
-        let written = if self.config.interleave_writes {
-            self.write_interleaving(&mux, frame.request_id, &bytes).await
-        } else {
-            // One lock for the whole frame: frames can never interleave.
-            let mut w = mux.writer.lock().await;
-            w.write_all(&bytes).await
+        let written = match &mux.writer {
+            Writer::Locked(w) => self.write_interleaving(w, &mux.log, id, bytes).await,
+            // Whole frames, queued: frames can never interleave.
+            Writer::Task(tx) => tx
+                .send(bytes.clone())
+                .await
+                .map_err(|_| std::io::Error::other("the connection's writer stopped")),
         };
         if let Err(e) = written {
             if let Ok(mut p) = mux.pending.lock() {
-                p.remove(&frame.request_id);
+                p.remove(&id);
             }
             return Err(TransportError::Io(e.to_string()));
         }
@@ -382,13 +462,19 @@ impl Client {
 
     /// The fault: the frame goes out in pieces, the lock taken per piece and other tasks let run
     /// in between, as two writers sharing a socket without coordination would do.
-    async fn write_interleaving(&self, mux: &Mux, id: u64, bytes: &[u8]) -> std::io::Result<()> {
+    async fn write_interleaving(
+        &self,
+        writer: &tokio::sync::Mutex<OwnedWriteHalf>,
+        log: &Mutex<WriteLog>,
+        id: u64,
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
         let chunk = self.config.interleave_chunk.max(1);
         let total = bytes.len();
         for (i, piece) in bytes.chunks(chunk).enumerate() {
             {
-                let mut w = mux.writer.lock().await;
-                if let Ok(mut log) = mux.log.lock() {
+                let mut w = writer.lock().await;
+                if let Ok(mut log) = log.lock() {
                     let cuts_another = log.in_progress.is_some_and(|(other, _)| other != id);
                     if cuts_another && log.first_interleave.is_none() {
                         log.first_interleave = Some(log.written);
@@ -402,5 +488,53 @@ impl Client {
             tokio::task::yield_now().await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Buf;
+
+    fn queued(parts: &[&'static [u8]]) -> Queued {
+        Queued(parts.iter().map(|p| Bytes::from_static(p)).collect())
+    }
+
+    /// What a vectored write of `q` would send, a `max`-byte write at a time.
+    fn drain(mut q: Queued, max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while q.has_remaining() {
+            let mut slices = [std::io::IoSlice::new(&[]); 8];
+            let n = q.chunks_vectored(&mut slices);
+            let mut written = 0;
+            for s in &slices[..n] {
+                let take = s.len().min(max - written);
+                out.extend_from_slice(&s[..take]);
+                written += take;
+                if written == max {
+                    break;
+                }
+            }
+            q.advance(written);
+        }
+        out
+    }
+
+    #[test]
+    fn queued_frames_go_out_whole_and_in_order_whatever_each_write_takes() {
+        let parts: [&'static [u8]; 4] = [b"frame-one", b"", b"2", b"the third frame"];
+        let all: Vec<u8> = parts.concat();
+        assert_eq!(queued(&parts).remaining(), all.len());
+        assert_eq!(queued(&parts).chunk(), b"frame-one");
+        for max in [1, 2, 5, 9, 10, 64] {
+            assert_eq!(drain(queued(&parts), max), all, "writes of {max}");
+        }
+        let mut q = queued(&parts);
+        q.advance(all.len());
+        assert_eq!((q.remaining(), q.chunk()), (0, &b""[..]));
+        // Empty frames take no slot: every slot handed to writev has bytes.
+        let (q, mut slices) = (queued(&parts), [std::io::IoSlice::new(&[]); 8]);
+        assert_eq!(q.chunks_vectored(&mut slices), 3);
+        assert!(slices[..3].iter().all(|s| !s.is_empty()));
     }
 }

@@ -93,6 +93,20 @@ impl Message {
         }
     }
 
+    /// About how many payload bytes the message encodes to (exact for the bulk of it: entries and
+    /// snapshot data; a small allowance for the fixed fields and ids). For sizing buffers only.
+    pub fn size_hint(&self) -> usize {
+        const FIXED: usize = 96;
+        match self {
+            Message::AppendEntries(m) => FIXED + m.entries.iter().map(|e| 21 + e.data.len()).sum::<usize>(),
+            Message::Append(m) => FIXED + m.entries.iter().map(|e| 29 + e.data.len()).sum::<usize>(),
+            Message::InstallSnapshot(m) => FIXED + 512 + m.data.len(),
+            Message::Snapshot(m) => FIXED + 512 + m.data.len(),
+            Message::Error(m) => FIXED + m.message.len(),
+            _ => FIXED,
+        }
+    }
+
     /// The sender's term: for every message but `Error` and an AppendResponse without a vote.
     pub fn term(&self) -> Option<u64> {
         match self {
