@@ -31,7 +31,7 @@ mod service;
 
 pub use data::{DataCodec, Json};
 pub use network::{RfwNetwork, RfwNetworkFactory};
-pub use service::RaftService;
+pub use service::{RaftApi, RaftService};
 
 /// What a type configuration must fix for the RFW/1 network: u64 node ids (the leader-id family
 /// compares leader ids on the wire), [`openraft::BasicNode`], openraft's own entry type and
