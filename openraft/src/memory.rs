@@ -155,6 +155,15 @@ impl MemStateMachine {
         self.0.lock().map(|m| m.applied.clone()).unwrap_or_default()
     }
 
+    /// The size of the snapshot it holds (built or installed), 0 for none.
+    pub fn snapshot_len(&self) -> usize {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.snapshot.as_ref().map(|(_, b)| b.len()))
+            .unwrap_or(0)
+    }
+
     /// The last log id applied.
     pub fn last_applied(&self) -> Option<LogId<u64>> {
         self.0.lock().ok().and_then(|m| m.last_applied)
@@ -303,6 +312,19 @@ impl MemNode {
         machine: MemStateMachine,
     ) -> Result<MemNode, Box<dyn std::error::Error + Send + Sync>> {
         let network = crate::RfwNetworkFactory::<KvTypes>::new(client, crate::Json);
+        MemNode::start_on(id, listen, config, network, log, machine).await
+    }
+
+    /// Starts node `id` over existing storage with the network `network` (its chunk size, its
+    /// transport settings).
+    pub async fn start_on(
+        id: u64,
+        listen: &str,
+        config: Arc<openraft::Config>,
+        network: crate::RfwNetworkFactory<KvTypes>,
+        log: MemLog,
+        machine: MemStateMachine,
+    ) -> Result<MemNode, Box<dyn std::error::Error + Send + Sync>> {
         let raft = openraft::Raft::new(id, config, network.clone(), log.clone(), machine.clone()).await?;
         let service = crate::RaftService::<KvTypes>::new(raft.clone());
         let server = raftwire_transport::Server::start_async(

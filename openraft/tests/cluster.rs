@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::{Config, ServerState, SnapshotPolicy};
-use raftwire_openraft::memory::{MemNode, Set};
+use raftwire_openraft::memory::{KvTypes, MemLog, MemNode, MemStateMachine, Set};
+use raftwire_openraft::{Json, RfwNetworkFactory};
 use raftwire_transport::ClientConfig;
 
 fn config(snapshot_every: u64) -> Arc<Config> {
@@ -31,14 +32,22 @@ fn client() -> ClientConfig {
     }
 }
 
+/// `n` nodes whose networks send snapshots in 256-byte chunks.
 async fn cluster(n: u64, snapshot_every: u64) -> Vec<MemNode> {
     let mut nodes = Vec::new();
     for id in 1..=n {
-        nodes.push(
-            MemNode::start(id, "127.0.0.1:0", config(snapshot_every), client())
-                .await
-                .unwrap(),
-        );
+        let network = RfwNetworkFactory::<KvTypes>::new(client(), Json).with_chunk_size(256);
+        let node = MemNode::start_on(
+            id,
+            "127.0.0.1:0",
+            config(snapshot_every),
+            network,
+            MemLog::default(),
+            MemStateMachine::default(),
+        )
+        .await
+        .unwrap();
+        nodes.push(node);
     }
     let members: BTreeMap<_, _> = nodes.iter().map(|n| n.member()).collect();
     nodes[0].raft.initialize(members).await.unwrap();
@@ -187,6 +196,13 @@ async fn a_lagging_follower_is_brought_up_to_date_by_snapshot_and_a_node_restart
         restarted.machine.applied().len() < 120,
         "{}",
         restarted.machine.applied().len()
+    );
+    // In several chunks: the snapshot (120 keys as JSON) is larger than the leader's 256-byte
+    // chunks.
+    let size = restarted.machine.snapshot_len();
+    assert!(
+        size > 4 * 256,
+        "a snapshot of {size} bytes takes few chunks: the test proves less"
     );
     // And it takes part in new writes.
     write(&nodes, "later", "x").await;
