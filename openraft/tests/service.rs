@@ -7,19 +7,22 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
-use openraft::{BasicNode, CommittedLeaderId, EntryPayload, LeaderId, LogId, Membership, Snapshot, Vote};
+use openraft::{BasicNode, CommittedLeaderId, EntryPayload, LogId, Membership, Snapshot, SnapshotMeta, Vote};
 use raftwire_codec as rfw;
 use raftwire_codec::{ErrorResponseCode, Frame, Message};
 use raftwire_openraft::memory::{KvTypes, Set};
 use raftwire_openraft::{DataCodec, Json, RaftApi, RaftService};
 use raftwire_transport::AsyncHandler;
 
+/// A snapshot installed: the vote it came with, its metadata, its bytes.
+type Installed = (Vote<u64>, SnapshotMeta<u64, BasicNode>, Vec<u8>);
+
 /// Records what it is handed and answers with fixed values.
 #[derive(Clone, Default)]
 struct Recorder {
     votes: Arc<Mutex<Vec<VoteRequest<u64>>>>,
     appends: Arc<Mutex<Vec<AppendEntriesRequest<KvTypes>>>>,
-    snapshots: Arc<Mutex<Vec<(Vote<u64>, openraft::SnapshotMeta<u64, BasicNode>, Vec<u8>)>>>,
+    snapshots: Arc<Mutex<Vec<Installed>>>,
     fail: bool,
 }
 
