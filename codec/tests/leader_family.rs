@@ -120,6 +120,12 @@ fn borrowed_views_read_what_the_owned_messages_hold() {
         panic!("{view:?}")
     };
     assert_eq!((a.len(), a.vote, a.prev_log_id), (3, owned.vote, owned.prev_log_id));
+    assert!(!a.is_empty());
+    let heartbeat = Frame::new(9, Message::Append(append(vec![]))).to_bytes().unwrap();
+    match decode_ref(&heartbeat).unwrap().message {
+        MessageRef::Append(h) => assert!(h.is_empty() && h.entries().next().is_none(), "{h:?}"),
+        other => panic!("{other:?}"),
+    }
     let read: Vec<LogEntry> = a
         .entries()
         .map(|e| LogEntry {

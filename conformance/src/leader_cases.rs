@@ -411,6 +411,23 @@ pub(crate) fn rejects(messages: &[(&'static str, &'static str, Message)]) -> Vec
             h + 165,
         ),
         (
+            // FIELD-1 bounds a count by its smallest element (29 bytes an entry): 28 bytes
+            // cannot hold one entry, whatever they say.
+            "append_entry_count_past_the_payload",
+            "FIELD-1",
+            {
+                let b = encoded("append_heartbeat");
+                let mut p = b.get(HEADER_LEN..b.len() - TRAILER_LEN).unwrap_or_default().to_vec();
+                if let Some(count) = p.get_mut(67..71) {
+                    count.copy_from_slice(&1u32.to_be_bytes());
+                }
+                p.extend_from_slice(&[0; 28]);
+                RawFrame::new(MessageType::Append as u8, p).bytes()
+            },
+            ErrorCode::TruncatedBody,
+            h + 67,
+        ),
+        (
             "append_response_result_4",
             "FIELD-3",
             patch("append_response_success", 0, &[4]),
