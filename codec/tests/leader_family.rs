@@ -93,9 +93,14 @@ fn encoders_refuse_what_decoders_reject_at_the_decoders_offset() {
         data: Bytes::from_static(b"cd"),
     }));
     assert_eq!(
-        refused(later_chunk_with_meta),
+        refused(later_chunk_with_meta.clone()),
         (ErrorCode::ConfigurationPlacement, h + 37)
     );
+    // The error says what the field should have held: no metadata after the first chunk.
+    match encode(&Frame::new(1, later_chunk_with_meta), &mut BytesMut::new()) {
+        Err(EncodeError::Invalid(d)) => assert_eq!((d.found, d.expected), (1, Expected::Exactly(0))),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -138,6 +143,15 @@ fn borrowed_views_read_what_the_owned_messages_hold() {
     let m = a.entries().last().and_then(|e| e.membership().map(|m| m.to_owned()));
     assert_eq!(m, Some(membership()));
     assert_eq!(owned.entries[2].membership(), Some(membership()));
+    assert!(Membership::default().is_empty() && !membership().is_empty());
+    let learners_only = Membership {
+        configs: vec![],
+        nodes: membership().nodes,
+    };
+    assert!(
+        !learners_only.is_empty(),
+        "a membership with nodes is not the uninitialised one"
+    );
     assert_eq!(owned.entries[0].membership(), None);
     assert_eq!(decode(&bytes).unwrap().message, Message::Append(owned));
 

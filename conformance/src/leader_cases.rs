@@ -209,10 +209,9 @@ pub(crate) fn valid_messages() -> Vec<(&'static str, &'static str, Message)> {
 /// second node id 245; the second set's last voter 211).
 /// `leader_snapshot_first_chunk`: done 33, total_size 17, meta_present 43, membership_log_id 69
 /// (index 86), data length 196. `leader_snapshot_last_chunk`: meta_present 43.
-/// A first and only chunk whose membership has a log id and a node but no voter set: payload
-/// vote 0, sizes 17, done 33, id 34, meta 37, last_log_id 38, membership_log_id 63, membership 88
-/// (reported at its voter-set count, 88).
-fn learners_only_snapshot() -> Vec<u8> {
+/// A first and only chunk: payload vote 0, sizes 17, done 33, id 34, meta 37, last_log_id 38
+/// (present, 25 bytes), membership_log_id 63 (present or not), then `membership` and empty data.
+fn single_chunk_snapshot(membership_log_id: bool, membership: &[u8]) -> Vec<u8> {
     let mut p = Vec::new();
     p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
     p.extend_from_slice(&0u64.to_be_bytes());
@@ -220,16 +219,29 @@ fn learners_only_snapshot() -> Vec<u8> {
     p.push(1);
     p.extend_from_slice(&[0, 1, b'0']);
     p.push(1);
-    for index in [5u64, 5] {
-        p.push(1);
-        p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
-        p.extend_from_slice(&index.to_be_bytes());
+    for present in [true, membership_log_id] {
+        p.push(present as u8);
+        if present {
+            p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+            p.extend_from_slice(&5u64.to_be_bytes());
+        }
     }
-    p.extend_from_slice(&[0, 0, 0, 1]);
-    p.extend_from_slice(&1u64.to_be_bytes());
-    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(membership);
     p.extend_from_slice(&0u32.to_be_bytes());
     p
+}
+
+/// A membership of node 1 alone: as a learner (no voter set) or as the voter.
+fn node_one(voter: bool) -> Vec<u8> {
+    let mut m = if voter {
+        vec![0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    } else {
+        vec![0, 0]
+    };
+    m.extend_from_slice(&[0, 1]);
+    m.extend_from_slice(&1u64.to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m
 }
 
 pub(crate) fn rejects(messages: &[(&'static str, &'static str, Message)]) -> Vec<Case> {
@@ -465,9 +477,25 @@ pub(crate) fn rejects(messages: &[(&'static str, &'static str, Message)]) -> Vec
         (
             "leader_snapshot_learners_without_voters",
             "IS-4",
-            RawFrame::new(MessageType::Snapshot as u8, learners_only_snapshot()).bytes(),
+            RawFrame::new(
+                MessageType::Snapshot as u8,
+                single_chunk_snapshot(true, &node_one(false)),
+            )
+            .bytes(),
             ErrorCode::BadSnapshotPoint,
             h + 88,
+        ),
+        (
+            // Without a membership log id the membership is the uninitialised one: empty.
+            "leader_snapshot_members_without_their_log_id",
+            "IS-4",
+            RawFrame::new(
+                MessageType::Snapshot as u8,
+                single_chunk_snapshot(false, &node_one(true)),
+            )
+            .bytes(),
+            ErrorCode::BadSnapshotPoint,
+            h + 64,
         ),
         (
             "leader_snapshot_done_too_early",
