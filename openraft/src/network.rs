@@ -74,11 +74,6 @@ impl<C: RfwTypes, K: DataCodec<C::D>> RfwNetworkFactory<C, K> {
         self
     }
 
-    /// The transport settings its connections use.
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
     /// The transport client for `addr`, for statistics (attempts, failures) in tests and logs.
     pub fn client(&self, addr: &str) -> Option<Arc<Client>> {
         self.clients.lock().ok()?.get(addr).cloned()

@@ -23,7 +23,7 @@ struct Recorder {
     votes: Arc<Mutex<Vec<VoteRequest<u64>>>>,
     appends: Arc<Mutex<Vec<AppendEntriesRequest<KvTypes>>>>,
     snapshots: Arc<Mutex<Vec<Installed>>>,
-    fail: bool,
+    fail: Option<String>,
 }
 
 fn lid(term: u64, node: u64, index: u64) -> LogId<u64> {
@@ -33,8 +33,8 @@ fn lid(term: u64, node: u64, index: u64) -> LogId<u64> {
 impl RaftApi<KvTypes> for Recorder {
     async fn vote(&self, rpc: VoteRequest<u64>) -> Result<VoteResponse<u64>, String> {
         self.votes.lock().unwrap().push(rpc.clone());
-        if self.fail {
-            return Err("raft stopped".into());
+        if let Some(why) = &self.fail {
+            return Err(why.clone());
         }
         Ok(VoteResponse::new(Vote::new(9, 4), Some(lid(8, 3, 77)), false))
     }
@@ -280,7 +280,7 @@ async fn a_gap_between_chunks_abandons_the_transfer_and_a_snapshot_too_large_is_
 #[tokio::test]
 async fn a_raft_that_cannot_answer_says_unavailable_and_other_families_are_unsupported() {
     let r = Recorder {
-        fail: true,
+        fail: Some("raft stopped".into()),
         ..Recorder::default()
     };
     let s = service(&r);
@@ -307,4 +307,27 @@ async fn a_raft_that_cannot_answer_says_unavailable_and_other_families_are_unsup
         matches!(classic, Message::Error(ref e) if e.code == ErrorResponseCode::Unsupported),
         "{classic:?}"
     );
+}
+
+#[tokio::test]
+async fn a_long_error_is_cut_to_the_error_bodys_limit_at_a_character_boundary() {
+    // 'a' then two-byte characters: byte 4096 falls inside one, so the cut is at 4095.
+    let why = format!("a{}", "é".repeat(3000));
+    let r = Recorder {
+        fail: Some(why.clone()),
+        ..Recorder::default()
+    };
+    let answer = ask(
+        &service(&r),
+        Message::Vote(rfw::VoteRequest {
+            vote: lv(1, 1, false),
+            last_log_id: None,
+        }),
+    )
+    .await;
+    let Message::Error(e) = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(e.message.len(), 4095);
+    assert!(why.starts_with(&e.message));
 }
