@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::validate_json;
 use openraft::Config;
-use raftwire_openraft::memory::{MemNode, Set};
+use raftwire_openraft::memory::{self, MemNode, Set};
 use raftwire_transport::ClientConfig;
 
 fn config() -> Arc<Config> {
@@ -34,17 +34,9 @@ fn client() -> ClientConfig {
 }
 
 async fn leader(nodes: &[MemNode]) -> u64 {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        let seen: Vec<Option<u64>> = nodes.iter().map(|n| n.raft.metrics().borrow().current_leader).collect();
-        if let Some(Some(l)) = seen.first() {
-            if seen.iter().all(|s| *s == Some(*l)) && nodes.iter().any(|n| n.id == *l) {
-                return *l;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no leader")
+    memory::agreed_leader(nodes, Duration::from_secs(20))
+        .await
+        .expect("no leader agreed on")
 }
 
 async fn write_through_leader(nodes: &[MemNode], prefix: &str) {
@@ -60,15 +52,7 @@ async fn write_through_leader(nodes: &[MemNode], prefix: &str) {
 }
 
 async fn converged(nodes: &[MemNode]) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
-        if applied.windows(2).all(|w| w[0] == w[1]) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("not converged")
+    assert!(memory::converged(nodes, Duration::from_secs(20)).await, "not converged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -200,6 +200,18 @@ def append_entries_response(b):
         raise Reject("bad_conflict_hint", at)
 
 
+def chunk_data(b, offset, total, done):
+    """A snapshot chunk's data: IS-1, IS-2 and IS-5, at its length field."""
+    at, data = b.blob()
+    end = offset + len(data)
+    if end > total:
+        raise Reject("chunk_out_of_bounds", at)
+    if done != (end == total):
+        raise Reject("chunk_done_mismatch", at)
+    if not done and not data:
+        raise Reject("empty_chunk", at)
+
+
 def install_snapshot(b):
     term = b.term()
     at = b.here()
@@ -218,14 +230,7 @@ def install_snapshot(b):
             raise Reject("configuration_placement", at)
 
     configuration(b, placement)
-    at, data = b.blob()
-    end = offset + len(data)
-    if end > total:
-        raise Reject("chunk_out_of_bounds", at)
-    if done != (end == total):
-        raise Reject("chunk_done_mismatch", at)
-    if not done and not data:
-        raise Reject("empty_chunk", at)
+    chunk_data(b, offset, total, done)
 
 
 def error(b):
@@ -369,14 +374,7 @@ def snapshot(b):
         uninitialised = mlog is None
         if (sets, nodes) != (0, 0) if uninitialised else sets == 0:
             raise Reject("bad_snapshot_point", at)
-    at, data = b.blob()
-    end = offset + len(data)
-    if end > total:
-        raise Reject("chunk_out_of_bounds", at)
-    if done != (end == total):
-        raise Reject("chunk_done_mismatch", at)
-    if not done and not data:
-        raise Reject("empty_chunk", at)
+    chunk_data(b, offset, total, done)
 
 
 BODIES = {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::{Config, SnapshotPolicy};
-use raftwire_openraft::memory::{MemNode, Set};
+use raftwire_openraft::memory::{self, MemNode, Set};
 use raftwire_transport::ClientConfig;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -38,17 +38,9 @@ fn config() -> Result<Arc<Config>, Error> {
 }
 
 async fn leader(nodes: &[MemNode]) -> Result<u64, Error> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        let seen: Vec<Option<u64>> = nodes.iter().map(|n| n.raft.metrics().borrow().current_leader).collect();
-        if let Some(Some(l)) = seen.first() {
-            if seen.iter().all(|s| *s == Some(*l)) && nodes.iter().any(|n| n.id == *l) {
-                return Ok(*l);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err("no leader elected in 20 s".into())
+    memory::agreed_leader(nodes, Duration::from_secs(20))
+        .await
+        .ok_or_else(|| "no leader elected in 20 s".into())
 }
 
 async fn writes(nodes: &[MemNode], phase: &str, n: usize) -> Result<(), Error> {
@@ -67,19 +59,15 @@ async fn writes(nodes: &[MemNode], phase: &str, n: usize) -> Result<(), Error> {
 }
 
 async fn converged(nodes: &[MemNode]) -> Result<(), Error> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
-        if applied.windows(2).all(|w| w[0] == w[1]) {
-            let data: Vec<BTreeMap<String, String>> = nodes.iter().map(|n| n.machine.data()).collect();
-            if data.windows(2).all(|w| w[0] == w[1]) {
-                println!("  all {} nodes hold the same {} keys", nodes.len(), data[0].len());
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !memory::converged(nodes, Duration::from_secs(20)).await {
+        return Err("the nodes did not converge in 20 s".into());
     }
-    Err("the nodes did not converge in 20 s".into())
+    let data: Vec<BTreeMap<String, String>> = nodes.iter().map(|n| n.machine.data()).collect();
+    if data.windows(2).any(|w| w[0] != w[1]) {
+        return Err("the nodes applied the same log but hold different data".into());
+    }
+    println!("  all {} nodes hold the same {} keys", nodes.len(), data[0].len());
+    Ok(())
 }
 
 #[tokio::main]

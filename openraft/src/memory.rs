@@ -361,3 +361,37 @@ impl MemNode {
         (self.log, self.machine)
     }
 }
+
+/// The leader every node of `nodes` names, once they agree on one of themselves; `None` if they
+/// have not within `within`.
+pub async fn agreed_leader(nodes: &[MemNode], within: std::time::Duration) -> Option<u64> {
+    let start = std::time::Instant::now();
+    loop {
+        let seen: Vec<Option<u64>> = nodes.iter().map(|n| n.raft.metrics().borrow().current_leader).collect();
+        if let Some(Some(l)) = seen.first() {
+            if seen.iter().all(|s| *s == Some(*l)) && nodes.iter().any(|n| n.id == *l) {
+                return Some(*l);
+            }
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until every node of `nodes` has applied the same last log id; false if they have not
+/// within `within`.
+pub async fn converged(nodes: &[MemNode], within: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
+        if applied.first().is_some_and(Option::is_some) && applied.windows(2).all(|w| w[0] == w[1]) {
+            return true;
+        }
+        if start.elapsed() > within {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::{Config, ServerState, SnapshotPolicy};
-use raftwire_openraft::memory::{KvTypes, MemLog, MemNode, MemStateMachine, Set};
+use raftwire_openraft::memory::{self, KvTypes, MemLog, MemNode, MemStateMachine, Set};
 use raftwire_openraft::{Json, RfwNetworkFactory};
 use raftwire_transport::ClientConfig;
 
@@ -56,16 +56,9 @@ async fn cluster(n: u64, snapshot_every: u64) -> Vec<MemNode> {
 
 /// The leader's id, once every running node agrees on one.
 async fn leader(nodes: &[MemNode]) -> u64 {
-    for _ in 0..200 {
-        let seen: Vec<Option<u64>> = nodes.iter().map(|n| n.raft.metrics().borrow().current_leader).collect();
-        if let Some(Some(l)) = seen.first() {
-            if seen.iter().all(|s| *s == Some(*l)) && nodes.iter().any(|n| n.id == *l) {
-                return *l;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no leader agreed on")
+    memory::agreed_leader(nodes, Duration::from_secs(10))
+        .await
+        .expect("no leader agreed on")
 }
 
 fn node(nodes: &[MemNode], id: u64) -> &MemNode {
@@ -84,16 +77,11 @@ async fn write(nodes: &[MemNode], key: &str, value: &str) {
         .unwrap();
 }
 
-/// Waits until every node has applied up to the leader's last applied log id.
+/// Waits until every node has applied the same last log id; says what each node knows if not.
 async fn converged(nodes: &[MemNode]) {
-    for _ in 0..200 {
-        let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
-        if applied.windows(2).all(|w| w[0] == w[1]) && applied[0].is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if memory::converged(nodes, Duration::from_secs(10)).await {
+        return;
     }
-    let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
     for n in nodes {
         eprintln!("node {}: {:?}", n.id, n.raft.metrics().borrow());
         for other in nodes {
@@ -102,6 +90,7 @@ async fn converged(nodes: &[MemNode]) {
             }
         }
     }
+    let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
     panic!("not converged: {applied:?}")
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::{Config, SnapshotPolicy};
-use raftwire_openraft::memory::{MemNode, Set};
+use raftwire_openraft::memory::{self, MemNode, Set};
 use raftwire_transport::{ClientConfig, Policy};
 
 fn config() -> Arc<Config> {
@@ -27,16 +27,9 @@ fn config() -> Arc<Config> {
 }
 
 async fn leader(nodes: &[MemNode]) -> u64 {
-    for _ in 0..400 {
-        let seen: Vec<Option<u64>> = nodes.iter().map(|n| n.raft.metrics().borrow().current_leader).collect();
-        if let Some(Some(l)) = seen.first() {
-            if seen.iter().all(|s| *s == Some(*l)) {
-                return *l;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no leader")
+    memory::agreed_leader(nodes, Duration::from_secs(10))
+        .await
+        .expect("no leader agreed on")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -93,16 +86,10 @@ async fn interleaved_writers_are_caught_and_every_acknowledged_write_is_applied_
     );
 
     // Every node converges on the same state, with every acknowledged write applied exactly once.
-    let mut equal = false;
-    for _ in 0..400 {
-        let applied: Vec<_> = nodes.iter().map(|n| n.machine.last_applied()).collect();
-        if applied.windows(2).all(|w| w[0] == w[1]) {
-            equal = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(equal, "the nodes did not converge");
+    assert!(
+        memory::converged(&nodes, Duration::from_secs(10)).await,
+        "the nodes did not converge"
+    );
     let data = nodes[0].machine.data();
     for n in &nodes {
         assert_eq!(n.machine.data(), data, "node {} differs", n.id);
