@@ -316,6 +316,13 @@ impl DataCodec<Set> for Binary {
         Ok(out)
     }
 
+    fn encode_into(&self, d: &Set, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(&(d.key.len() as u16).to_be_bytes());
+        out.extend_from_slice(d.key.as_bytes());
+        out.extend_from_slice(d.value.as_bytes());
+        Ok(())
+    }
+
     fn decode(&self, b: &[u8]) -> Result<Set, String> {
         let n = b.get(..2).map_or(0, |l| u16::from_be_bytes([l[0], l[1]]) as usize);
         let text = |r: Option<&[u8]>| String::from_utf8(r.unwrap_or_default().to_vec()).map_err(|e| e.to_string());

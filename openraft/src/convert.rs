@@ -72,23 +72,44 @@ pub(crate) fn membership_from(m: rfw::Membership) -> openraft::Membership<u64, B
     openraft::Membership::new(configs, nodes)
 }
 
-pub(crate) fn entry_to<C: RfwTypes>(
-    e: &openraft::Entry<C>,
+/// openraft's entries as the family's. The commands are encoded one after another into a single
+/// buffer and each entry's data is a slice of it: one allocation for all of them, not one each.
+pub(crate) fn entries_to<C: RfwTypes>(
+    entries: &[openraft::Entry<C>],
     codec: &dyn DataCodec<C::D>,
-) -> Result<rfw::LogEntry, String> {
-    let (kind, data) = match &e.payload {
-        EntryPayload::Blank => (rfw::LogEntryKind::Blank, Bytes::new()),
-        EntryPayload::Normal(d) => (rfw::LogEntryKind::Normal, Bytes::from(codec.encode(d)?)),
-        EntryPayload::Membership(m) => (
-            rfw::LogEntryKind::Membership,
-            membership_to(m).to_entry_data().map_err(|e| e.to_string())?,
-        ),
-    };
-    Ok(rfw::LogEntry {
-        log_id: log_id_to(&e.log_id),
-        kind,
-        data,
-    })
+) -> Result<Vec<rfw::LogEntry>, String> {
+    let mut commands = Vec::new();
+    let mut spans = Vec::with_capacity(entries.len());
+    for e in entries {
+        spans.push(match &e.payload {
+            EntryPayload::Normal(d) => {
+                let start = commands.len();
+                codec.encode_into(d, &mut commands)?;
+                Some(start..commands.len())
+            }
+            _ => None,
+        });
+    }
+    let commands = Bytes::from(commands);
+    entries
+        .iter()
+        .zip(spans)
+        .map(|(e, span)| {
+            let (kind, data) = match (&e.payload, span) {
+                (EntryPayload::Normal(_), Some(span)) => (rfw::LogEntryKind::Normal, commands.slice(span)),
+                (EntryPayload::Membership(m), _) => (
+                    rfw::LogEntryKind::Membership,
+                    membership_to(m).to_entry_data().map_err(|e| e.to_string())?,
+                ),
+                _ => (rfw::LogEntryKind::Blank, Bytes::new()),
+            };
+            Ok(rfw::LogEntry {
+                log_id: log_id_to(&e.log_id),
+                kind,
+                data,
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn entry_from<C: RfwTypes>(

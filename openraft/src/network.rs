@@ -196,12 +196,7 @@ impl<C: RfwTypes, K: DataCodec<C::D>> RaftNetwork<C> for RfwNetwork<C, K> {
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        let entries = rpc
-            .entries
-            .iter()
-            .map(|e| entry_to(e, self.codec.as_ref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| rpc_error(CallError::Refused(e)))?;
+        let entries = entries_to(&rpc.entries, self.codec.as_ref()).map_err(|e| rpc_error(CallError::Refused(e)))?;
         let message = Message::Append(rfw::AppendRequest {
             vote: vote_to(&rpc.vote),
             prev_log_id: opt_to(&rpc.prev_log_id),

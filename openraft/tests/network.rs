@@ -213,3 +213,45 @@ async fn a_snapshot_goes_in_chunks_with_its_metadata_first_and_stops_at_a_newer_
         .await;
     assert!(matches!(got, Err(StreamingError::Network(_))), "{got:?}");
 }
+
+#[tokio::test]
+async fn every_kind_of_entry_goes_out_with_its_own_data() {
+    use openraft::{Entry, EntryPayload, Membership};
+    use raftwire_openraft::memory::Set;
+    use raftwire_openraft::DataCodec;
+    let (server, seen) = node(|_| Message::AppendResponse(rfw::AppendResponse::Success)).await;
+    let mut net = network(&server.addr.to_string()).await;
+    let set = |k: &str| Set {
+        key: k.into(),
+        value: format!("value of {k}"),
+    };
+    let nodes: std::collections::BTreeMap<u64, BasicNode> = [(1, BasicNode::new("n1:1"))].into();
+    let members = Membership::new(vec![[1u64].into()], nodes);
+    let payloads = [
+        EntryPayload::Normal(set("a")),
+        EntryPayload::Blank,
+        EntryPayload::Membership(members),
+        EntryPayload::Normal(set("bb")),
+    ];
+    let entries: Vec<Entry<KvTypes>> = payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| Entry {
+            log_id: LogId::new(CommittedLeaderId::new(4, 1), 10 + i as u64),
+            payload,
+        })
+        .collect();
+    let req = AppendEntriesRequest { entries, ..heartbeat() };
+    assert!(net.append_entries(req, option()).await.unwrap().is_success());
+    let sent = seen.seen.lock().unwrap().clone();
+    let [Message::Append(a)] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    let kinds: Vec<_> = a.entries.iter().map(|e| e.kind).collect();
+    use rfw::LogEntryKind::*;
+    assert_eq!(kinds, [Normal, Blank, Membership, Normal]);
+    assert_eq!(a.entries[0].data, Json.encode(&set("a")).unwrap());
+    assert!(a.entries[1].data.is_empty());
+    assert_eq!(a.entries[2].membership().map(|m| m.nodes.len()), Some(1));
+    assert_eq!(a.entries[3].data, Json.encode(&set("bb")).unwrap());
+}
