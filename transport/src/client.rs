@@ -213,7 +213,11 @@ pub struct Client {
     addr: SocketAddr,
     config: ClientConfig,
     next_id: AtomicU64,
-    mux: tokio::sync::Mutex<Option<Arc<Mux>>>,
+    /// The open multiplexed connection, read without waiting by every call.
+    mux: Mutex<Option<Arc<Mux>>>,
+    /// Held while a new multiplexed connection is opened, so that callers arriving meanwhile wait
+    /// for it instead of opening their own.
+    connecting: tokio::sync::Mutex<()>,
     /// InstallSnapshot requests never share the multiplexed connection: STREAM-5 allows one chunk
     /// outstanding per connection and STREAM-6 wants a transfer's chunks in order on one
     /// connection. They go one at a time (the lock is held for the exchange) on a connection of
@@ -247,7 +251,8 @@ impl Client {
             addr,
             config,
             next_id: AtomicU64::new((seed << 16).max(1)),
-            mux: tokio::sync::Mutex::new(None),
+            mux: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
             snapshots: tokio::sync::Mutex::new(None),
             stats: Arc::new(ClientStats::default()),
         }
@@ -255,7 +260,7 @@ impl Client {
 
     /// The multiplexed connection's state.
     pub async fn state(&self) -> ConnState {
-        match self.mux.lock().await.as_ref() {
+        match self.healthy_or_any().as_ref() {
             None => ConnState::None,
             Some(m) if m.broken.lock().map(|b| b.is_some()).unwrap_or(true) => ConnState::Broken,
             Some(m) => match m.pending.lock().map(|p| p.len()).unwrap_or(0) {
@@ -371,12 +376,26 @@ impl Client {
     }
 
     /// The multiplexed connection, opened (or reopened after a failure) on demand.
+    /// The multiplexed connection as it is (possibly broken), for [`Client::state`].
+    fn healthy_or_any(&self) -> Option<Arc<Mux>> {
+        self.mux.lock().ok().and_then(|m| m.clone())
+    }
+
+    /// The multiplexed connection if it is open and not broken: every call's fast path, a lock
+    /// held for a pointer copy (16 callers queueing on an async lock here cost a task switch each).
+    fn healthy(&self) -> Option<Arc<Mux>> {
+        self.healthy_or_any()
+            .filter(|m| m.broken.lock().map(|b| b.is_none()).unwrap_or(false))
+    }
+
     async fn connection(&self) -> Result<Arc<Mux>, TransportError> {
-        let mut slot = self.mux.lock().await;
-        if let Some(m) = slot.as_ref() {
-            if m.broken.lock().map(|b| b.is_none()).unwrap_or(false) {
-                return Ok(m.clone());
-            }
+        if let Some(m) = self.healthy() {
+            return Ok(m);
+        }
+        let _opening = self.connecting.lock().await;
+        // Another caller may have opened one while this one waited.
+        if let Some(m) = self.healthy() {
+            return Ok(m);
         }
         let stream = TcpStream::connect(self.addr)
             .await
@@ -432,7 +451,9 @@ impl Client {
                 let _ = tx.send(Err(failure.clone()));
             }
         });
-        *slot = Some(mux.clone());
+        if let Ok(mut slot) = self.mux.lock() {
+            *slot = Some(mux.clone());
+        }
         Ok(mux)
     }
 
