@@ -13,7 +13,11 @@
 //!   `append_entries`, `vote`, and `full_snapshot` (the whole snapshot in chunks, so each chunk
 //!   carries the total size RFW/1 checks).
 //! - [`RaftService`] is the server side: a `raftwire_transport::AsyncHandler` that hands decoded
-//!   requests to `Raft::append_entries`, `Raft::vote` and `Raft::install_full_snapshot`.
+//!   requests to `Raft::append_entries`, `Raft::vote` and `Raft::install_full_snapshot` (any
+//!   [`RaftApi`]: openraft's `Raft`, or a stand-in for tests and benchmarks), reassembling a
+//!   snapshot from its chunks in memory (bounded, 1 GiB by default).
+//! - [`memory`] is an in-memory node (log store, key-value state machine, server) for tests,
+//!   examples and benchmarks.
 //! - The application's command type crosses through a [`DataCodec`]; [`Json`] is the serde
 //!   default.
 //!
