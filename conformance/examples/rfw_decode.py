@@ -275,6 +275,19 @@ def behind(lid, vote):
     return lid
 
 
+def increasing_ids(b, n, rest):
+    """`n` u64 ids, each followed by what `rest` reads; MEM-1 checked at each id as it is read."""
+    ids = []
+    for _ in range(n):
+        at = b.here()
+        i = b.u64()
+        if ids and i <= ids[-1]:
+            raise Reject("ids_out_of_order", at)
+        ids.append(i)
+        rest()
+    return ids
+
+
 def membership(b):
     """Returns the number of voter sets; CONF-1, MEM-1, MEM-2."""
     sets = b.count(2, 2)
@@ -284,25 +297,10 @@ def membership(b):
         n = b.count(2, 8)
         if n == 0:
             raise Reject("no_voter", at)
-        previous = None
-        for _ in range(n):
-            at = b.here()
-            v = b.u64()
-            if previous is not None and v <= previous:
-                raise Reject("ids_out_of_order", at)
-            previous = v
-            voters.append(v)
+        voters += increasing_ids(b, n, lambda: None)
     nodes_at = b.here()
     n = b.count(2, 10)
-    ids, previous = set(), None
-    for _ in range(n):
-        at = b.here()
-        i = b.u64()
-        if previous is not None and i <= previous:
-            raise Reject("ids_out_of_order", at)
-        previous = i
-        ids.add(i)
-        b.text(1024)
+    ids = set(increasing_ids(b, n, lambda: b.text(1024)))
     if any(v not in ids for v in voters):
         raise Reject("voter_without_node", nodes_at)
     return sets, n

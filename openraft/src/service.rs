@@ -106,14 +106,7 @@ impl<C: RfwTypes, K: DataCodec<C::D>, R: RaftApi<C>> RaftService<C, K, R> {
 }
 
 fn error(code: ErrorResponseCode, message: impl Into<String>) -> Message {
-    let mut message: String = message.into();
-    // The Error body's text is bounded (SPEC.md §5.5); cut at a character boundary.
-    let mut cut = message.len().min(rfw::MAX_ERROR_MESSAGE_LEN as usize);
-    while !message.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    message.truncate(cut);
-    Message::Error(ErrorResponse { code, message })
+    Message::Error(ErrorResponse::cut(code, message))
 }
 
 impl<C: RfwTypes, K: DataCodec<C::D>, R: RaftApi<C>> AsyncHandler for RaftService<C, K, R> {

@@ -46,6 +46,21 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
+impl ErrorResponse {
+    /// An Error response whose message is `message` cut, at a character boundary, to the
+    /// [`MAX_ERROR_MESSAGE_LEN`] bytes the body allows (FIELD-6): a server passing on a library's
+    /// error text can never build an answer its own encoder refuses.
+    pub fn cut(code: ErrorResponseCode, message: impl Into<String>) -> ErrorResponse {
+        let mut message = message.into();
+        let mut end = message.len().min(MAX_ERROR_MESSAGE_LEN as usize);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        ErrorResponse { code, message }
+    }
+}
+
 /// An Error response as a borrowed view of its frame ([`crate::decode_ref`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorResponseRef<'a> {
@@ -86,13 +101,28 @@ impl ErrorResponse {
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for ErrorResponse {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        let mut message: String = u.arbitrary()?;
-        while message.len() > MAX_ERROR_MESSAGE_LEN as usize {
-            message.pop();
-        }
-        Ok(ErrorResponse {
-            code: u.arbitrary()?,
-            message,
-        })
+        let message: String = u.arbitrary()?;
+        Ok(ErrorResponse::cut(u.arbitrary()?, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_message_ends_at_the_last_whole_character_within_the_limit() {
+        // 'a' then two-byte characters: byte 4096 falls inside one.
+        let long = format!("a{}", "é".repeat(3000));
+        let e = ErrorResponse::cut(ErrorResponseCode::Internal, long.clone());
+        assert_eq!((e.code, e.message.len()), (ErrorResponseCode::Internal, 4095));
+        assert!(long.starts_with(&e.message));
+        let short = ErrorResponse::cut(ErrorResponseCode::Malformed, "kept whole");
+        assert_eq!(short.message, "kept whole");
+        let exact = "x".repeat(MAX_ERROR_MESSAGE_LEN as usize);
+        assert_eq!(
+            ErrorResponse::cut(ErrorResponseCode::Malformed, exact.clone()).message,
+            exact
+        );
     }
 }

@@ -49,11 +49,8 @@ impl Membership {
         let mut buf = bytes::BytesMut::new();
         let mut w = Writer::new(&mut buf, 0);
         self.encode(&mut w)?;
-        let body = w.written_since(0);
-        match crate::message::whole(entry_data(body)) {
-            Ok(_) => Ok(buf.freeze()),
-            Err(e) => Err(EncodeError::Invalid(e.locate(0, body.len()))),
-        }
+        super::checked_body(&w, 0, |b: &[u8]| crate::message::whole(entry_data(b)).map(|_| ()))?;
+        Ok(buf.freeze())
     }
 
     pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
