@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo bench -p raftwire-openraft --bench vs_tonic            # full run
 //! cargo bench -p raftwire-openraft --bench vs_tonic -- --quick # CI smoke run
+//! # one cell, one side, e.g. to put under `perf record`:
+//! cargo bench -p raftwire-openraft --bench vs_tonic -- --only binary/64/16 --side rfw
 //! ```
 //!
 //! Both sides do the same work: the client turns openraft's `AppendEntriesRequest<C>` into its
@@ -333,8 +335,43 @@ impl DataCodec<Set> for Binary {
     }
 }
 
+/// Which cells and sides to run (all, unless the command line narrows them).
+#[derive(Clone, Default)]
+struct Only {
+    /// `CODEC/ENTRIES/IN_FLIGHT`, e.g. `binary/64/16`.
+    cell: Option<String>,
+    /// `rfw` or `tonic`: the other side is not run (its rate reads 0).
+    side: Option<String>,
+}
+
+impl Only {
+    fn from_args() -> Only {
+        let args: Vec<String> = std::env::args().collect();
+        let after = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+        };
+        Only {
+            cell: after("--only"),
+            side: after("--side"),
+        }
+    }
+
+    fn cell(&self, codec: &str, entries: usize, in_flight: usize) -> bool {
+        self.cell
+            .as_ref()
+            .is_none_or(|c| *c == format!("{codec}/{entries}/{in_flight}"))
+    }
+
+    fn side(&self, side: &str) -> bool {
+        self.side.as_ref().is_none_or(|s| s == side)
+    }
+}
+
 /// Every workload through both networks, commands encoded with `K`.
-async fn compare<K: DataCodec<Set> + Clone + Default>(codec_name: &str, rounds: usize, per_round: usize) {
+async fn compare<K: DataCodec<Set> + Clone + Default>(codec_name: &str, rounds: usize, per_round: usize, only: &Only) {
     let rfw = Server::start_async(
         "127.0.0.1:0",
         Arc::new(RaftService::<KvTypes, K, Sink>::new(Sink)),
@@ -381,50 +418,60 @@ async fn compare<K: DataCodec<Set> + Clone + Default>(codec_name: &str, rounds: 
     for (name, entries) in [("64 entries x 256 B", 64), ("heartbeat", 0)] {
         let req = Arc::new(request(entries));
         for concurrency in [1, 16] {
+            if !only.cell(codec_name, entries, concurrency) {
+                continue;
+            }
             let (mut ours, mut theirs, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
             let (mut our_p99, mut their_p99) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 // RFW/1: the adapter's RaftNetwork::append_entries, a network per caller (all on
                 // one multiplexed connection, as openraft's clients for one target are).
+                let (mut rfw_rate, mut tonic_rate) = (0.0, 0.0);
                 let r = req.clone();
                 let workers: Vec<_> = rfw_nets.drain(..concurrency).collect();
-                let (t, lat, back) = run(per_round, workers, move |mut net| {
-                    let r = r.clone();
-                    async move {
-                        let ok = net
-                            .append_entries((*r).clone(), RPCOption::new(Duration::from_secs(5)))
-                            .await
-                            .is_ok_and(|a| a.is_success());
-                        (net, ok)
-                    }
-                })
-                .await;
-                rfw_nets.extend(back);
-                let rfw_rate = per_round as f64 / t.as_secs_f64();
-                our_p99.push(p99(lat).as_secs_f64() * 1e6);
-                // tonic: the same conversion, one HTTP/2 channel (it multiplexes streams).
-                let r = req.clone();
-                let workers = vec![grpc.clone(); concurrency];
-                let (t, lat, _) = run(per_round, workers, move |mut g| {
-                    let r = r.clone();
-                    async move {
-                        // Owned, as RaftNetwork::append_entries receives it (the RFW/1 side too).
-                        let r = (*r).clone();
-                        if g.ready().await.is_err() {
-                            return (g, false);
+                if only.side("rfw") {
+                    let (t, lat, back) = run(per_round, workers, move |mut net| {
+                        let r = r.clone();
+                        async move {
+                            let ok = net
+                                .append_entries((*r).clone(), RPCOption::new(Duration::from_secs(5)))
+                                .await
+                                .is_ok_and(|a| a.is_success());
+                            (net, ok)
                         }
-                        let path = http::uri::PathAndQuery::from_static("/raft.Raft/AppendEntries");
-                        let message = to_pb(&r, &K::default());
-                        let answer: Result<tonic::Response<PbAppendResponse>, _> = g
-                            .unary(tonic::Request::new(message), path, tonic_prost::ProstCodec::default())
-                            .await;
-                        let ok = answer.is_ok_and(|a| a.into_inner().result == 0);
-                        (g, ok)
-                    }
-                })
-                .await;
-                let tonic_rate = per_round as f64 / t.as_secs_f64();
-                their_p99.push(p99(lat).as_secs_f64() * 1e6);
+                    })
+                    .await;
+                    rfw_nets.extend(back);
+                    rfw_rate = per_round as f64 / t.as_secs_f64();
+                    our_p99.push(p99(lat).as_secs_f64() * 1e6);
+                } else {
+                    rfw_nets.extend(workers);
+                }
+                // tonic: the same conversion, one HTTP/2 channel (it multiplexes streams).
+                if only.side("tonic") {
+                    let r = req.clone();
+                    let workers = vec![grpc.clone(); concurrency];
+                    let (t, lat, _) = run(per_round, workers, move |mut g| {
+                        let r = r.clone();
+                        async move {
+                            // Owned, as RaftNetwork::append_entries receives it (the RFW/1 side too).
+                            let r = (*r).clone();
+                            if g.ready().await.is_err() {
+                                return (g, false);
+                            }
+                            let path = http::uri::PathAndQuery::from_static("/raft.Raft/AppendEntries");
+                            let message = to_pb(&r, &K::default());
+                            let answer: Result<tonic::Response<PbAppendResponse>, _> = g
+                                .unary(tonic::Request::new(message), path, tonic_prost::ProstCodec::default())
+                                .await;
+                            let ok = answer.is_ok_and(|a| a.into_inner().result == 0);
+                            (g, ok)
+                        }
+                    })
+                    .await;
+                    tonic_rate = per_round as f64 / t.as_secs_f64();
+                    their_p99.push(p99(lat).as_secs_f64() * 1e6);
+                }
                 ours.push(rfw_rate);
                 theirs.push(tonic_rate);
                 ratio.push(rfw_rate / tonic_rate);
@@ -446,6 +493,7 @@ async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (rounds, per_round) = if quick { (3, 200) } else { (9, 2000) };
     println!("codec   workload             in flight  RFW/1 RPC/s   tonic RPC/s  ratio   RFW/1 p99   tonic p99");
-    compare::<Json>("json", rounds, per_round).await;
-    compare::<Binary>("binary", rounds, per_round).await;
+    let only = Only::from_args();
+    compare::<Json>("json", rounds, per_round, &only).await;
+    compare::<Binary>("binary", rounds, per_round, &only).await;
 }
