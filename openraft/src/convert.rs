@@ -74,11 +74,15 @@ pub(crate) fn membership_from(m: rfw::Membership) -> openraft::Membership<u64, B
 
 /// openraft's entries as the family's. The commands are encoded one after another into a single
 /// buffer and each entry's data is a slice of it: one allocation for all of them, not one each.
+///
+/// `per_command` is what a command took last time (updated here): the buffer starts at that
+/// times the entries, so a batch like the last one is written without growing it.
 pub(crate) fn entries_to<C: RfwTypes>(
     entries: &[openraft::Entry<C>],
     codec: &dyn DataCodec<C::D>,
+    per_command: &mut usize,
 ) -> Result<Vec<rfw::LogEntry>, String> {
-    let mut commands = Vec::new();
+    let mut commands = Vec::with_capacity(per_command.saturating_mul(entries.len()));
     let mut spans = Vec::with_capacity(entries.len());
     for e in entries {
         spans.push(match &e.payload {
@@ -90,26 +94,41 @@ pub(crate) fn entries_to<C: RfwTypes>(
             _ => None,
         });
     }
+    if let Some(per) = commands.len().checked_div(entries.len()) {
+        *per_command = per;
+    }
     let commands = Bytes::from(commands);
-    entries
-        .iter()
-        .zip(spans)
-        .map(|(e, span)| {
-            let (kind, data) = match (&e.payload, span) {
-                (EntryPayload::Normal(_), Some(span)) => (rfw::LogEntryKind::Normal, commands.slice(span)),
-                (EntryPayload::Membership(m), _) => (
-                    rfw::LogEntryKind::Membership,
-                    membership_to(m).to_entry_data().map_err(|e| e.to_string())?,
-                ),
-                _ => (rfw::LogEntryKind::Blank, Bytes::new()),
-            };
-            Ok(rfw::LogEntry {
-                log_id: log_id_to(&e.log_id),
-                kind,
-                data,
-            })
-        })
-        .collect()
+    // A loop, not `collect` into a `Result`: that cannot say its length and grew the vector by
+    // doubling.
+    let mut out = Vec::with_capacity(entries.len());
+    for (e, span) in entries.iter().zip(spans) {
+        let (kind, data) = match (&e.payload, span) {
+            (EntryPayload::Normal(_), Some(span)) => (rfw::LogEntryKind::Normal, commands.slice(span)),
+            (EntryPayload::Membership(m), _) => (
+                rfw::LogEntryKind::Membership,
+                membership_to(m).to_entry_data().map_err(|e| e.to_string())?,
+            ),
+            _ => (rfw::LogEntryKind::Blank, Bytes::new()),
+        };
+        out.push(rfw::LogEntry {
+            log_id: log_id_to(&e.log_id),
+            kind,
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// The family's entries as openraft's, each command decoded by `codec`.
+pub(crate) fn entries_from<C: RfwTypes>(
+    entries: &[rfw::LogEntry],
+    codec: &dyn DataCodec<C::D>,
+) -> Result<Vec<openraft::Entry<C>>, String> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        out.push(entry_from::<C>(e, codec)?);
+    }
+    Ok(out)
 }
 
 pub(crate) fn entry_from<C: RfwTypes>(

@@ -99,6 +99,7 @@ impl<C: RfwTypes, K: DataCodec<C::D>> RaftNetworkFactory<C> for RfwNetworkFactor
             client,
             codec: self.codec.clone(),
             chunk: self.chunk,
+            per_command: 0,
             _types: PhantomData,
         }
     }
@@ -111,6 +112,8 @@ pub struct RfwNetwork<C: RfwTypes, K: DataCodec<C::D> = Json> {
     client: Option<Arc<Client>>,
     codec: Arc<K>,
     chunk: usize,
+    /// Bytes a command took in the last Append: the next one's buffer is sized from it.
+    per_command: usize,
     _types: PhantomData<fn() -> C>,
 }
 
@@ -196,7 +199,8 @@ impl<C: RfwTypes, K: DataCodec<C::D>> RaftNetwork<C> for RfwNetwork<C, K> {
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        let entries = entries_to(&rpc.entries, self.codec.as_ref()).map_err(|e| rpc_error(CallError::Refused(e)))?;
+        let entries = entries_to(&rpc.entries, self.codec.as_ref(), &mut self.per_command)
+            .map_err(|e| rpc_error(CallError::Refused(e)))?;
         let message = Message::Append(rfw::AppendRequest {
             vote: vote_to(&rpc.vote),
             prev_log_id: opt_to(&rpc.prev_log_id),

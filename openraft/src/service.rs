@@ -129,12 +129,7 @@ impl<C: RfwTypes, K: DataCodec<C::D>, R: RaftApi<C>> AsyncHandler for RaftServic
                     }
                 }
                 Message::Append(a) => {
-                    let entries = a
-                        .entries
-                        .iter()
-                        .map(|e| entry_from::<C>(e, codec.as_ref()))
-                        .collect::<Result<Vec<_>, _>>();
-                    let entries = match entries {
+                    let entries = match entries_from::<C>(&a.entries, codec.as_ref()) {
                         Ok(e) => e,
                         Err(e) => return error(ErrorResponseCode::Malformed, format!("an entry's data: {e}")),
                     };

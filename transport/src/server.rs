@@ -353,18 +353,21 @@ impl Connection {
             };
             let (handler, stats, tx, record) = (self.handler.clone(), stats.clone(), tx.clone(), self.options.record);
             tokio::spawn(async move {
+                let id = frame.request_id;
+                // The frame moves into the handler: a clone of an Append is a vector and a
+                // reference count per entry.
                 let response = cell
-                    .get_or_init(|| async {
+                    .get_or_init(|| async move {
                         if record {
                             if let Ok(mut e) = stats.executed.lock() {
-                                *e.entry(frame.request_id).or_default() += 1;
+                                *e.entry(id).or_default() += 1;
                             }
                         }
-                        handler.handle(frame.clone()).await
+                        handler.handle(frame).await
                     })
                     .await
                     .clone();
-                let _ = tx.send(Frame::new(frame.request_id, response)).await;
+                let _ = tx.send(Frame::new(id, response)).await;
                 drop(permit);
             });
         }
