@@ -25,6 +25,10 @@ pub enum CodecError {
     Encode(#[from] EncodeError),
 }
 
+/// How far ahead of the frame being read the read buffer grows (when it grows): a bound on what a
+/// connection buffers beyond the frames it holds.
+const READ_AHEAD: usize = 64 * 1024;
+
 /// RFW/1 framing for tokio-util. `limits.max_payload_len` bounds both directions; `offset` counts
 /// the bytes decoded so far so errors carry absolute stream offsets.
 #[derive(Debug, Clone, Default)]
@@ -70,8 +74,14 @@ impl Decoder for RfwCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
         match frame_extent(src, self.offset, &self.limits)? {
             Err(needed) => {
-                // The header has been checked (or is still arriving), so `needed` is bounded by one frame.
-                src.reserve(needed);
+                // The header has been checked (or is still arriving), so `needed` is bounded by one
+                // frame. When the buffer must grow anyway (its earlier frames are still held, so
+                // growing means a new allocation), it grows by at least `READ_AHEAD`: the next
+                // reads can then bring several frames at once, into one allocation, instead of
+                // one read and one allocation a frame.
+                if src.capacity() - src.len() < needed {
+                    src.reserve(needed.max(READ_AHEAD));
+                }
                 Ok(None)
             }
             Ok((header, len)) => {

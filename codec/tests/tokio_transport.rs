@@ -109,3 +109,28 @@ fn the_decoder_tells_the_payload_crc_of_the_frame_it_just_decoded() {
         assert_eq!(codec.last_payload_crc(), crc);
     }
 }
+
+#[test]
+fn a_partial_frame_leaves_room_for_its_rest_and_for_reading_ahead() {
+    // A frame larger than what arrived: the buffer is made to hold the rest of it, and (since it
+    // had to grow) 64 KiB more, so the next reads can bring several frames in one allocation.
+    static DATA: [u8; 10_000] = [7; 10_000];
+    let bytes = Frame::new(
+        1,
+        Message::InstallSnapshot(Box::new(install_snapshot(0, &DATA, 10_000))),
+    )
+    .to_bytes()
+    .unwrap();
+    let mut codec = RfwCodec::default();
+    let mut buf = BytesMut::with_capacity(4096);
+    buf.extend_from_slice(&bytes[..4096]);
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    assert!(buf.capacity() >= bytes.len(), "room for the whole frame");
+    assert!(buf.capacity() - buf.len() >= 64 * 1024, "and the read ahead");
+    // A buffer that already has room for the rest is left as it is.
+    let mut roomy = BytesMut::with_capacity(bytes.len() + 10);
+    roomy.extend_from_slice(&bytes[..4096]);
+    let before = roomy.capacity();
+    assert!(codec.decode(&mut roomy).unwrap().is_none());
+    assert_eq!(roomy.capacity(), before, "no growth when the frame already fits");
+}
