@@ -203,8 +203,12 @@ pub struct CaptureReport {
     pub packets: u64,
     /// Packets that are not TCP (or not IP), ignored.
     pub not_tcp: u64,
-    /// IP fragments, ignored (no IP defragmentation).
+    /// IP fragments of TCP datagrams that could not be put together (a fragment missing, cut by
+    /// the snap length, or overlapping another with different bytes; or held past the
+    /// defragmenter's bounds): their bytes are missing from their connections.
     pub fragments: u64,
+    /// IP fragments put back together into TCP segments, which were then checked.
+    pub reassembled_fragments: u64,
     /// Packets too short for the headers they claim.
     pub malformed: u64,
     /// Packets cut by the capture's snap length (their missing bytes show up as gaps).
@@ -429,8 +433,10 @@ impl Report {
             }
             if c.fragments > 0 {
                 out.push(format!(
-                    "{}: {} IP fragment(s) were not reassembled (raftwire does not defragment IP): the TCP bytes \
-                     they carry are missing from their connections, or whole connections are missing",
+                    "{}: {} IP fragment(s) could not be put together (a fragment of their datagram missing or cut \
+                     by the snap length, fragments overlapping with different bytes, or a datagram waiting past \
+                     30 s or the 4 MiB held for reassembly): the TCP bytes they carry are missing from their \
+                     connections",
                     c.file, c.fragments
                 ));
             }

@@ -221,28 +221,52 @@ fn a_frame_cut_by_the_end_of_the_capture_is_information_and_cut_by_fin_a_violati
     assert_eq!(must(&r), ["truncated_frame"]);
 }
 
-/// IP fragments are not reassembled: the bytes they carry are missing, and the report says so
-/// (#13 item 9) rather than pass the connection as if it were whole.
+/// A request sent in two IP fragments is put back together and checked; with its second
+/// fragment lost, the bytes it carries are missing, and the report says so (#13 item 9) rather
+/// than pass the connection as if it were whole.
 #[test]
-fn ip_fragments_are_reported_as_not_checked() {
+fn ip_fragments_are_reassembled_or_reported_as_not_checked() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Conn::new((1, 40000), (2, 7000)).s2c(response(1));
     c.close = false;
-    let mut p = Pcap::new(65535);
-    // The request goes as two fragments, before its response.
     let mut handshake_only = c.clone();
     handshake_only.writes.clear();
-    p.conn(&handshake_only);
-    p.fragmented(c.client, c.server, Pcap::client_isn(&c), &request(1), 24);
     let mut rest = c.clone();
     rest.handshake = false;
-    p.conn(&rest);
-    let path = write(dir.path(), "frag.pcap", &p.bytes());
+    let fragments = Pcap::fragments(c.client, c.server, Pcap::client_isn(&c), &request(1), 24);
+    // The request goes as two fragments, before its response.
+    let capture = |sent: &[Vec<u8>], answered: bool| {
+        let mut p = Pcap::new(65535);
+        p.conn(&handshake_only);
+        for f in sent {
+            p.frame(f);
+        }
+        if answered {
+            p.conn(&rest);
+        }
+        p.bytes()
+    };
+    let path = write(dir.path(), "frag.pcap", &capture(&fragments, true));
     let (code, r) = validate_json(&[&path]);
-    assert_eq!(r["captures"][0]["fragments"], 2, "{r}");
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["summary"]["verdict"], "conforming");
+    assert_eq!(
+        (
+            &r["captures"][0]["reassembled_fragments"],
+            &r["captures"][0]["fragments"]
+        ),
+        (&2.into(), &0.into())
+    );
+    assert_eq!(r["connections"][0]["directions"]["client_to_server"]["frames"], 1);
+    // The second fragment lost.
+    let path = write(dir.path(), "lost.pcap", &capture(&fragments[..1], true));
+    let (code, r) = validate_json(&[&path]);
+    assert_eq!(r["captures"][0]["fragments"], 1, "{r}");
     assert_eq!(code, 3, "{r}");
     let why = r["summary"]["not_checked"].to_string();
-    assert!(why.contains("2 IP fragment(s) were not reassembled"), "{why}");
+    assert!(why.contains("1 IP fragment(s) could not be put together"), "{why}");
+    // The connection is told where the lost segment began.
+    assert!(r["connections"][0].to_string().contains("IP-fragmented"), "{r}");
     // The response to the lost request is not blamed on the peer.
     let v = &r["connections"][0]["directions"]["server_to_client"]["violations"][0];
     assert_eq!(
@@ -251,15 +275,12 @@ fn ip_fragments_are_reported_as_not_checked() {
         "{r}"
     );
     assert_eq!(v["after_capture_gap"], true);
-    // Alone, the fragmented request leaves nothing to check: exit 2, saying why.
-    let mut p = Pcap::new(65535);
-    p.conn(&handshake_only);
-    p.fragmented(c.client, c.server, Pcap::client_isn(&c), &request(1), 24);
-    let path = write(dir.path(), "frag-only.pcap", &p.bytes());
+    // Alone, the fragment leaves nothing to check: exit 2, saying why.
+    let path = write(dir.path(), "frag-only.pcap", &capture(&fragments[..1], false));
     let out = raftwire().arg("validate").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2 IP fragment(s), not reassembled"), "{err}");
+    assert!(err.contains("1 IP fragment(s), not reassembled"), "{err}");
 }
 
 /// A packet whose headers are broken but which the capture did not cut is malformed, not cut:

@@ -116,11 +116,13 @@ pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, Stri
     let mut order = Vec::new();
     let (mut pending, mut held) = (0usize, 0usize);
     let mut failed: Option<String> = None;
+    // Fragmented segments are put back together, as for `validate`.
+    let mut defrag = super::defrag::Defragmenter::default();
     let truncated_at = read_packets(source, true, |lt, data, missing, _| {
         if failed.is_some() {
             return;
         }
-        let Ok(seg) = super::packet::tcp_segment(lt, data, missing) else {
+        let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) else {
             return;
         };
         if !ports.is_empty() && !ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {

@@ -2,6 +2,7 @@
 //! each validated like a pair of raw stream files, but in capture order.
 
 mod connection;
+pub mod defrag;
 pub mod extract;
 pub mod packet;
 pub mod reassembly;
@@ -14,7 +15,8 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 use raftwire_codec::Limits;
 
-use packet::{supported_link_type, tcp_segment, Skip, TcpSegment};
+use defrag::Defragmenter;
+use packet::{supported_link_type, Skip, TcpSegment};
 use shards::Shards;
 use tracker::{Caps, Settings, Tracker};
 
@@ -36,15 +38,44 @@ pub struct Options {
 /// Counts of what the capture held besides the connections reported: the report's own type.
 pub type Stats = crate::report::CaptureReport;
 
-/// The TCP segment of one captured packet, if it is one this validation looks at; what it is
-/// otherwise is counted in `stats`.
+/// Hands `emit` the TCP segments of one captured packet this validation looks at: its own, the
+/// segment of an IP datagram it completes, and the markers of fragmented segments given up (each
+/// tells its connection where bytes are missing). What the packet is otherwise is counted in
+/// `stats`.
+fn segments_of(
+    stats: &mut Stats,
+    ports: &[u16],
+    defrag: &mut Defragmenter,
+    packet: (i32, &[u8], u32, f64),
+    emit: &mut dyn FnMut(&TcpSegment<'_>),
+) {
+    if let Some(seg) = segment_of(stats, ports, defrag, packet) {
+        emit(&seg);
+    }
+    given_up(stats, ports, defrag.take_given_up(), emit);
+}
+
+/// Counts the fragments of datagrams given up, and hands their markers to `emit`.
+fn given_up(stats: &mut Stats, ports: &[u16], given_up: Vec<defrag::GivenUp>, emit: &mut dyn FnMut(&TcpSegment<'_>)) {
+    for g in given_up {
+        stats.fragments += g.fragments;
+        if let Some(m) = g.marker().filter(|m| on_ports(ports, m)) {
+            emit(&m);
+        }
+    }
+}
+
+fn on_ports(ports: &[u16], seg: &TcpSegment<'_>) -> bool {
+    ports.is_empty() || ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port())
+}
+
+/// The TCP segment of one captured packet (or of the datagram it completes), if it is one this
+/// validation looks at; what it is otherwise is counted in `stats`.
 fn segment_of<'a>(
     stats: &mut Stats,
     ports: &[u16],
-    link_type: i32,
-    data: &'a [u8],
-    missing: u32,
-    ts: f64,
+    defrag: &'a mut Defragmenter,
+    (link_type, data, missing, ts): (i32, &'a [u8], u32, f64),
 ) -> Option<TcpSegment<'a>> {
     stats.packets += 1;
     // Cut by the snap length: TCP bytes missing, or headers too short to read. (A record whose
@@ -54,47 +85,31 @@ fn segment_of<'a>(
         stats.truncated_packets += 1;
         stats.snap_length = stats.snap_length.max(data.len() as u64);
     };
-    let seg = match tcp_segment(link_type, data, missing) {
-        Ok(mut s) => {
+    let seg = match defrag.packet(link_type, data, missing, ts) {
+        Ok(Some(mut s)) => {
             s.ts = ts;
             if s.missing > 0 {
                 cut(stats);
             }
             s
         }
+        // A fragment whose datagram is not complete yet: counted when its fate is known.
+        Ok(None) => return None,
         Err(Skip::Malformed) if missing > 0 => {
             cut(stats);
             stats.malformed += 1;
             return None;
         }
-        Err(Skip::FirstFragment { src, dst, seq }) => {
-            stats.fragments += 1;
-            // Its connection learns that a segment starting at `seq` is missing.
-            TcpSegment {
-                src,
-                dst,
-                seq,
-                ack_number: 0,
-                syn: false,
-                ack: false,
-                fin: false,
-                rst: false,
-                payload: &[],
-                missing: 0,
-                lost: true,
-                ts,
-            }
-        }
         Err(skip) => {
             *match skip {
                 Skip::NotTcp => &mut stats.not_tcp,
                 Skip::Malformed => &mut stats.malformed,
-                Skip::Fragment | Skip::FirstFragment { .. } => &mut stats.fragments,
+                Skip::Fragment => &mut stats.fragments,
             } += 1;
             return None;
         }
     };
-    if !ports.is_empty() && !ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
+    if !on_ports(ports, &seg) {
         stats.other_ports += 1;
         return None;
     }
@@ -324,28 +339,49 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
         caps: Caps::shared_by(opts.jobs),
     };
     let ports = &opts.ports;
+    let mut defrag = Defragmenter::default();
+    let mut last_ts = 0.0;
     let (mut closed, held, hit) = if opts.jobs <= 1 {
         let mut tracker = Tracker::new(settings);
         stats.file_truncated_at = read_packets(source, opts.progress, |lt, data, missing, ts| {
-            let ts = stats.clock(ts);
-            if let Some(seg) = segment_of(&mut stats, ports, lt, data, missing, ts) {
-                tracker.segment(&seg, stats.packets);
-            }
+            last_ts = stats.clock(ts);
+            let at = stats.packets + 1;
+            segments_of(
+                &mut stats,
+                ports,
+                &mut defrag,
+                (lt, data, missing, last_ts),
+                &mut |seg| tracker.segment(seg, at),
+            );
         })?;
+        let at = stats.packets;
+        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| {
+            tracker.segment(seg, at)
+        });
         tracker.finish()
     } else {
         let mut shards = Shards::start(&settings, opts.jobs)?;
         let read = read_packets(source, opts.progress, |lt, data, missing, ts| {
-            let ts = stats.clock(ts);
-            if let Some(seg) = segment_of(&mut stats, ports, lt, data, missing, ts) {
-                shards.segment(&seg, stats.packets);
-            }
+            last_ts = stats.clock(ts);
+            let at = stats.packets + 1;
+            segments_of(
+                &mut stats,
+                ports,
+                &mut defrag,
+                (lt, data, missing, last_ts),
+                &mut |seg| shards.segment(seg, at),
+            );
+        });
+        let at = stats.packets;
+        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| {
+            shards.segment(seg, at)
         });
         // Join the workers even when the read failed, so no thread outlives the call.
         let done = shards.finish();
         stats.file_truncated_at = read?;
         done?
     };
+    stats.reassembled_fragments = defrag.reassembled_fragments;
     stats.evicted_connections = hit.evicted;
     stats.released_bytes = hit.released;
     let (foreign, not_listed, unchecked) = held.resolve(!opts.ports.is_empty());

@@ -20,8 +20,8 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the capture's snap length cut off the end of `payload`.
     pub missing: u32,
-    /// The segment was IP-fragmented and is not in the capture (not reassembled): only its start
-    /// is known (`seq`).
+    /// The segment was IP-fragmented and could not be put together (a fragment missing, or
+    /// fragments that disagree): only its start is known (`seq`).
     pub lost: bool,
     /// When it was captured: seconds since the capture's first packet.
     pub ts: f64,
@@ -32,11 +32,9 @@ pub struct TcpSegment<'a> {
 pub enum Skip {
     /// Not IP, or IP but not TCP.
     NotTcp,
-    /// An IP fragment: TCP reassembly would need IP defragmentation first.
+    /// A fragment of an IP datagram carrying TCP: the segment is read once the datagram is
+    /// put together ([`super::defrag::Defragmenter`]).
     Fragment,
-    /// The first fragment of an IPv4 datagram carrying TCP: its header names the connection and
-    /// where in it the lost segment began, though not how long it was.
-    FirstFragment { src: SocketAddr, dst: SocketAddr, seq: u32 },
     /// Too short to hold the headers it claims.
     Malformed,
 }
@@ -50,10 +48,62 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// Splits `data` (a packet of link type `link_type`, of which `missing` bytes at the end were not
-/// captured) down to its TCP segment.
-pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegment<'_>, Skip> {
-    let sliced = match link_type {
+/// One IP fragment of a datagram that carries TCP: what IP defragmentation needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpFragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The datagram's identification (16 bits for IPv4, 32 for IPv6).
+    pub id: u32,
+    /// Where this fragment's bytes start in the datagram's payload.
+    pub offset: etherparse::IpFragOffset,
+    /// More fragments follow (false on the last one).
+    pub more: bool,
+    /// This fragment's part of the datagram's payload.
+    pub payload: &'a [u8],
+    /// The capture's snap length cut this fragment's bytes.
+    pub cut: bool,
+}
+
+/// The fragment `data` is, if it is a fragment of a datagram carrying TCP.
+pub fn ip_fragment(link_type: i32, data: &[u8]) -> Option<IpFragment<'_>> {
+    let sliced = link_slice(link_type, data).ok()?;
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let (h, p) = (ip.header(), ip.payload());
+            (p.fragmented && p.ip_number == etherparse::IpNumber::TCP).then(|| IpFragment {
+                src: h.source_addr().into(),
+                dst: h.destination_addr().into(),
+                id: u32::from(h.identification()),
+                offset: h.fragments_offset(),
+                more: h.more_fragments(),
+                payload: p.payload,
+                cut: p.incomplete,
+            })
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let p = ip.payload();
+            let frag = ip.extensions().clone().into_iter().find_map(|e| match e {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                _ => None,
+            })?;
+            (p.fragmented && p.ip_number == etherparse::IpNumber::TCP).then(|| IpFragment {
+                src: ip.header().source_addr().into(),
+                dst: ip.header().destination_addr().into(),
+                id: frag.identification(),
+                offset: frag.fragment_offset(),
+                more: frag.more_fragments(),
+                payload: p.payload,
+                cut: p.incomplete,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The packet sliced from its link layer down, by link type.
+fn link_slice(link_type: i32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    Ok(match link_type {
         1 => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed)?,
         // Raw IP.
         101 | 228 | 229 => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Malformed)?,
@@ -70,7 +120,14 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             LaxSlicedPacket::from_ether_type(EtherType(proto), data.get(20..).ok_or(Skip::Malformed)?)
         }
         _ => return Err(Skip::NotTcp),
-    };
+    })
+}
+
+/// Splits `data` (a packet of link type `link_type`, of which `missing` bytes at the end were not
+/// captured) down to its TCP segment. A fragment of a TCP datagram is `Skip::Fragment` (or
+/// `FirstFragment`): [`super::defrag::Defragmenter`] puts those together.
+pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegment<'_>, Skip> {
+    let sliced = link_slice(link_type, data)?;
     // The TCP bytes the IP header says the packet carried: with the TCP bytes captured, how much
     // the capture lacks (the record's own lengths also count bytes cut elsewhere, e.g. a link
     // header chopped by `editcap -C`).
@@ -87,16 +144,6 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
     let (src_ip, dst_ip, fragmented): (IpAddr, IpAddr, bool) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
-            let p = ip.payload();
-            if p.fragmented && h.fragments_offset().value() == 0 && p.ip_number == etherparse::IpNumber::TCP {
-                if let (Some(sp), Some(dp), Some(seq)) = (be16(p.payload, 0), be16(p.payload, 2), p.payload.get(4..8)) {
-                    return Err(Skip::FirstFragment {
-                        src: SocketAddr::new(h.source_addr().into(), sp),
-                        dst: SocketAddr::new(h.destination_addr().into(), dp),
-                        seq: u32::from_be_bytes(seq.try_into().unwrap_or_default()),
-                    });
-                }
-            }
             (
                 h.source_addr().into(),
                 h.destination_addr().into(),
@@ -114,7 +161,14 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
         _ => return Err(Skip::NotTcp),
     };
     if fragmented {
-        return Err(Skip::Fragment);
+        let carries = |p: &etherparse::LaxIpPayloadSlice<'_>| p.ip_number == etherparse::IpNumber::TCP;
+        let tcp = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => carries(ip.payload()),
+            Some(LaxNetSlice::Ipv6(ip)) => carries(ip.payload()),
+            _ => false,
+        };
+        // Another protocol's fragments are not this reader's business.
+        return Err(if tcp { Skip::Fragment } else { Skip::NotTcp });
     }
     match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => Ok(TcpSegment {
@@ -143,4 +197,24 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
             Skip::NotTcp
         }),
     }
+}
+
+/// The TCP segment that is a reassembled datagram's whole payload (`payload`), sent from `src` to
+/// `dst`.
+pub fn tcp_in(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Result<TcpSegment<'_>, Skip> {
+    let tcp = etherparse::TcpSlice::from_slice(payload).map_err(|_| Skip::Malformed)?;
+    Ok(TcpSegment {
+        src: SocketAddr::new(src, tcp.source_port()),
+        dst: SocketAddr::new(dst, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack_number: tcp.acknowledgment_number(),
+        syn: tcp.syn(),
+        ack: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        payload: tcp.payload(),
+        missing: 0,
+        lost: false,
+        ts: 0.0,
+    })
 }

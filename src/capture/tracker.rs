@@ -163,10 +163,13 @@ impl Tracker {
             // The 4-tuple is reused by a new connection.
             self.close(k, at);
         }
-        if !self.open.contains_key(&k) && seg.payload.is_empty() && !seg.syn && !seg.lost {
+        if !self.open.contains_key(&k) && seg.payload.is_empty() && !seg.syn {
             // A bare ACK, FIN or RST of a connection not (or no longer) open, such as the last
             // ACK after both FINs: nothing to check, and opening a connection for it would keep
-            // one idle entry per closed connection until the capture ends.
+            // one idle entry per closed connection until the capture ends. Likewise the marker of
+            // a fragmented segment given up after its connection ended: the hole it explains was
+            // already reported as a capture gap, and a connection opened for it would be one that
+            // never existed (seen from the wrong end, with no data).
             return;
         }
         if !self.open.contains_key(&k) && self.open.len() >= self.settings.caps.open {

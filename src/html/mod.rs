@@ -126,7 +126,8 @@ fn unchecked(report: &Report) -> Markup {
             }
             @for cap in &report.captures {
                 p.capture { (cap.file) ": " (cap.packets) " packets, " (cap.not_tcp) " not TCP, "
-                    (cap.fragments) " IP fragments (not reassembled), " (cap.truncated_packets) " cut at the snap length" }
+                    (cap.reassembled_fragments) " IP fragments reassembled, " (cap.fragments)
+                    " that could not be, " (cap.truncated_packets) " cut at the snap length" }
             }
         }
     }

@@ -118,10 +118,7 @@ impl Dissecting<'_> {
         c.dissector.finish(&mut lines);
     }
 
-    fn packet(&mut self, lt: i32, data: &[u8], missing: u32) {
-        let Ok(seg) = crate::capture::packet::tcp_segment(lt, data, missing) else {
-            return;
-        };
+    fn segment(&mut self, seg: &crate::capture::packet::TcpSegment<'_>) {
         if !self.ports.is_empty() && !self.ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
             return;
         }
@@ -132,7 +129,7 @@ impl Dissecting<'_> {
                     self.finish(oldest);
                 }
             }
-            let (client, server) = roles(&seg, &self.ports);
+            let (client, server) = roles(seg, &self.ports);
             self.opened += 1;
             self.order.insert(self.opened, k);
             self.conns.insert(
@@ -199,9 +196,13 @@ pub fn inspect(
         hex,
         dialect,
     };
+    // Fragmented segments are put back together, as for `validate`.
+    let mut defrag = crate::capture::defrag::Defragmenter::default();
     let truncated_at = read_packets(source, true, |lt, data, missing, _| {
         if !d.out.closed {
-            d.packet(lt, data, missing);
+            if let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) {
+                d.segment(&seg);
+            }
         }
     })?;
     while let Some((_, k)) = d.order.pop_first() {

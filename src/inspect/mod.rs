@@ -83,7 +83,7 @@ pub fn run(path: &Path, limits: Limits, ports: &[u16], hex: bool, dialect: Diale
         let shown = capture::inspect(&source, ports, limits, hex, dialect, &mut out)?;
         if shown == 0 {
             return Err(format!(
-                "{}: no TCP connection with data{} (IP fragments are not reassembled)",
+                "{}: no TCP connection with data{}",
                 source.name,
                 if ports.is_empty() { "" } else { " on the given --port" }
             ));

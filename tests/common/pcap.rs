@@ -88,9 +88,10 @@ impl Pcap {
         self.out.extend_from_slice(&frame[..caplen as usize]);
     }
 
-    /// A TCP data segment from `from` to `to` sent as two IPv4 fragments (the first carrying
-    /// `first` bytes of the IP payload, a multiple of 8).
-    pub fn fragmented(&mut self, from: SocketAddrV4, to: SocketAddrV4, seq: u32, payload: &[u8], first: usize) {
+    /// A TCP data segment from `from` to `to` as two IPv4 fragments in Ethernet frames (the first
+    /// carrying `first` bytes of the IP payload, a multiple of 8), to add (or leave out) one by one.
+    pub fn fragments(from: SocketAddrV4, to: SocketAddrV4, seq: u32, payload: &[u8], first: usize) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
         let mut ip = Vec::new();
         PacketBuilder::ipv4(from.ip().octets(), to.ip().octets(), 64)
             .tcp(from.port(), to.port(), seq, 65535)
@@ -115,8 +116,9 @@ impl Pcap {
             frame.extend_from_slice(&0x0800u16.to_be_bytes());
             h.write(&mut frame).unwrap();
             frame.extend_from_slice(part);
-            self.frame(&frame);
+            frames.push(frame);
         }
+        frames
     }
 
     /// The sequence number a connection's client starts its data with (after the SYN).
