@@ -9,7 +9,7 @@
 //! memory held for datagrams that never complete, and, when a datagram is given up, where its
 //! TCP segment began (read from its first fragment) so its connection reports the hole.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::defrag::IpDefragBuf;
@@ -76,6 +76,8 @@ impl GivenUp {
 #[derive(Default)]
 pub struct Defragmenter {
     open: HashMap<Key, Datagram>,
+    /// The open datagrams by arrival: the oldest is found without a scan.
+    by_age: BTreeMap<u64, Key>,
     held: usize,
     next_order: u64,
     /// The last datagram completed: the segment handed out borrows it.
@@ -127,6 +129,7 @@ impl Defragmenter {
             self.make_room(f.payload.len());
             let order = self.next_order;
             self.next_order += 1;
+            self.by_age.insert(order, key);
             self.open.insert(
                 key,
                 Datagram {
@@ -160,7 +163,7 @@ impl Defragmenter {
         }
         if !d.buf.is_complete() {
             // A later fragment can grow a datagram past what was made room for at its first.
-            while self.held > HELD_BYTES && !self.open.is_empty() {
+            while self.held > HELD_BYTES && !self.by_age.is_empty() {
                 self.give_up_oldest();
             }
             return false;
@@ -168,6 +171,7 @@ impl Defragmenter {
         let Some(d) = self.open.remove(&key) else {
             return false;
         };
+        self.by_age.remove(&d.order);
         self.held = self.held.saturating_sub(d.buf.data().len());
         self.reassembled_fragments += d.fragments;
         (self.done, _) = d.buf.take_bufs();
@@ -176,33 +180,34 @@ impl Defragmenter {
 
     /// Gives up the oldest datagrams until `incoming` more bytes and one more datagram fit.
     fn make_room(&mut self, incoming: usize) {
-        while !self.open.is_empty() && (self.held + incoming > HELD_BYTES || self.open.len() >= HELD_DATAGRAMS) {
+        while !self.by_age.is_empty() && (self.held + incoming > HELD_BYTES || self.open.len() >= HELD_DATAGRAMS) {
             self.give_up_oldest();
         }
     }
 
     fn give_up_oldest(&mut self) {
-        if let Some((&key, d)) = self.open.iter().min_by_key(|(_, d)| d.order) {
-            let ts = d.last_seen;
+        if let Some((_, key)) = self.by_age.pop_first() {
+            let ts = self.open.get(&key).map_or(0.0, |d| d.last_seen);
             self.give_up(key, ts);
         }
     }
 
-    /// Gives up datagrams that waited longer than [`MAX_WAIT`] for a fragment.
+    /// Gives up datagrams that waited longer than [`MAX_WAIT`] for a fragment: the oldest first,
+    /// stopping at the first that has not (capture times may step back a little, so one that
+    /// arrived later but began earlier waits for the next check).
     fn expire(&mut self, now: f64) {
-        let old: Vec<Key> = self
-            .open
-            .iter()
-            .filter(|(_, d)| now - d.first_seen > MAX_WAIT)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in old {
+        while let Some((_, &key)) = self.by_age.first_key_value() {
+            if self.open.get(&key).is_some_and(|d| now - d.first_seen <= MAX_WAIT) {
+                return;
+            }
+            self.by_age.pop_first();
             self.give_up(key, now);
         }
     }
 
     fn give_up(&mut self, key: Key, ts: f64) {
         if let Some(d) = self.open.remove(&key) {
+            self.by_age.remove(&d.order);
             self.held = self.held.saturating_sub(d.buf.data().len());
             self.lost_fragments += d.fragments;
             self.given_up.push(GivenUp {
@@ -220,12 +225,16 @@ impl Defragmenter {
 
     /// The capture has ended: every datagram still waiting is given up.
     pub fn finish(&mut self, ts: f64) -> Vec<GivenUp> {
-        let mut rest: Vec<(u64, Key)> = self.open.iter().map(|(k, d)| (d.order, *k)).collect();
-        rest.sort_unstable_by_key(|(order, _)| *order);
-        for (_, key) in rest {
-            self.give_up(key, ts);
+        while !self.by_age.is_empty() {
+            self.give_up_oldest_at(ts);
         }
         self.take_given_up()
+    }
+
+    fn give_up_oldest_at(&mut self, ts: f64) {
+        if let Some((_, key)) = self.by_age.pop_first() {
+            self.give_up(key, ts);
+        }
     }
 }
 
