@@ -23,6 +23,11 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// Gives back spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.points.shrink_to_fit();
+    }
+
     /// No points.
     pub const fn new() -> Samples {
         Samples {

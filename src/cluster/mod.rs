@@ -31,7 +31,8 @@ pub struct Traces {
 }
 
 impl Traces {
-    pub fn push(&mut self, order: Order, t: Trace) {
+    pub fn push(&mut self, order: Order, mut t: Trace) {
+        t.compact();
         self.kept.push(Ranked(order, t));
         if self.kept.len() > MAX_TRACES {
             self.kept.pop();

@@ -541,6 +541,29 @@ impl Trace {
             .collect()
     }
 
+    /// Gives back the spare capacity of what a finished trace keeps: up to [`super::MAX_TRACES`]
+    /// of them wait for the capture's end, and vectors grown by doubling hold up to twice their
+    /// contents.
+    pub fn compact(&mut self) {
+        if let Some(d) = self.detail.as_deref_mut() {
+            for c in &mut d.claims {
+                c.ids.shrink_to_fit();
+                c.addrs.shrink_to_fit();
+            }
+            for f in &mut d.features {
+                f.shrink_to_fit();
+            }
+            d.events.shrink_to_fit();
+            d.members.shrink_to_fit();
+            for v in &mut d.versions {
+                v.shrink_to_fit();
+            }
+            d.entries.samples.shrink_to_fit();
+            d.heartbeats.samples.shrink_to_fit();
+            d.latency_over_time.shrink_to_fit();
+        }
+    }
+
     /// The connection has ended: what is still pending was never answered.
     pub fn finish(&mut self) {
         let Some(live) = self.live.take() else { return };
