@@ -108,7 +108,7 @@ impl Defragmenter {
             return Err(Skip::Malformed);
         };
         self.expire(ts);
-        if !self.fragment(&f, missing > 0, ts) {
+        if !self.fragment(&f, ts) {
             return Ok(None);
         }
         let src = f.src;
@@ -119,14 +119,14 @@ impl Defragmenter {
     }
 
     /// Adds a fragment; true when it completed its datagram (then in `self.done`).
-    fn fragment(&mut self, f: &IpFragment<'_>, cut: bool, ts: f64) -> bool {
+    fn fragment(&mut self, f: &IpFragment<'_>, ts: f64) -> bool {
         let key = Key {
             src: f.src,
             dst: f.dst,
             id: f.id,
         };
         if !self.open.contains_key(&key) {
-            self.make_room(f.payload.len());
+            self.make_room();
             let order = self.next_order;
             self.next_order += 1;
             self.by_age.insert(order, key);
@@ -153,16 +153,17 @@ impl Defragmenter {
             }
         }
         let before = d.buf.data().len();
-        // A fragment whose bytes the snap length cut, or that says something else than one
+        // A fragment whose bytes the snap length cut (shorter than its IP header says: a record
+        // cut only in its link-layer trailer lost nothing), or that says something else than one
         // already in about the same bytes, leaves the datagram's bytes unknown.
-        let known = !cut && !f.cut && agrees(&d.buf, f) && d.buf.add(f.offset, f.more, f.payload).is_ok();
+        let known = !f.cut && agrees(&d.buf, f) && d.buf.add(f.offset, f.more, f.payload).is_ok();
         self.held = (self.held + d.buf.data().len()).saturating_sub(before);
         if !known {
             self.give_up(key, ts);
             return false;
         }
         if !d.buf.is_complete() {
-            // A later fragment can grow a datagram past what was made room for at its first.
+            // Held bytes are bounded after each fragment: the oldest datagrams go first.
             while self.held > HELD_BYTES && !self.by_age.is_empty() {
                 self.give_up_oldest();
             }
@@ -178,9 +179,9 @@ impl Defragmenter {
         true
     }
 
-    /// Gives up the oldest datagrams until `incoming` more bytes and one more datagram fit.
-    fn make_room(&mut self, incoming: usize) {
-        while !self.by_age.is_empty() && (self.held + incoming > HELD_BYTES || self.open.len() >= HELD_DATAGRAMS) {
+    /// Gives up the oldest datagrams until one more fits.
+    fn make_room(&mut self) {
+        while !self.by_age.is_empty() && self.open.len() >= HELD_DATAGRAMS {
             self.give_up_oldest();
         }
     }
