@@ -149,6 +149,9 @@ pub struct Collected {
     not_listed: NotListed,
     /// Every connection's contribution to the cluster view, listed or not.
     pub traces: crate::cluster::Traces,
+    /// Where traces go instead when several threads collect: one bounded heap for all of them,
+    /// so the run keeps [`crate::cluster::MAX_TRACES`] traces, not that many per thread.
+    shared_traces: Option<std::sync::Arc<std::sync::Mutex<crate::cluster::Traces>>>,
 }
 
 impl Collected {
@@ -157,9 +160,30 @@ impl Collected {
         self.not_listed.add(n);
     }
 
+    /// A collection whose traces go to `traces`, shared with other threads' collections (their
+    /// orders must be capture-wide, as a capture's packet numbers are).
+    pub fn sharing_traces(traces: std::sync::Arc<std::sync::Mutex<crate::cluster::Traces>>) -> Collected {
+        Collected {
+            shared_traces: Some(traces),
+            ..Collected::default()
+        }
+    }
+
+    /// Adds a connection's trace (to the shared heap, if there is one).
+    pub fn push_trace(&mut self, order: Order, t: crate::cluster::Trace) {
+        match &self.shared_traces {
+            Some(shared) => {
+                if let Ok(mut traces) = shared.lock() {
+                    traces.push(order, t);
+                }
+            }
+            None => self.traces.push(order, t),
+        }
+    }
+
     pub fn push(&mut self, order: Order, mut c: ConnectionReport) {
         if let Some(t) = c.trace.take() {
-            self.traces.push(order, *t);
+            self.push_trace(order, *t);
         }
         let heap = if c.has_violations() {
             &mut self.flagged

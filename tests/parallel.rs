@@ -95,3 +95,26 @@ fn a_cut_or_broken_capture_ends_the_same_on_several_threads() {
         assert!(err.contains("larger than 1 MiB"), "--jobs {jobs}: {err}");
     }
 }
+
+/// More connections than the cluster model keeps (30,000, in report order): the threads share one
+/// bounded set of traces, and which ones it keeps, and so the model, is the same on any number of
+/// threads. The last connections come from another host, so keeping the wrong ones would show.
+#[test]
+fn past_the_cluster_models_bound_the_kept_connections_do_not_depend_on_threads() {
+    // 30,000 from two hosts, then 200 from a third.
+    let pcap = common::pcap::short_connections(30_200, |i| if i < 30_000 { 1 + (i % 2) as u8 } else { 3 });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.pcap");
+    std::fs::write(&path, pcap).unwrap();
+    let input = path.display().to_string();
+    let (code, one) = report(&input, 1);
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(code, 0, "{}", v["summary"]);
+    let cluster = v["cluster"].to_string();
+    assert!(cluster.contains("200 connection(s) past the first 30000"), "{cluster}");
+    assert!(!cluster.contains("10.0.0.3"), "the model holds the first 30,000 only");
+    for jobs in [2, 3] {
+        let (c, many) = report(&input, jobs);
+        assert_eq!((c, &many), (code, &one), "--jobs {jobs} differs from --jobs 1");
+    }
+}

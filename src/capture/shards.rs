@@ -105,7 +105,11 @@ pub struct Shards {
     workers: Vec<Worker>,
     /// Emptied batches coming back from the workers, reused so the steady state allocates nothing.
     spare: Receiver<Batch>,
+    /// The cluster view's traces, of every worker: bounded once for the run, not once a worker.
+    traces: SharedTraces,
 }
+
+type SharedTraces = std::sync::Arc<std::sync::Mutex<crate::cluster::Traces>>;
 
 /// The worker that owns the connection between `a` and `b` (the same for both directions).
 /// Computed for every packet on the reading thread, which is the one that limits the speed, so it
@@ -124,8 +128,13 @@ fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     ((mixed >> 32) % shards.max(1) as u64) as usize
 }
 
-fn work(settings: Settings, queue: Receiver<Batch>, spare: Sender<Batch>) -> (Collected, Held, CapsHit) {
-    let mut tracker = Tracker::new(settings);
+fn work(
+    settings: Settings,
+    traces: SharedTraces,
+    queue: Receiver<Batch>,
+    spare: Sender<Batch>,
+) -> (Collected, Held, CapsHit) {
+    let mut tracker = Tracker::collecting_into(settings, Collected::sharing_traces(traces));
     for mut batch in queue {
         batch.replay(&mut tracker);
         batch.clear();
@@ -139,13 +148,14 @@ impl Shards {
     /// Starts `threads` workers.
     pub fn start(settings: &Settings, threads: usize) -> Result<Shards, String> {
         let (give_back, spare) = channel();
+        let traces = SharedTraces::default();
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let (queue, receive) = sync_channel(QUEUED);
-            let (settings, give_back) = (settings.clone(), give_back.clone());
+            let (settings, give_back, traces) = (settings.clone(), give_back.clone(), traces.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("raftwire-shard-{i}"))
-                .spawn(move || work(settings, receive, give_back))
+                .spawn(move || work(settings, traces, receive, give_back))
                 .map_err(|e| format!("cannot start a validation thread: {e}"))?;
             workers.push(Worker {
                 queue,
@@ -153,7 +163,7 @@ impl Shards {
                 thread,
             });
         }
-        Ok(Shards { workers, spare })
+        Ok(Shards { workers, spare, traces })
     }
 
     fn send(&mut self, shard: usize) {
@@ -194,6 +204,9 @@ impl Shards {
             held.merge(h, |o| o);
             hit.evicted += x.evicted;
             hit.released += x.released;
+        }
+        if let Ok(mut traces) = self.traces.lock() {
+            closed.traces = std::mem::take(&mut *traces);
         }
         Ok((closed, held, hit))
     }

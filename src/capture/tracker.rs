@@ -117,10 +117,16 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(settings: Settings) -> Self {
+        Tracker::collecting_into(settings, Collected::default())
+    }
+
+    /// A tracker whose finished connections go to `done` (one sharing its traces with other
+    /// trackers' collections: [`Collected::sharing_traces`]).
+    pub fn collecting_into(settings: Settings, done: Collected) -> Self {
         Tracker {
             settings,
             open: OpenMap::default(),
-            done: Collected::default(),
+            done,
             held: Held::default(),
             held_bytes: 0,
             hit: CapsHit::default(),
@@ -143,7 +149,7 @@ impl Tracker {
                 self.done.push(order, conn.finish());
             } else {
                 if let Some(t) = conn.refused() {
-                    self.done.traces.push(order, t);
+                    self.done.push_trace(order, t);
                 }
                 self.held.push(order, conn.pending());
             }

@@ -223,3 +223,57 @@ impl Pcap {
         std::fs::write(path, &self.out).unwrap();
     }
 }
+
+/// One Ethernet/IPv4/TCP packet as a pcap record (checksums are not checked by the reader).
+pub fn record(
+    out: &mut Vec<u8>,
+    from: ([u8; 4], u16),
+    to: ([u8; 4], u16),
+    seq_ack: (u32, u32),
+    flags: u8,
+    data: &[u8],
+) {
+    let mut tcp = Vec::new();
+    tcp.extend_from_slice(&from.1.to_be_bytes());
+    tcp.extend_from_slice(&to.1.to_be_bytes());
+    tcp.extend_from_slice(&seq_ack.0.to_be_bytes());
+    tcp.extend_from_slice(&seq_ack.1.to_be_bytes());
+    tcp.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend_from_slice(data);
+    let mut p = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0, 0x45, 0];
+    p.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    p.extend_from_slice(&from.0);
+    p.extend_from_slice(&to.0);
+    p.extend_from_slice(&tcp);
+    for v in [0u32, 0, p.len() as u32, p.len() as u32] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&p);
+}
+
+/// A legacy pcap of `n` short connections to 10.0.0.9:7000, each a handshake, one RFW/1 request
+/// and its response, and the FIN exchange, with real sequence and acknowledgement numbers; the
+/// `i`th comes from 10.0.0.`host(i)`.
+pub fn short_connections(n: u32, host: impl Fn(u32) -> u8) -> Vec<u8> {
+    let (c2s, s2c) = (super::rfw::request(1), super::rfw::response(1));
+    let mut pcap = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    let server = ([10, 0, 0, 9], 7000);
+    for i in 0..n {
+        let client = ([10, 0, 0, host(i)], 10_000 + (i / 2 % 50_000) as u16);
+        let (a, b) = (1000u32, 5000u32);
+        let (ca, sb) = (a + 1 + c2s.len() as u32, b + 1 + s2c.len() as u32);
+        let out = &mut pcap;
+        record(out, client, server, (a, 0), 0x02, &[]);
+        record(out, server, client, (b, a + 1), 0x12, &[]);
+        record(out, client, server, (a + 1, b + 1), 0x18, &c2s);
+        record(out, server, client, (b + 1, ca), 0x18, &s2c);
+        record(out, client, server, (ca, sb), 0x11, &[]);
+        record(out, server, client, (sb, ca + 1), 0x11, &[]);
+        record(out, client, server, (ca + 1, sb + 1), 0x10, &[]);
+    }
+    pcap
+}
