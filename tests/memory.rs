@@ -115,6 +115,8 @@ fn many_connections_holding_data_out_of_order_stay_within_the_memory_limit() {
 
 /// Runs `raftwire ARGS` and returns its exit status and its own peak RSS in KiB (wait4 on that
 /// child: the figure does not mix with other tests' children).
+// The child is waited for, by wait4 (which std's `wait` does not offer: it gives no rusage).
+#[allow(clippy::zombie_processes)]
 fn peak_of(args: &[&std::ffi::OsStr]) -> (i32, i64) {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("raftwire"))
         .args(args)
