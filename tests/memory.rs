@@ -146,3 +146,54 @@ fn many_short_connections_on_two_threads_stay_under_64_mib() {
     assert_eq!(code, 0);
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+/// Fragments whose datagrams never complete (a capture on a path that loses every second
+/// fragment, or an attacker's): the defragmenter gives up the oldest past its bounds, and what
+/// it gives up is not kept either, in `validate`, `streams` and `inspect` alike.
+#[test]
+fn fragments_that_never_complete_stay_within_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fragments.pcap");
+    capture(&path, |out| {
+        for i in 0..600_000u32 {
+            // An IPv4 first fragment (more fragments set) of a TCP segment, ids all different.
+            let mut p = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0, 0x45, 0, 0, 20 + 40];
+            p.extend_from_slice(&(i as u16).to_be_bytes());
+            p.extend_from_slice(&[
+                0x20,
+                0,
+                64,
+                6,
+                0,
+                0,
+                10,
+                9,
+                (i >> 16) as u8,
+                (i >> 8) as u8,
+                10,
+                0,
+                0,
+                2,
+            ]);
+            p.extend_from_slice(&40000u16.to_be_bytes());
+            p.extend_from_slice(&7000u16.to_be_bytes());
+            p.extend_from_slice(&i.to_be_bytes());
+            p.extend_from_slice(&[0; 4]);
+            p.extend_from_slice(&[5 << 4, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+            p.extend_from_slice(&[0xC1; 20]);
+            for v in [0u32, i, p.len() as u32, p.len() as u32] {
+                out.write_all(&v.to_le_bytes()).unwrap();
+            }
+            out.write_all(&p).unwrap();
+        }
+    });
+    let out = dir.path().join("streams");
+    for args in [
+        vec!["validate".as_ref(), path.as_os_str()],
+        vec!["streams".as_ref(), path.as_os_str(), "--out".as_ref(), out.as_os_str()],
+        vec!["inspect".as_ref(), path.as_os_str()],
+    ] {
+        let (_, peak) = peak_of(&args);
+        assert!(peak < 40 * 1024, "{:?}: peak RSS {peak} KiB", args[0]);
+    }
+}

@@ -90,7 +90,8 @@ pub struct Defragmenter {
 impl Defragmenter {
     /// The TCP segment of a captured packet: its own, or (for a fragment) the segment of the
     /// datagram it completes, or `None` while its datagram waits for more. Datagrams given up on
-    /// the way are collected by [`Defragmenter::take_given_up`].
+    /// the way are kept until [`Defragmenter::take_given_up`] takes them: call it after every
+    /// packet.
     pub fn packet<'s>(
         &'s mut self,
         link_type: i32,

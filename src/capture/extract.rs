@@ -122,6 +122,8 @@ pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, Stri
         if failed.is_some() {
             return;
         }
+        // A datagram given up shows as a gap in its stream; its record is not kept.
+        defrag.take_given_up();
         let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) else {
             return;
         };

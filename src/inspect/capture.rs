@@ -203,6 +203,8 @@ pub fn inspect(
             if let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) {
                 d.segment(&seg);
             }
+            // A datagram given up shows as a gap in its stream; its record is not kept.
+            defrag.take_given_up();
         }
     })?;
     while let Some((_, k)) = d.order.pop_first() {
