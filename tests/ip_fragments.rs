@@ -73,6 +73,49 @@ fn datagrams(recs: &[Record]) -> Vec<Vec<usize>> {
     out
 }
 
+/// The fixture's records, how many are fragments, and the first datagram cut in three (the
+/// record indexes of its fragments).
+struct Fixture {
+    header: Vec<u8>,
+    recs: Vec<Record>,
+    fragments: usize,
+    victim: Vec<usize>,
+}
+
+fn fixture() -> Fixture {
+    let (header, recs) = records(&std::fs::read(CAPTURE).unwrap());
+    let datagrams = datagrams(&recs);
+    let fragments = datagrams.iter().map(Vec::len).sum();
+    let victim = datagrams
+        .into_iter()
+        .find(|d| d.len() == 3)
+        .expect("a three-fragment datagram");
+    Fixture {
+        header,
+        recs,
+        fragments,
+        victim,
+    }
+}
+
+/// The connections of a directory of stream files (`NAME.c2s.bin` + `NAME.s2c.bin`): their
+/// names, sorted.
+fn pairs(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .into_string()
+                .ok()?
+                .strip_suffix(".c2s.bin")
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 fn capture_stats(report: &Value) -> (u64, u64) {
     let c = &report["captures"][0];
     (
@@ -117,18 +160,7 @@ fn a_fragmented_capture_is_put_back_together_and_carries_exactly_what_was_sent()
         "every fragment reassembled"
     );
     // What was sent: the sample streams, replayed in name order, one connection each.
-    let mut names: Vec<_> = std::fs::read_dir("samples/cluster")
-        .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".c2s.bin")
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = pairs("samples/cluster".as_ref());
     let sent: Vec<(u64, u64)> = names
         .iter()
         .map(|n| {
@@ -146,15 +178,13 @@ fn a_fragmented_capture_is_put_back_together_and_carries_exactly_what_was_sent()
 
 #[test]
 fn a_lost_fragment_leaves_exactly_its_datagram_unchecked() {
-    let (header, recs) = records(&std::fs::read(CAPTURE).unwrap());
-    let datagrams = datagrams(&recs);
-    let fragments: usize = datagrams.iter().map(Vec::len).sum();
+    let Fixture {
+        header,
+        recs,
+        fragments,
+        victim,
+    } = fixture();
     // The middle fragment of a three-fragment datagram.
-    let victim = datagrams
-        .iter()
-        .find(|d| d.len() == 3)
-        .expect("a three-fragment datagram")
-        .clone();
     let lost = recs
         .iter()
         .enumerate()
@@ -196,14 +226,12 @@ fn a_lost_fragment_leaves_exactly_its_datagram_unchecked() {
 
 #[test]
 fn fragments_that_disagree_are_not_guessed_between_and_repeats_that_agree_are_fine() {
-    let (header, recs) = records(&std::fs::read(CAPTURE).unwrap());
-    let datagrams = datagrams(&recs);
-    let fragments: usize = datagrams.iter().map(Vec::len).sum();
-    let victim = datagrams
-        .iter()
-        .find(|d| d.len() == 3)
-        .expect("a three-fragment datagram")
-        .clone();
+    let Fixture {
+        header,
+        recs,
+        fragments,
+        victim,
+    } = fixture();
     let with_copy = |flip: bool| {
         let mut out = recs.clone();
         let mut copy = recs[victim[1]].clone();
@@ -259,30 +287,8 @@ fn streams_extracts_the_bytes_that_were_sent_from_the_fragments() {
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     // One connection per sample pair, opened in name order from rising client ports.
-    let mut extracted: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".c2s.bin")
-                .map(String::from)
-        })
-        .collect();
-    extracted.sort();
-    let mut sent: Vec<_> = std::fs::read_dir("samples/cluster")
-        .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".c2s.bin")
-                .map(String::from)
-        })
-        .collect();
-    sent.sort();
+    let extracted = pairs(out.path());
+    let sent = pairs("samples/cluster".as_ref());
     assert_eq!(extracted.len(), sent.len());
     for (got, want) in extracted.iter().zip(&sent) {
         for dir in ["c2s", "s2c"] {

@@ -114,7 +114,9 @@ fn many_connections_holding_data_out_of_order_stay_within_the_memory_limit() {
 }
 
 /// Runs `raftwire ARGS` and returns its exit status and its own peak RSS in KiB (wait4 on that
-/// child: the figure does not mix with other tests' children).
+/// child: the figure does not mix with other tests' children). A child started by a process that
+/// holds much memory shows that process's RSS as its own peak (the kernel keeps the peak of the
+/// memory it had before exec), so every test here writes its capture as it makes it.
 // The child is waited for, by wait4 (which std's `wait` does not offer: it gives no rusage).
 #[allow(clippy::zombie_processes)]
 fn peak_of(args: &[&std::ffi::OsStr]) -> (i32, i64) {
@@ -141,7 +143,7 @@ fn peak_of(args: &[&std::ffi::OsStr]) -> (i32, i64) {
 fn many_short_connections_on_two_threads_stay_under_64_mib() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("short.pcap");
-    std::fs::write(&path, common::pcap::short_connections(80_000, |i| 1 + (i % 200) as u8)).unwrap();
+    common::pcap::short_connections(&path, 80_000, |i| 1 + (i % 200) as u8);
     let (code, peak) = peak_of(&["validate".as_ref(), "--jobs".as_ref(), "2".as_ref(), path.as_os_str()]);
     assert_eq!(code, 0);
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");

@@ -102,10 +102,9 @@ fn a_cut_or_broken_capture_ends_the_same_on_several_threads() {
 #[test]
 fn past_the_cluster_models_bound_the_kept_connections_do_not_depend_on_threads() {
     // 30,000 from two hosts, then 200 from a third.
-    let pcap = common::pcap::short_connections(30_200, |i| if i < 30_000 { 1 + (i % 2) as u8 } else { 3 });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.pcap");
-    std::fs::write(&path, pcap).unwrap();
+    common::pcap::short_connections(&path, 30_200, |i| if i < 30_000 { 1 + (i % 2) as u8 } else { 3 });
     let input = path.display().to_string();
     let (code, one) = report(&input, 1);
     let v: serde_json::Value = serde_json::from_str(&one).unwrap();

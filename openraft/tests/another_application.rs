@@ -78,20 +78,11 @@ fn lid(term: u64, node: u64, index: u64) -> LogId<u64> {
     LogId::new(CommittedLeaderId::new(term, node), index)
 }
 
-/// xorshift64*: deterministic commands.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
+/// `n` bytes that differ from one call to the next (`seed`) and along the buffer.
+fn bytes(seed: u64, n: usize) -> Vec<u8> {
+    (0..n as u64)
+        .map(|i| (i.wrapping_mul(0x9e37) ^ seed.wrapping_mul(131)) as u8)
+        .collect()
 }
 
 fn membership() -> Membership<u64, BasicNode> {
@@ -122,7 +113,6 @@ fn option() -> RPCOption {
 #[tokio::test]
 async fn raw_byte_commands_of_every_size_arrive_exactly_as_sent() {
     let (_server, recorder, mut net) = pair().await;
-    let mut rng = Rng(0x0b10b5);
     let vote = Vote::new_committed(7, 1);
     let mut sent = Vec::new();
     let mut index = 0u64;
@@ -137,7 +127,7 @@ async fn raw_byte_commands_of_every_size_arrive_exactly_as_sent() {
                 let payload = match k % 9 {
                     4 => EntryPayload::Blank,
                     8 => EntryPayload::Membership(membership()),
-                    _ => EntryPayload::Normal(rng.bytes(size)),
+                    _ => EntryPayload::Normal(bytes(index, size)),
                 };
                 Entry {
                     log_id: lid(7, 1, index - 1),
@@ -169,7 +159,6 @@ async fn raw_byte_commands_of_every_size_arrive_exactly_as_sent() {
 #[tokio::test]
 async fn snapshots_of_binary_data_empty_or_in_many_chunks_are_installed_whole() {
     let (_server, recorder, mut net) = pair().await;
-    let mut rng = Rng(0x5a95);
     let vote = Vote::new_committed(7, 1);
     let meta = SnapshotMeta {
         last_log_id: Some(lid(7, 1, 500)),
@@ -179,7 +168,7 @@ async fn snapshots_of_binary_data_empty_or_in_many_chunks_are_installed_whole() 
     // Empty, one byte short of a chunk, exactly a chunk, and 25 chunks and a bit.
     let sizes = [0usize, 999, 1000, 25_037];
     for size in sizes {
-        let data = rng.bytes(size);
+        let data = bytes(size as u64, size);
         let snapshot = Snapshot {
             meta: meta.clone(),
             snapshot: Box::new(Cursor::new(data.clone())),

@@ -339,11 +339,10 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
         caps: Caps::shared_by(opts.jobs),
     };
     let ports = &opts.ports;
-    let mut defrag = Defragmenter::default();
-    let mut last_ts = 0.0;
-    let (mut closed, held, hit) = if opts.jobs <= 1 {
-        let mut tracker = Tracker::new(settings);
-        stats.file_truncated_at = read_packets(source, opts.progress, |lt, data, missing, ts| {
+    // Every segment of the capture, in capture order, to `segment` (with its packet number).
+    let mut read = |segment: &mut dyn FnMut(&TcpSegment<'_>, u64)| {
+        let (mut defrag, mut last_ts) = (Defragmenter::default(), 0.0);
+        let truncated_at = read_packets(source, opts.progress, |lt, data, missing, ts| {
             last_ts = stats.clock(ts);
             let at = stats.packets + 1;
             segments_of(
@@ -351,37 +350,26 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
                 ports,
                 &mut defrag,
                 (lt, data, missing, last_ts),
-                &mut |seg| tracker.segment(seg, at),
+                &mut |seg| segment(seg, at),
             );
-        })?;
-        let at = stats.packets;
-        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| {
-            tracker.segment(seg, at)
         });
+        let at = stats.packets;
+        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| segment(seg, at));
+        stats.reassembled_fragments = defrag.reassembled_fragments;
+        truncated_at
+    };
+    let (mut closed, held, hit) = if opts.jobs <= 1 {
+        let mut tracker = Tracker::new(settings);
+        stats.file_truncated_at = read(&mut |seg, at| tracker.segment(seg, at))?;
         tracker.finish()
     } else {
         let mut shards = Shards::start(&settings, opts.jobs)?;
-        let read = read_packets(source, opts.progress, |lt, data, missing, ts| {
-            last_ts = stats.clock(ts);
-            let at = stats.packets + 1;
-            segments_of(
-                &mut stats,
-                ports,
-                &mut defrag,
-                (lt, data, missing, last_ts),
-                &mut |seg| shards.segment(seg, at),
-            );
-        });
-        let at = stats.packets;
-        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| {
-            shards.segment(seg, at)
-        });
+        let read = read(&mut |seg, at| shards.segment(seg, at));
         // Join the workers even when the read failed, so no thread outlives the call.
         let done = shards.finish();
         stats.file_truncated_at = read?;
         done?
     };
-    stats.reassembled_fragments = defrag.reassembled_fragments;
     stats.evicted_connections = hit.evicted;
     stats.released_bytes = hit.released;
     let (foreign, not_listed, unchecked) = held.resolve(!opts.ports.is_empty());

@@ -178,17 +178,7 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
                 let captured = usize::from(tcp.data_offset()) * 4 + tcp.payload().len();
                 missing.min(u32::try_from(declared.saturating_sub(captured)).unwrap_or(u32::MAX))
             },
-            src: SocketAddr::new(src_ip, tcp.source_port()),
-            dst: SocketAddr::new(dst_ip, tcp.destination_port()),
-            seq: tcp.sequence_number(),
-            ack_number: tcp.acknowledgment_number(),
-            syn: tcp.syn(),
-            ack: tcp.ack(),
-            fin: tcp.fin(),
-            rst: tcp.rst(),
-            payload: tcp.payload(),
-            lost: false,
-            ts: 0.0,
+            ..segment(src_ip, dst_ip, tcp)
         }),
         Some(_) => Err(Skip::NotTcp),
         None => Err(if sliced.stop_err.is_some() {
@@ -203,7 +193,12 @@ pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegme
 /// `dst`.
 pub fn tcp_in(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Result<TcpSegment<'_>, Skip> {
     let tcp = etherparse::TcpSlice::from_slice(payload).map_err(|_| Skip::Malformed)?;
-    Ok(TcpSegment {
+    Ok(segment(src, dst, &tcp))
+}
+
+/// The segment a TCP header and its payload make, sent from `src` to `dst` (nothing missing).
+fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &etherparse::TcpSlice<'a>) -> TcpSegment<'a> {
+    TcpSegment {
         src: SocketAddr::new(src, tcp.source_port()),
         dst: SocketAddr::new(dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
@@ -216,5 +211,5 @@ pub fn tcp_in(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Result<TcpSegment<'_>
         missing: 0,
         lost: false,
         ts: 0.0,
-    })
+    }
 }

@@ -226,7 +226,7 @@ impl Pcap {
 
 /// One Ethernet/IPv4/TCP packet as a pcap record (checksums are not checked by the reader).
 pub fn record(
-    out: &mut Vec<u8>,
+    out: &mut impl std::io::Write,
     from: ([u8; 4], u16),
     to: ([u8; 4], u16),
     seq_ack: (u32, u32),
@@ -247,19 +247,21 @@ pub fn record(
     p.extend_from_slice(&to.0);
     p.extend_from_slice(&tcp);
     for v in [0u32, 0, p.len() as u32, p.len() as u32] {
-        out.extend_from_slice(&v.to_le_bytes());
+        out.write_all(&v.to_le_bytes()).unwrap();
     }
-    out.extend_from_slice(&p);
+    out.write_all(&p).unwrap();
 }
 
-/// A legacy pcap of `n` short connections to 10.0.0.9:7000, each a handshake, one RFW/1 request
+/// A legacy pcap file at `path` of `n` short connections to 10.0.0.9:7000, each a handshake, one RFW/1 request
 /// and its response, and the FIN exchange, with real sequence and acknowledgement numbers; the
-/// `i`th comes from 10.0.0.`host(i)`.
-pub fn short_connections(n: u32, host: impl Fn(u32) -> u8) -> Vec<u8> {
+/// `i`th comes from 10.0.0.`host(i)`. Written as it is made: a test that measures a child's memory
+/// must stay small itself (a child started by a large process can inherit its peak RSS).
+pub fn short_connections(path: &std::path::Path, n: u32, host: impl Fn(u32) -> u8) {
+    use std::io::Write;
     let (c2s, s2c) = (super::rfw::request(1), super::rfw::response(1));
-    let mut pcap = Vec::new();
+    let mut pcap = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        pcap.extend_from_slice(&v.to_le_bytes());
+        pcap.write_all(&v.to_le_bytes()).unwrap();
     }
     let server = ([10, 0, 0, 9], 7000);
     for i in 0..n {
@@ -275,5 +277,5 @@ pub fn short_connections(n: u32, host: impl Fn(u32) -> u8) -> Vec<u8> {
         record(out, server, client, (sb, ca + 1), 0x11, &[]);
         record(out, client, server, (ca + 1, sb + 1), 0x10, &[]);
     }
-    pcap
+    pcap.flush().unwrap();
 }
