@@ -242,6 +242,16 @@ fn broken_captures_end_with_a_clear_error_never_a_hang() {
 fn port_filter_selects_connections_and_other_traffic_is_left_out() {
     let (code, r) = validate_json(&["--port", "7000", "samples/cluster.pcap"]);
     assert_eq!((code, r["summary"]["connections"].as_u64()), (0, Some(9)));
+    assert_eq!(
+        (&r["captures"][0]["file"], &r["captures"][0]["other_ports"]),
+        (&"samples/cluster.pcap".into(), &0.into())
+    );
+    // One client's port: its connection alone, every other packet counted as left out.
+    let (code, one) = validate_json(&["--port", "40006", "samples/cluster.pcap"]);
+    assert_eq!((code, one["summary"]["connections"].as_u64()), (0, Some(1)));
+    let left_out = one["captures"][0]["other_ports"].as_u64().unwrap();
+    let packets = one["captures"][0]["packets"].as_u64().unwrap();
+    assert!(left_out > 0 && left_out < packets, "{left_out} of {packets}");
     let (code, r) = validate_json(&["--port", "9999", "samples/cluster.pcap"]);
     assert_eq!(code, 2, "a filter that matches nothing must not pass silently: {r}");
 }
