@@ -459,9 +459,12 @@ impl Report {
                 out.push(format!(
                     "{}: {} IP fragment(s) could not be put together (a fragment of their datagram missing or cut \
                      by the snap length, fragments overlapping with different bytes, or a datagram waiting past \
-                     30 s or the 4 MiB held for reassembly): the TCP bytes they carry are missing from their \
+                     {} s or the {} MiB held for reassembly): the TCP bytes they carry are missing from their \
                      connections",
-                    c.file, c.fragments
+                    c.file,
+                    c.fragments,
+                    crate::capture::defrag::MAX_WAIT,
+                    crate::capture::defrag::HELD_BYTES >> 20
                 ));
             }
             if let Some(at) = c.file_truncated_at {

@@ -110,9 +110,7 @@ impl Defragmenter {
         if !self.fragment(&f, ts) {
             return Ok(None);
         }
-        let src = f.src;
-        let dst = f.dst;
-        let mut seg = super::packet::tcp_in(src, dst, &self.done)?;
+        let mut seg = super::packet::tcp_in(f.src, f.dst, &self.done)?;
         seg.ts = ts;
         Ok(Some(seg))
     }
@@ -185,6 +183,7 @@ impl Defragmenter {
         }
     }
 
+    /// Gives up the datagram that began first, as of its latest fragment.
     fn give_up_oldest(&mut self) {
         if let Some((_, key)) = self.by_age.pop_first() {
             let ts = self.open.get(&key).map_or(0.0, |d| d.last_seen);
@@ -222,18 +221,12 @@ impl Defragmenter {
         std::mem::take(&mut self.given_up)
     }
 
-    /// The capture has ended: every datagram still waiting is given up.
-    pub fn finish(&mut self, ts: f64) -> Vec<GivenUp> {
+    /// The capture has ended: every datagram still waiting is given up, oldest first.
+    pub fn finish(&mut self) -> Vec<GivenUp> {
         while !self.by_age.is_empty() {
-            self.give_up_oldest_at(ts);
+            self.give_up_oldest();
         }
         self.take_given_up()
-    }
-
-    fn give_up_oldest_at(&mut self, ts: f64) {
-        if let Some((_, key)) = self.by_age.pop_first() {
-            self.give_up(key, ts);
-        }
     }
 }
 
@@ -335,7 +328,7 @@ mod tests {
             assert!(feed(&mut d, head, 0.0).is_empty(), "nothing before the last fragment");
             assert_eq!(feed(&mut d, last, 0.0), vec![(77, payload.clone())]);
             assert_eq!(d.reassembled_fragments, 4);
-            assert!(d.finish(1.0).is_empty());
+            assert!(d.finish().is_empty());
         }
     }
 
@@ -348,7 +341,7 @@ mod tests {
         let mut d = Defragmenter::default();
         // The first and last fragments, not the middle one.
         assert!(feed(&mut d, &[packets[0].clone(), packets[2].clone()], 5.0).is_empty());
-        let given_up = d.finish(6.0);
+        let given_up = d.finish();
         assert_eq!(given_up.len(), 1);
         let marker = given_up[0].marker().expect("the first fragment named the segment");
         assert_eq!(
@@ -359,7 +352,7 @@ mod tests {
         // Without its first fragment only the count is known.
         let mut d = Defragmenter::default();
         feed(&mut d, &packets[1..], 5.0);
-        let given_up = d.finish(6.0);
+        let given_up = d.finish();
         assert_eq!((given_up[0].fragments, given_up[0].marker()), (2, None));
     }
 
@@ -456,7 +449,7 @@ mod tests {
                 feed(&mut d, &rest, 0.0).is_empty(),
                 "round {round}: a datagram with a hole"
             );
-            let given_up = d.finish(1.0);
+            let given_up = d.finish();
             assert_eq!(given_up.len(), 1, "round {round}");
             assert_eq!(given_up[0].fragments as usize, rest.len());
         }

@@ -127,7 +127,7 @@ pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, Stri
         let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) else {
             return;
         };
-        if !ports.is_empty() && !ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
+        if !seg.on_ports(ports) {
             return;
         }
         let k = key(seg.src, seg.dst);

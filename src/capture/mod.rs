@@ -59,14 +59,10 @@ fn segments_of(
 fn given_up(stats: &mut Stats, ports: &[u16], given_up: Vec<defrag::GivenUp>, emit: &mut dyn FnMut(&TcpSegment<'_>)) {
     for g in given_up {
         stats.fragments += g.fragments;
-        if let Some(m) = g.marker().filter(|m| on_ports(ports, m)) {
+        if let Some(m) = g.marker().filter(|m| m.on_ports(ports)) {
             emit(&m);
         }
     }
-}
-
-fn on_ports(ports: &[u16], seg: &TcpSegment<'_>) -> bool {
-    ports.is_empty() || ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port())
 }
 
 /// The TCP segment of one captured packet (or of the datagram it completes), if it is one this
@@ -109,7 +105,7 @@ fn segment_of<'a>(
             return None;
         }
     };
-    if !on_ports(ports, &seg) {
+    if !seg.on_ports(ports) {
         stats.other_ports += 1;
         return None;
     }
@@ -341,20 +337,16 @@ pub fn validate(source: &Source, opts: Options) -> Result<(Collected, Stats, Unc
     let ports = &opts.ports;
     // Every segment of the capture, in capture order, to `segment` (with its packet number).
     let mut read = |segment: &mut dyn FnMut(&TcpSegment<'_>, u64)| {
-        let (mut defrag, mut last_ts) = (Defragmenter::default(), 0.0);
+        let mut defrag = Defragmenter::default();
         let truncated_at = read_packets(source, opts.progress, |lt, data, missing, ts| {
-            last_ts = stats.clock(ts);
+            let ts = stats.clock(ts);
             let at = stats.packets + 1;
-            segments_of(
-                &mut stats,
-                ports,
-                &mut defrag,
-                (lt, data, missing, last_ts),
-                &mut |seg| segment(seg, at),
-            );
+            segments_of(&mut stats, ports, &mut defrag, (lt, data, missing, ts), &mut |seg| {
+                segment(seg, at)
+            });
         });
         let at = stats.packets;
-        given_up(&mut stats, ports, defrag.finish(last_ts), &mut |seg| segment(seg, at));
+        given_up(&mut stats, ports, defrag.finish(), &mut |seg| segment(seg, at));
         stats.reassembled_fragments = defrag.reassembled_fragments;
         truncated_at
     };

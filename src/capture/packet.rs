@@ -27,6 +27,13 @@ pub struct TcpSegment<'a> {
     pub ts: f64,
 }
 
+impl TcpSegment<'_> {
+    /// True if one of its ends is on one of `ports`, or `ports` is empty (no `--port` filter).
+    pub fn on_ports(&self, ports: &[u16]) -> bool {
+        ports.is_empty() || ports.iter().any(|p| *p == self.src.port() || *p == self.dst.port())
+    }
+}
+
 /// Why a packet yields no TCP segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -124,8 +131,8 @@ fn link_slice(link_type: i32, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
 }
 
 /// Splits `data` (a packet of link type `link_type`, of which `missing` bytes at the end were not
-/// captured) down to its TCP segment. A fragment of a TCP datagram is `Skip::Fragment` (or
-/// `FirstFragment`): [`super::defrag::Defragmenter`] puts those together.
+/// captured) down to its TCP segment. A fragment of a TCP datagram is `Skip::Fragment`:
+/// [`super::defrag::Defragmenter`] puts those together.
 pub fn tcp_segment(link_type: i32, data: &[u8], missing: u32) -> Result<TcpSegment<'_>, Skip> {
     let sliced = link_slice(link_type, data)?;
     // The TCP bytes the IP header says the packet carried: with the TCP bytes captured, how much

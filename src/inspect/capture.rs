@@ -119,7 +119,7 @@ impl Dissecting<'_> {
     }
 
     fn segment(&mut self, seg: &crate::capture::packet::TcpSegment<'_>) {
-        if !self.ports.is_empty() && !self.ports.iter().any(|p| *p == seg.src.port() || *p == seg.dst.port()) {
+        if !seg.on_ports(&self.ports) {
             return;
         }
         let k = key(seg.src, seg.dst);

@@ -375,7 +375,6 @@ impl Client {
         }
     }
 
-    /// The multiplexed connection, opened (or reopened after a failure) on demand.
     /// The multiplexed connection as it is (possibly broken), for [`Client::state`].
     fn healthy_or_any(&self) -> Option<Arc<Mux>> {
         self.mux.lock().ok().and_then(|m| m.clone())
@@ -388,6 +387,7 @@ impl Client {
             .filter(|m| m.broken.lock().map(|b| b.is_none()).unwrap_or(false))
     }
 
+    /// The multiplexed connection, opened (or reopened after a failure) on demand.
     async fn connection(&self) -> Result<Arc<Mux>, TransportError> {
         if let Some(m) = self.healthy() {
             return Ok(m);
