@@ -41,7 +41,13 @@ fn main() {
         let cached_naive = length_delimited(&cached);
         return versus_reps(&cached, &cached_naive, frames, (8 << 20) / (kib << 10));
     }
-    let result: usize = (0..1500)
+    // ROUNDS=N decodes the workload N times instead of 1500 (a few rounds are enough under
+    // `valgrind --tool=callgrind`, whose instruction counts do not depend on the machine's load).
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1500);
+    let result: usize = (0..rounds)
         .map(|_| match mode.as_str() {
             "ref" => decode_stream_ref(black_box(&buf)),
             "codec" => with_codec(RfwCodec::default(), black_box(&buf), |f| f.request_id as usize),

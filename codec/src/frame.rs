@@ -1,15 +1,17 @@
 //! Frames: a checked header, a CRC-checked payload, a decoded body. One-shot decoding and the
 //! canonical encoder live here; the incremental decoders build on [`decode_prefix`].
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::LazyLock;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
 use crate::header::{
     decode_header, put_header, seal_header, FrameHeader, HeaderProgress, MessageType, HEADER_LEN, TRAILER_LEN,
 };
 use crate::limits::Limits;
-use crate::message::Message;
-use crate::wire::Writer;
+use crate::message::{whole, AppendEntriesRef, Entries, Message};
+use crate::wire::{WireError, Writer};
 
 /// One decoded frame: the request id and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,17 @@ pub enum Progress<F = Frame> {
     },
 }
 
+/// CRC-32 of a payload. `crc32fast::hash` looks up the CPU's features on every call (six cached
+/// checks, a tenth of its time on a 64-byte payload); a hasher made once and copied per payload
+/// carries the answer.
+#[inline(always)]
+pub(crate) fn payload_crc(payload: &[u8]) -> u32 {
+    static HASHER: LazyLock<crc32fast::Hasher> = LazyLock::new(crc32fast::Hasher::new);
+    let mut hasher = HASHER.clone();
+    hasher.update(payload);
+    hasher.finalize()
+}
+
 /// Checks the payload CRC of the frame that starts at `input[start]` (its header already judged
 /// valid and all of its `header.frame_len()` bytes present) and returns the payload.
 #[inline(always)]
@@ -86,7 +99,7 @@ pub(crate) fn checked_payload<'a>(
             expected: Expected::AtLeast(header.frame_len() as u64),
         });
     };
-    let computed = crc32fast::hash(payload);
+    let computed = payload_crc(payload);
     if computed != stored {
         return Err(DecodeError {
             code: ErrorCode::PayloadCrcMismatch,
@@ -131,6 +144,66 @@ pub(crate) fn decode_owned(header: &FrameHeader, frame: Bytes, offset: u64) -> R
         request_id: header.request_id,
         message,
     })
+}
+
+/// Decodes the frame of `len` bytes at the start of `buf` (its header `header` already judged,
+/// all its bytes present, its first byte at stream offset `offset`) and takes it out of `buf`, for
+/// a decoder that owns its read buffer (`RfwCodec`, `StreamDecoder`).
+///
+/// Why two ways: splitting the frame off costs a reference count on the buffer (an atomic
+/// increment, and a decrement when the frame is dropped) and keeps the buffer from being reused
+/// while the frame lives. A frame whose owned message keeps nothing of its bytes (every response,
+/// vote, error and heartbeat, an append of one small entry: [`Message::owned_keeps_frame`]) is
+/// decoded in place instead, its short fields copied, and `buf` advanced past it. That took
+/// `RfwCodec` past `LengthDelimitedCodec` at 64 B (BENCHMARKS.md). The others are split off and
+/// hand the frame's handle to their bulk field ([`decode_owned`]). Either way the frame's bytes
+/// leave `buf`, whether it decodes or not.
+#[inline(always)]
+pub(crate) fn take_owned<T, E: From<DecodeError>>(
+    header: &FrameHeader,
+    buf: &mut BytesMut,
+    len: usize,
+    offset: u64,
+    wrap: impl FnOnce(Frame) -> T,
+) -> Result<T, E> {
+    let payload = buf.get(HEADER_LEN..len.saturating_sub(TRAILER_LEN)).unwrap_or_default();
+    if Message::owned_keeps_frame(header.message_type, payload) {
+        return Ok(wrap(decode_owned(header, buf.split_to(len).freeze(), offset)?));
+    }
+    // Decoded against an empty buffer, so nothing is shared: a field too long to be held inline
+    // (only a malformed payload can mislead `owned_keeps_frame`, and it fails to decode) would be
+    // copied, never lost.
+    static NOTHING: Bytes = Bytes::new();
+    let request_id = header.request_id;
+    let located = |e: WireError, payload: &[u8]| e.locate(offset + HEADER_LEN as u64, payload.len());
+    if header.message_type == MessageType::AppendEntries {
+        // The commonest body is checked first and its message assembled last, straight in the
+        // value returned: built earlier and moved on, the message was read back while the stores
+        // that had just written it were still pending, and the reads stalled (store forwarding,
+        // a fifth of the decoder's time in `perf annotate`).
+        let checked = checked_payload(header, buf, 0, offset)
+            .and_then(|payload| whole(AppendEntriesRef::decode(payload)).map_err(|e| located(e, payload)));
+        let view = match checked {
+            Ok(view) => view,
+            Err(e) => {
+                buf.advance(len.min(buf.len()));
+                return Err(e.into());
+            }
+        };
+        let head = view.owned_head(&NOTHING);
+        let entries = Entries::from_wire(&NOTHING, &view.entries);
+        buf.advance(len.min(buf.len()));
+        let message = Message::AppendEntries(head.with_entries(entries));
+        return Ok(wrap(Frame { request_id, message }));
+    }
+    let message = checked_payload(header, buf, 0, offset).and_then(|payload| {
+        Message::decode_body(header.message_type, payload, &NOTHING).map_err(|e| located(e, payload))
+    });
+    buf.advance(len.min(buf.len()));
+    Ok(wrap(Frame {
+        request_id,
+        message: message?,
+    }))
 }
 
 /// Judges the header at the start of `input` (absolute offset `offset`) and, when the whole frame
@@ -278,7 +351,7 @@ pub fn encode_with(frame: &Frame, dst: &mut BytesMut, limits: &Limits) -> Result
             return Err(e);
         }
     };
-    let crc = crc32fast::hash(&dst[start + HEADER_LEN..]);
+    let crc = payload_crc(&dst[start + HEADER_LEN..]);
     seal_header(&mut dst[start..start + HEADER_LEN], payload_len);
     dst.put_u32(crc);
     Ok(())

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{DecodeError, ErrorCode, Expected};
-use crate::frame::{decode_checked, decode_owned, frame_extent, Frame, Progress};
+use crate::frame::{decode_checked, frame_extent, take_owned, Frame, Progress};
 use crate::header::{decode_header, FrameHeader, HeaderProgress};
 use crate::limits::Limits;
 
@@ -148,7 +148,7 @@ impl StreamDecoder {
                 continue;
             }
             self.straddling = None;
-            let frame = decode_owned(&header, self.buf.split_to(len).freeze(), self.offset)?;
+            let frame = take_owned::<_, DecodeError>(&header, &mut self.buf, len, self.offset, |f| f)?;
             self.offset += len as u64;
             return Ok(Progress::Frame { frame, len });
         }

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{DecodeError, EncodeError, ErrorCode, Expected};
-use crate::frame::{decode_owned, encode_with, frame_extent, Frame};
+use crate::frame::{encode_with, frame_extent, take_owned, Frame};
 use crate::header::TRAILER_LEN;
 use crate::limits::Limits;
 
@@ -53,15 +53,17 @@ impl RfwCodec {
         &self.limits
     }
 
-    /// Bytes decoded so far: the stream offset where the next frame starts (error offsets are
-    /// absolute in the same numbering).
+    /// Bytes taken from the read buffer so far: the stream offset where the next frame starts
+    /// (error offsets are absolute in the same numbering). A frame whose body breaks a rule is
+    /// taken whole too, so a caller that goes on decoding after such an error starts at the next
+    /// frame, at this offset.
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
     /// The payload CRC of the last frame decoded (checked against its payload): a fingerprint of
     /// its body that costs nothing, for a server telling a retry (the same frame again) from a
-    /// new request under a reused id.
+    /// new request under a reused id. After an error, the CRC the failed frame carried.
     pub fn last_payload_crc(&self) -> u32 {
         self.last_payload_crc
     }
@@ -75,10 +77,10 @@ impl Decoder for RfwCodec {
         match frame_extent(src, self.offset, &self.limits)? {
             Err(needed) => {
                 // The header has been checked (or is still arriving), so `needed` is bounded by one
-                // frame. When the buffer must grow anyway (its earlier frames are still held, so
-                // growing means a new allocation), it grows by at least `READ_AHEAD`: the next
-                // reads can then bring several frames at once, into one allocation, instead of
-                // one read and one allocation a frame.
+                // frame. When the buffer must grow anyway (a new allocation while frames split off
+                // it are still held), it grows by at least `READ_AHEAD`: the next reads can then
+                // bring several frames at once, into one allocation, instead of one read and one
+                // allocation a frame.
                 if src.capacity() - src.len() < needed {
                     src.reserve(needed.max(READ_AHEAD));
                 }
@@ -89,10 +91,10 @@ impl Decoder for RfwCodec {
                     .get(len.saturating_sub(TRAILER_LEN)..len)
                     .and_then(|b| <[u8; 4]>::try_from(b).ok())
                     .map_or(0, u32::from_be_bytes);
-                let frame = decode_owned(&header, src.split_to(len).freeze(), self.offset)?;
+                let offset = self.offset;
                 self.last_payload_crc = crc;
                 self.offset += len as u64;
-                Ok(Some(frame))
+                take_owned(&header, src, len, offset, Some)
             }
         }
     }

@@ -249,6 +249,24 @@ pub(crate) fn range_in(buffer: &[u8], part: &[u8]) -> Option<Range<usize>> {
     }
 }
 
+/// Bytes `at..at + 8` of `b` as a little-endian word, zeros past the end of `b`, read with at most
+/// two loads: a short tail is covered by two overlapping reads whose shared bytes agree.
+#[inline]
+pub(crate) fn le_word(b: &[u8], at: usize) -> u64 {
+    let rest = b.get(at..).unwrap_or_default();
+    if let Some(w) = rest.first_chunk::<8>() {
+        return u64::from_le_bytes(*w);
+    }
+    let n = rest.len();
+    let (Some(head), Some(tail)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) else {
+        let (Some(head), Some(tail)) = (rest.first_chunk::<2>(), rest.last_chunk::<2>()) else {
+            return rest.first().map_or(0, |&b| u64::from(b));
+        };
+        return u64::from(u16::from_le_bytes(*head)) | u64::from(u16::from_le_bytes(*tail)) << ((n - 2) * 8);
+    };
+    u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << ((n - 4) * 8)
+}
+
 /// `buffer` cut down to `range` (from [`range_in`] on the same buffer): the buffer's own handle
 /// becomes the field's. [`share`] costs an atomic increment now and a decrement when the frame's
 /// handle is dropped; a decoder that owns the frame's handle gives it to its last zero-copy field

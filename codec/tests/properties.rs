@@ -131,8 +131,9 @@ fn random_chunkings_give_the_same_frames() {
     }
 }
 
-/// The tokio codec hands each frame's own buffer to the message's entries or chunk data
-/// (`decode_owned`): whatever the chunking, every field must come out as it was sent.
+/// The tokio codec hands each frame's own buffer to the message's entries or chunk data, or
+/// decodes a frame that keeps nothing of it in place (`take_owned`): whatever the chunking,
+/// every field must come out as it was sent.
 #[test]
 fn the_tokio_codec_gives_the_same_frames_at_any_chunking() {
     use tokio_util::codec::Decoder;

@@ -134,3 +134,31 @@ fn a_partial_frame_leaves_room_for_its_rest_and_for_reading_ahead() {
     assert!(codec.decode(&mut roomy).unwrap().is_none());
     assert_eq!(roomy.capacity(), before, "no growth when the frame already fits");
 }
+
+/// A frame whose body breaks a rule is reported at its own offsets and taken from the buffer
+/// whole, whether it was decoded in place (a heartbeat) or split off (an append with entries): a
+/// caller that goes on decoding finds the next frame, at the offset the codec reports.
+#[test]
+fn a_frame_with_a_bad_body_is_taken_whole_and_the_next_one_decodes() {
+    let heartbeat = Message::AppendEntries(AppendEntriesRequest {
+        entries: Entries::default(),
+        ..append_entries()
+    });
+    for bad in [heartbeat, Message::AppendEntries(append_entries())] {
+        // The term (the body's first field) made 0: MSG-1.
+        let broken = patched(bad, 0, &[0; 8]);
+        let good = Frame::new(9, every_message().remove(1));
+        let mut buf = BytesMut::from(&broken[..]);
+        encode(&good, &mut buf).unwrap();
+        let mut codec = RfwCodec::default();
+        match codec.decode(&mut buf) {
+            Err(CodecError::Decode(e)) => {
+                assert_eq!((e.code, e.offset), (ErrorCode::ZeroTerm, HEADER_LEN as u64), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(codec.offset(), broken.len() as u64);
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(good));
+        assert!(buf.is_empty());
+    }
+}

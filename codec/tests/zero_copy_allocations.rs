@@ -124,3 +124,143 @@ fn a_borrowed_view_allocates_nothing_and_made_owned_copies_no_entry_data() {
         drop(kept);
     }
 }
+
+/// The frames a Raft connection carries most (every response, votes, heartbeats, an append of
+/// one small entry, an error without text): their owned messages keep nothing of the read
+/// buffer, so `RfwCodec` decodes them in place and advances past them. Splitting them off
+/// instead costs a reference count each and, the first time, the allocation that makes the
+/// buffer shared; this counts that allocation.
+#[test]
+fn the_tokio_codec_decodes_frames_that_keep_nothing_without_allocating() {
+    use tokio_util::codec::Decoder;
+    let vote = LeaderVote {
+        term: 5,
+        node: 2,
+        committed: true,
+    };
+    let small = AppendEntriesRequest {
+        term: 5,
+        prev_log_index: 10,
+        prev_log_term: 4,
+        leader_commit: 9,
+        leader_id: Id::try_from("n1").unwrap(),
+        entries: vec![Entry {
+            index: 11,
+            term: 5,
+            kind: EntryKind::Command,
+            data: Bytes::from_static(b"set x=1"),
+        }]
+        .into(),
+    };
+    let messages = vec![
+        Message::AppendEntries(small.clone()),
+        Message::AppendEntries(AppendEntriesRequest {
+            entries: Entries::default(),
+            ..small.clone()
+        }),
+        Message::AppendEntriesResponse(AppendEntriesResponse {
+            term: 5,
+            success: true,
+            last_log_index: 11,
+            conflict_index: 0,
+            conflict_term: 0,
+        }),
+        Message::RequestVote(RequestVoteRequest {
+            term: 6,
+            last_log_index: 11,
+            last_log_term: 5,
+            pre_vote: true,
+            leadership_transfer: false,
+            candidate_id: Id::try_from("10.0.0.3:7000").unwrap(),
+        }),
+        Message::RequestVoteResponse(RequestVoteResponse { term: 6, granted: true }),
+        Message::InstallSnapshotResponse(InstallSnapshotResponse {
+            term: 6,
+            success: true,
+            bytes_stored: 12,
+        }),
+        Message::TimeoutNow(TimeoutNowRequest {
+            term: 6,
+            leader_id: Id::try_from("n1").unwrap(),
+        }),
+        Message::TimeoutNowResponse(TimeoutNowResponse { term: 6, success: true }),
+        Message::Error(ErrorResponse {
+            code: ErrorResponseCode::NotLeader,
+            message: String::new(),
+        }),
+        Message::Vote(VoteRequest {
+            vote: LeaderVote {
+                committed: false,
+                ..vote
+            },
+            last_log_id: None,
+        }),
+        Message::VoteResponse(VoteResponse::default()),
+        Message::Append(AppendRequest {
+            vote,
+            prev_log_id: Some(LogId {
+                term: 4,
+                node: 1,
+                index: 9,
+            }),
+            leader_commit: Some(LogId {
+                term: 4,
+                node: 1,
+                index: 8,
+            }),
+            entries: Vec::new(),
+        }),
+        Message::AppendResponse(AppendResponse::Success),
+        Message::SnapshotResponse(SnapshotResponse::default()),
+    ];
+    let frames: Vec<Frame> = (0..20)
+        .flat_map(|round| {
+            let base = round * messages.len() as u64;
+            messages
+                .iter()
+                .enumerate()
+                .map(move |(i, m)| Frame::new(base + i as u64 + 1, m.clone()))
+        })
+        .collect();
+    let mut stream = bytes::BytesMut::new();
+    for f in &frames {
+        encode(f, &mut stream).unwrap();
+    }
+    let mut decoded = Vec::with_capacity(frames.len());
+    let mut codec = RfwCodec::default();
+    let (a0, _) = made();
+    while let Some(frame) = codec.decode(&mut stream).unwrap() {
+        decoded.push(frame);
+    }
+    let (a1, _) = made();
+    assert_eq!(decoded, frames);
+    assert_eq!(a1 - a0, 0, "allocations while decoding {} small frames", frames.len());
+    // The counter does count: a frame whose entries are too long to be held inline is split off,
+    // which makes the buffer shared (one allocation), and its entries are the frame's own bytes.
+    let big = Frame::new(
+        1,
+        Message::AppendEntries(AppendEntriesRequest {
+            entries: vec![Entry {
+                index: 11,
+                term: 5,
+                kind: EntryKind::Command,
+                data: Bytes::from(vec![9; 512]),
+            }]
+            .into(),
+            ..small
+        }),
+    );
+    let mut stream = bytes::BytesMut::new();
+    encode(&big, &mut stream).unwrap();
+    let range = stream.as_ptr() as usize..stream.as_ptr() as usize + stream.len();
+    let (a2, _) = made();
+    let frame = codec.decode(&mut stream).unwrap().unwrap();
+    let (a3, _) = made();
+    assert_eq!(frame, big);
+    assert_eq!(a3 - a2, 1);
+    let Message::AppendEntries(ae) = &frame.message else {
+        unreachable!()
+    };
+    let data = ae.entries.first().map(|e| e.data.as_ptr() as usize).unwrap_or_default();
+    assert!(range.contains(&data), "entry data was copied");
+}

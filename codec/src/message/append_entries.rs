@@ -7,7 +7,8 @@ use bytes::Bytes;
 
 use super::configuration::ConfigurationRef;
 use super::entries::{
-    split_fixed, Entries, EntriesRef, EntryRef, Fixed, ENTRY_DATA_LEN_AT, ENTRY_FIXED_LEN, ENTRY_KIND_AT, ENTRY_TERM_AT,
+    split_fixed, Entries, EntriesRef, EntryRef, Fixed, ENTRY_DATA_LEN_AT, ENTRY_FIXED_LEN, ENTRY_KIND_AT,
+    ENTRY_TERM_AT, INLINE_REGION,
 };
 use super::id::Id;
 use crate::error::{EncodeError, ErrorCode, Expected};
@@ -295,6 +296,22 @@ impl<'a> AppendEntriesRef<'a> {
             leader_commit: self.leader_commit,
             leader_id: Id::from_checked(frame, self.leader_id),
         }
+    }
+
+    /// Whether the owned request decoded from the payload `p` keeps a handle on its frame: when
+    /// its leader id is too long to be held inline or its entry region too long to be
+    /// ([`INLINE_REGION`]). Read from the id's length byte (after the four 8-byte fields) and the
+    /// payload's length (the region is all that follows the id and the 4-byte entry count), before
+    /// anything is checked: for a malformed payload the answer is only a guess, which costs a copy
+    /// or a split, never a different result (`frame::take_owned`).
+    #[inline]
+    pub(crate) fn owned_keeps_frame(p: &[u8]) -> bool {
+        const ID_AT: usize = 4 * 8;
+        let Some(&id_len) = p.get(ID_AT) else {
+            return false;
+        };
+        let region = p.len().saturating_sub(ID_AT + 1 + id_len as usize + 4);
+        !Id::fits_inline(id_len as usize) || region > INLINE_REGION
     }
 
     #[inline(always)]

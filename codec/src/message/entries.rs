@@ -3,12 +3,17 @@
 //! nothing and touches no reference count per entry (the cost that dominated small and mid-size
 //! frames, BENCHMARKS.md), while every entry has still been checked in full (AE-2 .. AE-5).
 //! Reading is borrowed too ([`EntryRef`]): a reference count is taken only for the entries a
-//! caller keeps ([`EntryRef::to_entry`]). [`EntriesRef`] is the same region seen by a borrowed
+//! caller keeps ([`EntryRef::to_entry`]). A region short enough to fit in the value itself (a
+//! single small entry) is copied into it instead, as short ids are: the owned message then keeps
+//! nothing of the frame, so a decoder that owns its read buffer can advance past the frame rather
+//! than split it off (no reference count at all, `RfwCodec`). [`EntriesRef`] is the same region seen by a borrowed
 //! frame view ([`crate::FrameRef`]), which takes no handle on the frame at all.
 
 use std::ops::Range;
 
 use bytes::Bytes;
+
+use crate::wire::le_word;
 
 use super::append_entries::{Entry, EntryKind};
 use super::configuration::ConfigurationRef;
@@ -23,9 +28,28 @@ enum Repr {
     /// `count` entries, back to back in `region` (already validated by the decoder).
     Wire {
         region: Bytes,
-        count: usize,
+        count: u32,
+    },
+    /// `count` entries, back to back in the first `len` bytes of `region` (validated by the
+    /// decoder): a region of at most [`INLINE_REGION`] bytes, held in the value.
+    Inline {
+        len: u8,
+        count: u8,
+        region: Region,
     },
 }
+
+/// The longest entry region held inline: what fits in whole words beside the other variants'
+/// tag, in the size the `Wire` variant already has (40 bytes), so `Entries` and every message
+/// holding it stay the size they were. One entry of up to 11 bytes of data.
+pub(crate) const INLINE_REGION: usize = 32;
+
+/// An inline region, aligned as the words it is written with: built from four words in
+/// registers (as `Id` is) rather than by a copy of unknown length, whose byte-wise stores the
+/// next move of the value would stall on (store forwarding), as `perf annotate` showed.
+#[derive(Clone, Copy)]
+#[repr(align(8))]
+struct Region([u8; INLINE_REGION]);
 
 impl Default for Repr {
     fn default() -> Self {
@@ -34,17 +58,39 @@ impl Default for Repr {
 }
 
 impl Entries {
-    /// The owned form of a validated region: one zero-copy handle on it, shared from `buffer`
-    /// (a heartbeat keeps no handle on the frame).
-    #[inline]
+    /// The owned form of a validated region: held inline when it fits (a heartbeat or one small
+    /// entry keeps nothing of the frame), else one zero-copy handle on it, shared from `buffer`.
+    #[inline(always)]
     pub(crate) fn from_wire(buffer: &Bytes, wire: &EntriesRef<'_>) -> Entries {
         if wire.count == 0 {
             return Entries::default();
         }
+        if let Some(inline) = Entries::inline(wire) {
+            return inline;
+        }
         Entries(Repr::Wire {
             region: crate::wire::share(buffer, wire.region),
-            count: wire.count,
+            count: wire.count as u32,
         })
+    }
+
+    /// `wire` copied into the value, if its region fits.
+    #[inline(always)]
+    fn inline(wire: &EntriesRef<'_>) -> Option<Entries> {
+        let len = wire.region.len();
+        if len > INLINE_REGION {
+            return None;
+        }
+        let count = u8::try_from(wire.count).ok()?;
+        let mut region = Region([0; INLINE_REGION]);
+        for (at, chunk) in (0..).step_by(8).zip(region.0.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&le_word(wire.region, at).to_le_bytes());
+        }
+        Some(Entries(Repr::Inline {
+            len: len as u8,
+            count,
+            region,
+        }))
     }
 
     /// The owned form of a validated region found by [`EntriesRef::span_in`] in `frame`, taking
@@ -53,7 +99,7 @@ impl Entries {
     pub(crate) fn from_frame(frame: Bytes, (range, count): (Range<usize>, usize)) -> Entries {
         Entries(Repr::Wire {
             region: crate::wire::narrow(frame, range),
-            count,
+            count: count as u32,
         })
     }
 
@@ -61,7 +107,8 @@ impl Entries {
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Owned(v) => v.len(),
-            Repr::Wire { count, .. } => *count,
+            Repr::Wire { count, .. } => *count as usize,
+            Repr::Inline { count, .. } => *count as usize,
         }
     }
 
@@ -78,7 +125,12 @@ impl Entries {
             Repr::Wire { region, count } => Iter(IterRepr::Wire {
                 source: Some(region),
                 rest: region,
-                left: *count,
+                left: *count as usize,
+            }),
+            Repr::Inline { len, count, region } => Iter(IterRepr::Wire {
+                source: None,
+                rest: region.0.get(..*len as usize).unwrap_or_default(),
+                left: *count as usize,
             }),
         }
     }
@@ -92,7 +144,7 @@ impl Entries {
     pub fn last(&self) -> Option<EntryRef<'_>> {
         match &self.0 {
             Repr::Owned(v) => v.last().map(EntryRef::from),
-            Repr::Wire { .. } => self.iter().last(),
+            Repr::Wire { .. } | Repr::Inline { .. } => self.iter().last(),
         }
     }
 
@@ -132,7 +184,8 @@ impl<'a> EntryRef<'a> {
     }
 
     /// The entry as an owned value. Its data is a zero-copy slice of the frame when the entry was
-    /// read from an owned message ([`Entries`]); an entry read from a borrowed view
+    /// read from an owned message ([`Entries`]) that shares its frame; an entry held inline (a
+    /// region of one small entry, copied when decoded) or read from a borrowed view
     /// ([`EntriesRef`]) has no buffer to share, so its data is copied. To keep a view's entries
     /// without copying, turn the view into an owned frame first ([`crate::FrameRef::to_frame`]).
     pub fn to_entry(&self) -> Entry {

@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 
+use crate::wire::le_word;
+
 /// A non-empty byte string of at most 255 bytes (FIELD-4). Ids of up to 23 bytes (host:port
 /// addresses, short server names) are held inline; longer ones (UUIDs) as a zero-copy slice of
 /// the frame they were decoded from.
@@ -44,6 +46,13 @@ impl Id {
         Ok(Id::inline(&bytes).unwrap_or(Id(Repr::Shared(bytes))))
     }
 
+    /// Whether an id of `len` bytes is held inline (else it shares the buffer it was decoded
+    /// from).
+    #[inline]
+    pub(crate) const fn fits_inline(len: usize) -> bool {
+        len <= INLINE
+    }
+
     /// Built by the decoder from a length-checked field `part`, which lies inside `buffer`.
     #[inline]
     pub(crate) fn from_checked(buffer: &Bytes, part: &[u8]) -> Id {
@@ -61,7 +70,11 @@ impl Id {
         if len > INLINE {
             return None;
         }
-        let words = [word(bytes, 0), word(bytes, 8), word(bytes, 16) | (len as u64) << 56];
+        let words = [
+            le_word(bytes, 0),
+            le_word(bytes, 8),
+            le_word(bytes, 16) | (len as u64) << 56,
+        ];
         let mut inline = [0u8; INLINE + 1];
         for (chunk, w) in inline.chunks_exact_mut(8).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
@@ -88,24 +101,6 @@ impl Id {
             Repr::Shared(b) => b.clone(),
         }
     }
-}
-
-/// Bytes `at..at + 8` of `b` as a little-endian word, zeros past the end of `b`, read with at most
-/// two loads: a short tail is covered by two overlapping reads whose shared bytes agree.
-#[inline]
-fn word(b: &[u8], at: usize) -> u64 {
-    let rest = b.get(at..).unwrap_or_default();
-    if let Some(w) = rest.first_chunk::<8>() {
-        return u64::from_le_bytes(*w);
-    }
-    let n = rest.len();
-    let (Some(head), Some(tail)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) else {
-        let (Some(head), Some(tail)) = (rest.first_chunk::<2>(), rest.last_chunk::<2>()) else {
-            return rest.first().map_or(0, |&b| u64::from(b));
-        };
-        return u64::from(u16::from_le_bytes(*head)) | u64::from(u16::from_le_bytes(*tail)) << ((n - 2) * 8);
-    };
-    u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << ((n - 4) * 8)
 }
 
 impl PartialEq for Id {

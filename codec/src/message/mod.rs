@@ -164,6 +164,34 @@ impl Message {
         })
     }
 
+    /// Whether the owned form of a `ty` body, the payload `p`, keeps a handle on its frame: a
+    /// zero-copy field too long to be held inline (an id over 23 bytes, an entry region over
+    /// [`entries::INLINE_REGION`] bytes, a leader-id family Append's entries, a snapshot chunk's
+    /// data). Responses, votes, errors, heartbeats and single small entries keep nothing, and a
+    /// decoder that owns its read buffer decodes those in place (`frame::take_owned`). Read
+    /// from the payload's length and a byte or two, before anything is checked: for a malformed
+    /// payload the answer is only a guess, which costs a copy or a split, never a different
+    /// result.
+    #[inline]
+    pub(crate) fn owned_keeps_frame(ty: MessageType, p: &[u8]) -> bool {
+        match ty {
+            MessageType::RequestVote => RequestVoteRef::owned_keeps_frame(p),
+            MessageType::AppendEntries => AppendEntriesRef::owned_keeps_frame(p),
+            MessageType::TimeoutNow => TimeoutNowRef::owned_keeps_frame(p),
+            MessageType::Append => AppendRef::owned_keeps_frame(p),
+            MessageType::InstallSnapshot | MessageType::Snapshot => true,
+            MessageType::RequestVoteResponse
+            | MessageType::AppendEntriesResponse
+            | MessageType::InstallSnapshotResponse
+            | MessageType::TimeoutNowResponse
+            | MessageType::Error
+            | MessageType::Vote
+            | MessageType::VoteResponse
+            | MessageType::AppendResponse
+            | MessageType::SnapshotResponse => false,
+        }
+    }
+
     /// [`Message::decode_body`] for a decoder that owns `frame`, a buffer holding this frame
     /// alone (its payload at `payload`): the message's bulk field (an AppendEntries' entries, a
     /// snapshot chunk's data) takes `frame`'s own handle instead of a new one, so decoding costs
@@ -257,5 +285,147 @@ impl Configuration {
         }
         self.encode(&mut w)?;
         Ok(buf.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{decode, Frame, HEADER_LEN, TRAILER_LEN};
+
+    /// Whether decoding `message` into an owned frame, from a buffer nothing else holds, leaves
+    /// a handle on that buffer in the message (the oracle), and what `owned_keeps_frame` said
+    /// from the payload alone.
+    fn kept_and_predicted(message: Message) -> (bool, bool) {
+        let ty = message.message_type();
+        let bytes = Frame::new(1, message).to_bytes().unwrap();
+        let buffer = Bytes::from(bytes.to_vec());
+        let payload = &buffer[HEADER_LEN..buffer.len() - TRAILER_LEN];
+        let predicted = Message::owned_keeps_frame(ty, payload);
+        let frame = decode(&buffer).unwrap();
+        let kept = !buffer.is_unique();
+        drop(frame);
+        (kept, predicted)
+    }
+
+    fn id_of(len: usize) -> Id {
+        Id::new(vec![b'n'; len]).unwrap()
+    }
+
+    /// Every id length around the inline limit, and for AppendEntries every entry region length
+    /// around the inline one: the prediction agrees with what the owning decoder does, in both
+    /// directions (a wrong "keeps nothing" would copy bulk data; a wrong "keeps" would cost a
+    /// reference count the frame did not need).
+    #[test]
+    fn the_prediction_is_what_the_owning_decoder_does_for_ids_and_entry_regions() {
+        for id_len in 1..=40 {
+            let vote = Message::RequestVote(RequestVoteRequest {
+                term: 2,
+                last_log_index: 1,
+                last_log_term: 1,
+                pre_vote: false,
+                leadership_transfer: false,
+                candidate_id: id_of(id_len),
+            });
+            let (kept, predicted) = kept_and_predicted(vote);
+            assert_eq!(predicted, kept, "RequestVote, id of {id_len}");
+            assert_eq!(kept, id_len > 23, "RequestVote, id of {id_len}");
+            let timeout = Message::TimeoutNow(TimeoutNowRequest {
+                term: 2,
+                leader_id: id_of(id_len),
+            });
+            let (kept, predicted) = kept_and_predicted(timeout);
+            assert_eq!(predicted, kept, "TimeoutNow, id of {id_len}");
+            for data in [None, Some(0), Some(5), Some(11), Some(12), Some(40)] {
+                for second in [false, true] {
+                    let entries: Vec<Entry> = data
+                        .into_iter()
+                        .chain(second.then_some(0))
+                        .enumerate()
+                        .map(|(i, len)| Entry {
+                            index: 4 + i as u64,
+                            term: 2,
+                            kind: EntryKind::Command,
+                            data: Bytes::from(vec![7; len]),
+                        })
+                        .collect();
+                    let region: usize = entries.iter().map(|e| 21 + e.data.len()).sum();
+                    let append = Message::AppendEntries(AppendEntriesRequest {
+                        term: 2,
+                        prev_log_index: 3,
+                        prev_log_term: 1,
+                        leader_commit: 3,
+                        leader_id: id_of(id_len),
+                        entries: entries.into(),
+                    });
+                    let (kept, predicted) = kept_and_predicted(append);
+                    let what = format!("AppendEntries, id of {id_len}, region of {region}");
+                    assert_eq!(predicted, kept, "{what}");
+                    assert_eq!(kept, id_len > 23 || region > entries::INLINE_REGION, "{what}");
+                }
+            }
+        }
+    }
+
+    /// The leader-id family's Append keeps its frame when it has entries with data (each entry's
+    /// data shares it); the prediction may say "keeps" for entries without data (it reads only
+    /// the count) but never "keeps nothing" for a message that does keep it.
+    #[test]
+    fn the_prediction_never_misses_an_append_that_keeps_its_frame() {
+        let vote = LeaderVote {
+            term: 5,
+            node: 1,
+            committed: true,
+        };
+        let mut heartbeats_predicted = 0;
+        for prev in [
+            None,
+            Some(LogId {
+                term: 1,
+                node: 1,
+                index: 3,
+            }),
+        ] {
+            for commit in [
+                None,
+                Some(LogId {
+                    term: 1,
+                    node: 1,
+                    index: 2,
+                }),
+            ] {
+                for lens in [&[][..], &[0], &[1], &[5, 0], &[0, 0]] {
+                    let first = prev.map_or(0, |p| p.index + 1);
+                    let entries = lens
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &len)| LogEntry {
+                            log_id: LogId {
+                                term: 5,
+                                node: 1,
+                                index: first + i as u64,
+                            },
+                            kind: LogEntryKind::Normal,
+                            data: Bytes::from(vec![3; len]),
+                        })
+                        .collect();
+                    let message = Message::Append(AppendRequest {
+                        vote,
+                        prev_log_id: prev,
+                        leader_commit: commit,
+                        entries,
+                    });
+                    let (kept, predicted) = kept_and_predicted(message);
+                    let what = format!("prev {prev:?}, commit {commit:?}, data {lens:?}");
+                    assert!(predicted || !kept, "{what}");
+                    assert_eq!(kept, lens.iter().any(|&n| n > 0), "{what}");
+                    assert_eq!(predicted, !lens.is_empty(), "{what}");
+                    heartbeats_predicted += usize::from(lens.is_empty() && !predicted);
+                }
+            }
+        }
+        assert_eq!(heartbeats_predicted, 4, "every heartbeat is decoded in place");
     }
 }

@@ -83,6 +83,16 @@ impl<'a> RequestVoteRef<'a> {
         }
     }
 
+    /// Whether the owned request decoded from the payload `p` keeps a handle on its frame: when
+    /// its candidate id is too long to be held inline. The id is the body's last field, after 26
+    /// fixed bytes (term, last log index and term, two flags) and its length byte, so its length
+    /// follows from the payload's (for a malformed payload the answer is only a guess, which
+    /// costs a copy or a split, never a different result: `frame::take_owned`).
+    #[inline]
+    pub(crate) fn owned_keeps_frame(p: &[u8]) -> bool {
+        !Id::fits_inline(p.len().saturating_sub(26 + 1))
+    }
+
     #[inline]
     pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;

@@ -35,6 +35,14 @@ impl<'a> TimeoutNowRef<'a> {
         }
     }
 
+    /// Whether the owned request decoded from the payload `p` keeps a handle on its frame: when
+    /// its leader id, the body's last field after the term and its own length byte, is too long
+    /// to be held inline (a guess for a malformed payload: `frame::take_owned`).
+    #[inline]
+    pub(crate) fn owned_keeps_frame(p: &[u8]) -> bool {
+        !Id::fits_inline(p.len().saturating_sub(8 + 1))
+    }
+
     #[inline]
     pub(crate) fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let at = i;

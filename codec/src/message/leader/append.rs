@@ -158,6 +158,21 @@ impl<'a> AppendRef<'a> {
         }
     }
 
+    /// Whether the owned request decoded from the payload `p` keeps a handle on its frame: when
+    /// it has entries (their data are shared from it; a heartbeat keeps nothing). Read from the
+    /// entry count, found past the vote (17 bytes) and the two optional log ids (a presence byte,
+    /// then 24 bytes when it is 1), before anything is checked: for a malformed payload the
+    /// answer is only a guess, which costs a copy or a split, never a different result
+    /// (`frame::take_owned`).
+    #[inline]
+    pub(crate) fn owned_keeps_frame(p: &[u8]) -> bool {
+        let past_option = |at: usize| p.get(at).map(|&present| at + 1 + if present == 1 { 24 } else { 0 });
+        let count = past_option(17)
+            .and_then(past_option)
+            .and_then(|at| p.get(at..)?.first_chunk::<4>());
+        count.is_some_and(|c| *c != [0; 4])
+    }
+
     pub(crate) fn decode(p: &'a [u8]) -> PResult<'a, Self> {
         let (i, vote) = request_vote_field(p, true)?;
         let (i, prev_log_id) = option_log_id_behind(i, "prev_log_id", &vote)?;
