@@ -333,3 +333,29 @@ fn e_data_owner(ae: &AppendEntriesRequest) -> Bytes {
         .map(|e| e.to_entry().data)
         .unwrap_or_default()
 }
+
+/// `first` and `last` of decoded entries, whichever way they are held (none, one small entry held
+/// inline, several sharing the frame), are the entries that were sent.
+#[test]
+fn first_and_last_of_decoded_entries_are_the_ones_sent() {
+    for n in [0usize, 1, 3] {
+        let mut m = append_entries();
+        let sent: Vec<Entry> = m.entries.iter().take(n).map(|e| e.to_entry()).collect();
+        m.entries = sent.clone().into();
+        let bytes = Bytes::from(encoded(Message::AppendEntries(m)));
+        let Message::AppendEntries(ae) = decode(&bytes).unwrap().message else {
+            panic!()
+        };
+        assert_eq!(ae.entries.len(), n);
+        assert_eq!(
+            ae.entries.first().map(|e| e.to_entry()),
+            sent.first().cloned(),
+            "{n} entries"
+        );
+        assert_eq!(
+            ae.entries.last().map(|e| e.to_entry()),
+            sent.last().cloned(),
+            "{n} entries"
+        );
+    }
+}
