@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::capture::defrag::GaveUp;
 use serde::Serialize;
 
 /// The whole report.
@@ -231,6 +232,8 @@ pub struct CaptureReport {
     /// the snap length, or overlapping another with different bytes; or held past the
     /// defragmenter's bounds): their bytes are missing from their connections.
     pub fragments: u64,
+    /// `fragments` by why their datagram was given up.
+    pub fragments_by_reason: FragmentsByReason,
     /// IP fragments put back together into TCP segments, which were then checked.
     pub reassembled_fragments: u64,
     /// Packets too short for the headers they claim.
@@ -257,6 +260,39 @@ pub struct CaptureReport {
     /// The last packet's time, since the first.
     #[serde(skip)]
     pub last_packet_time: f64,
+}
+
+/// IP fragments not put back together, by why their datagram was given up (JSON
+/// `captures[].fragments_by_reason`, one field per [`GaveUp`]).
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct FragmentsByReason {
+    pub missing: u64,
+    pub cut: u64,
+    pub disagreeing: u64,
+    pub malformed: u64,
+    pub bounds: u64,
+}
+
+impl FragmentsByReason {
+    fn slot(&mut self, why: GaveUp) -> &mut u64 {
+        match why {
+            GaveUp::Missing => &mut self.missing,
+            GaveUp::Cut => &mut self.cut,
+            GaveUp::Disagreeing => &mut self.disagreeing,
+            GaveUp::Malformed => &mut self.malformed,
+            GaveUp::Bounds => &mut self.bounds,
+        }
+    }
+
+    /// Counts `n` more fragments given up for `why`.
+    pub fn add(&mut self, why: GaveUp, n: u64) {
+        *self.slot(why) += n;
+    }
+
+    /// The fragments given up for `why`.
+    pub fn of(mut self, why: GaveUp) -> u64 {
+        *self.slot(why)
+    }
 }
 
 impl CaptureReport {
@@ -456,15 +492,17 @@ impl Report {
                 ));
             }
             if c.fragments > 0 {
+                let reasons: Vec<String> = GaveUp::ALL
+                    .into_iter()
+                    .filter(|why| c.fragments_by_reason.of(*why) > 0)
+                    .map(|why| format!("{} because {}", c.fragments_by_reason.of(why), why.why()))
+                    .collect();
                 out.push(format!(
-                    "{}: {} IP fragment(s) could not be put together (a fragment of their datagram missing or cut \
-                     by the snap length, fragments overlapping with different bytes, or a datagram waiting past \
-                     {} s or the {} MiB held for reassembly): the TCP bytes they carry are missing from their \
-                     connections",
+                    "{}: {} IP fragment(s) could not be put together ({}): the TCP bytes they carry are missing \
+                     from their connections",
                     c.file,
                     c.fragments,
-                    crate::capture::defrag::MAX_WAIT,
-                    crate::capture::defrag::HELD_BYTES >> 20
+                    reasons.join("; ")
                 ));
             }
             if let Some(at) = c.file_truncated_at {

@@ -264,9 +264,20 @@ fn ip_fragments_are_reassembled_or_reported_as_not_checked() {
     assert_eq!(r["captures"][0]["fragments"], 1, "{r}");
     assert_eq!(code, 3, "{r}");
     let why = r["summary"]["not_checked"].to_string();
-    assert!(why.contains("1 IP fragment(s) could not be put together"), "{why}");
-    // The connection is told where the lost segment began.
-    assert!(r["connections"][0].to_string().contains("IP-fragmented"), "{r}");
+    assert!(
+        why.contains("1 IP fragment(s) could not be put together (1 because a fragment of its datagram never came"),
+        "{why}"
+    );
+    assert_eq!(
+        r["captures"][0]["fragments_by_reason"],
+        serde_json::json!({"missing": 1, "cut": 0, "disagreeing": 0, "malformed": 0, "bounds": 0})
+    );
+    // The connection is told where the lost segment began, and why it is lost.
+    let conn = r["connections"][0].to_string();
+    assert!(
+        conn.contains("IP-fragmented and is not reassembled (a fragment of its datagram never came"),
+        "{conn}"
+    );
     // The response to the lost request is not blamed on the peer.
     let v = &r["connections"][0]["directions"]["server_to_client"]["violations"][0];
     assert_eq!(

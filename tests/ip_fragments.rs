@@ -13,10 +13,17 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::validate_json;
+use common::{raftwire, validate_json};
 use serde_json::Value;
 
 const CAPTURE: &str = "tests/fixtures/fragmented/cluster-mtu600.pcap";
+
+/// What `raftwire inspect` prints for a capture.
+fn inspect(path: &std::path::Path) -> String {
+    let out = raftwire().arg("inspect").arg(path).output().unwrap();
+    assert!(out.status.success() || out.status.code() == Some(3), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
 
 /// A pcap record: its 16-byte header and its packet.
 type Record = (Vec<u8>, Vec<u8>);
@@ -255,6 +262,51 @@ fn fragments_that_disagree_are_not_guessed_between_and_repeats_that_agree_are_fi
     assert_eq!(report["summary"]["verdict"], "incomplete", "{}", report["summary"]);
     assert_eq!(report["summary"]["violations"], 0);
     assert_eq!(capture_stats(&report), ((fragments - 3) as u64, 4));
+    // Three given up at the copy that disagrees; the last, arriving alone after, never completes.
+    let by_reason = &report["captures"][0]["fragments_by_reason"];
+    assert_eq!(
+        (&by_reason["disagreeing"], &by_reason["missing"]),
+        (&3.into(), &1.into())
+    );
+    let why = report["summary"]["not_checked"].to_string();
+    assert!(
+        why.contains("3 because two fragments carry different bytes for the same part of the datagram"),
+        "{why}"
+    );
+    // Given up in the middle of its connection, which says why its bytes are missing.
+    let notes = report["connections"].to_string();
+    assert!(
+        notes.contains("is not reassembled (two fragments carry different bytes"),
+        "{notes}"
+    );
+    // `inspect` says it too, once for each datagram given up, beside the gap it leaves.
+    let text = inspect(f.path());
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("were not put together")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("came in 3 IP fragment(s)") && lines[0].contains("different bytes"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("1 IP fragment(s) of a TCP segment whose first fragment is missing"),
+        "{text}"
+    );
+    assert!(lines[1].contains("never came"), "{text}");
+    // And `streams`, on standard error, beside the gap it counts.
+    let out = tempfile::tempdir().unwrap();
+    let streams = raftwire()
+        .arg("streams")
+        .arg(f.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(streams.stderr).unwrap();
+    assert!(
+        stderr.contains("came in 3 IP fragment(s) that were not put together: two fragments"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 gap(s) in the capture"), "{stderr}");
 }
 
 #[test]

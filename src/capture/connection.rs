@@ -163,7 +163,7 @@ impl Connection {
             rst: seg.rst,
             data: !seg.payload.is_empty(),
         });
-        if seg.lost {
+        if let Some(why) = seg.lost {
             // An IP-fragmented segment, not reassembled: what follows may depend on it.
             let offset = self.dirs[i].reasm.offset_of(seg.seq);
             self.gaps_seen = true;
@@ -172,7 +172,8 @@ impl Connection {
                 offset,
                 "capture_gap",
                 format!(
-                    "a TCP segment at offset {offset} was IP-fragmented and is not reassembled: its bytes are missing; what depends on them is not judged"
+                    "a TCP segment at offset {offset} was IP-fragmented and is not reassembled ({}): its bytes are missing; what depends on them is not judged",
+                    why.why()
                 ),
             );
             return;

@@ -43,15 +43,92 @@ struct Datagram {
     order: u64,
 }
 
-/// A datagram given up: how many fragments it had, and the lost segment's start if known.
+/// Why a datagram was given up: what a person reading the report can do about it differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaveUp {
+    /// A fragment never came: it waited [`MAX_WAIT`] of capture time, or the capture ended first.
+    Missing,
+    /// A fragment was cut by the capture's snap length.
+    Cut,
+    /// Two fragments carry different bytes for the same part of the datagram.
+    Disagreeing,
+    /// Its fragments do not fit together: an offset that is not a multiple of 8, bytes past
+    /// 64 KiB, or two different ends.
+    Malformed,
+    /// Given up to keep the memory held for reassembly bounded ([`HELD_BYTES`],
+    /// [`HELD_DATAGRAMS`]).
+    Bounds,
+}
+
+impl GaveUp {
+    /// Every reason, in the order reports list them.
+    pub const ALL: [GaveUp; 5] = [
+        GaveUp::Missing,
+        GaveUp::Cut,
+        GaveUp::Disagreeing,
+        GaveUp::Malformed,
+        GaveUp::Bounds,
+    ];
+
+    /// What happened, and what to do about it, for a person: one clause, no inner punctuation
+    /// beyond commas, to sit inside the report's lines.
+    pub fn why(self) -> String {
+        match self {
+            GaveUp::Missing => format!(
+                "a fragment of its datagram never came, within {MAX_WAIT} s of capture time or before the capture \
+                 ended, so the capture or the path lost it"
+            ),
+            GaveUp::Cut => "a fragment was cut by the capture's snap length, so re-capture with `tcpdump -s 0`".into(),
+            GaveUp::Disagreeing => "two fragments carry different bytes for the same part of the datagram, so which \
+                 ones the receiver kept is unknown"
+                .into(),
+            GaveUp::Malformed => "its fragments do not fit together, with an offset that is not a multiple of 8, \
+                 bytes past 64 KiB or two different ends"
+                .into(),
+            GaveUp::Bounds => format!(
+                "it was given up to bound the memory held for reassembly, with over {} MiB or {HELD_DATAGRAMS} \
+                 datagrams waiting at once",
+                HELD_BYTES >> 20
+            ),
+        }
+    }
+}
+
+/// A datagram given up: how many fragments it had, why, and the lost segment's start if known.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GivenUp {
     pub fragments: u64,
+    pub why: GaveUp,
     pub lost: Option<(SocketAddr, SocketAddr, u32)>,
     pub ts: f64,
 }
 
 impl GivenUp {
+    /// What was lost and why, for a person (`inspect` and `streams` print it).
+    pub fn describe(&self) -> String {
+        let (n, why) = (self.fragments, self.why.why());
+        match self.lost {
+            Some((src, dst, seq)) => format!(
+                "{src} -> {dst}: the TCP segment at sequence number {seq} came in {n} IP fragment(s) that were not \
+                 put together: {why}"
+            ),
+            None => {
+                format!(
+                    "{n} IP fragment(s) of a TCP segment whose first fragment is missing were not put together: {why}"
+                )
+            }
+        }
+    }
+
+    /// Whether to tell a reader filtering on `ports` (none: every port) about it: a segment on
+    /// one of them, or of unknown ports when there is no filter.
+    pub fn on_ports(&self, ports: &[u16]) -> bool {
+        match self.marker() {
+            Some(m) => m.on_ports(ports),
+            None => ports.is_empty(),
+        }
+    }
+
     /// The marker its connection is given: a segment known only by where it began.
     pub fn marker(&self) -> Option<TcpSegment<'static>> {
         let (src, dst, seq) = self.lost?;
@@ -66,9 +143,46 @@ impl GivenUp {
             rst: false,
             payload: &[],
             missing: 0,
-            lost: true,
+            lost: Some(self.why),
             ts: self.ts,
         })
+    }
+}
+
+/// Datagrams given up that `inspect` and `streams` describe one by one; past it they count them.
+pub const DESCRIBED_AT_MOST: u64 = 100;
+
+/// Tells a person about datagrams given up ([`GivenUp::describe`]), each on one line up to
+/// [`DESCRIBED_AT_MOST`], then only how many more: a capture full of fragments that never
+/// complete would otherwise print a line for every one.
+#[derive(Default)]
+pub struct Telling {
+    described: u64,
+    more: u64,
+}
+
+impl Telling {
+    /// Describes (or counts) those of `given_up` on `ports` to `say`.
+    pub fn tell(&mut self, given_up: &[GivenUp], ports: &[u16], mut say: impl FnMut(String)) {
+        for g in given_up.iter().filter(|g| g.on_ports(ports)) {
+            if self.described < DESCRIBED_AT_MOST {
+                self.described += 1;
+                say(g.describe());
+            } else {
+                self.more += 1;
+            }
+        }
+    }
+
+    /// The count of those not described, if any.
+    pub fn close(self, mut say: impl FnMut(String)) {
+        if self.more > 0 {
+            say(format!(
+                "{} more TCP segment(s) came in IP fragments that were not put together (only the first \
+                 {DESCRIBED_AT_MOST} are described)",
+                self.more
+            ));
+        }
     }
 }
 
@@ -153,16 +267,24 @@ impl Defragmenter {
         // A fragment whose bytes the snap length cut (shorter than its IP header says: a record
         // cut only in its link-layer trailer lost nothing), or that says something else than one
         // already in about the same bytes, leaves the datagram's bytes unknown.
-        let known = !f.cut && agrees(&d.buf, f) && d.buf.add(f.offset, f.more, f.payload).is_ok();
+        let unknown = if f.cut {
+            Some(GaveUp::Cut)
+        } else if !agrees(&d.buf, f) {
+            Some(GaveUp::Disagreeing)
+        } else if d.buf.add(f.offset, f.more, f.payload).is_err() {
+            Some(GaveUp::Malformed)
+        } else {
+            None
+        };
         self.held = (self.held + d.buf.data().len()).saturating_sub(before);
-        if !known {
-            self.give_up(key, ts);
+        if let Some(why) = unknown {
+            self.give_up(key, ts, why);
             return false;
         }
         if !d.buf.is_complete() {
             // Held bytes are bounded after each fragment: the oldest datagrams go first.
             while self.held > HELD_BYTES && !self.by_age.is_empty() {
-                self.give_up_oldest();
+                self.give_up_oldest(GaveUp::Bounds);
             }
             return false;
         }
@@ -179,15 +301,15 @@ impl Defragmenter {
     /// Gives up the oldest datagrams until one more fits.
     fn make_room(&mut self) {
         while !self.by_age.is_empty() && self.open.len() >= HELD_DATAGRAMS {
-            self.give_up_oldest();
+            self.give_up_oldest(GaveUp::Bounds);
         }
     }
 
     /// Gives up the datagram that began first, as of its latest fragment.
-    fn give_up_oldest(&mut self) {
+    fn give_up_oldest(&mut self, why: GaveUp) {
         if let Some((_, key)) = self.by_age.pop_first() {
             let ts = self.open.get(&key).map_or(0.0, |d| d.last_seen);
-            self.give_up(key, ts);
+            self.give_up(key, ts, why);
         }
     }
 
@@ -200,16 +322,17 @@ impl Defragmenter {
                 return;
             }
             self.by_age.pop_first();
-            self.give_up(key, now);
+            self.give_up(key, now, GaveUp::Missing);
         }
     }
 
-    fn give_up(&mut self, key: Key, ts: f64) {
+    fn give_up(&mut self, key: Key, ts: f64, why: GaveUp) {
         if let Some(d) = self.open.remove(&key) {
             self.by_age.remove(&d.order);
             self.held = self.held.saturating_sub(d.buf.data().len());
             self.given_up.push(GivenUp {
                 fragments: d.fragments,
+                why,
                 lost: d.start,
                 ts,
             });
@@ -224,7 +347,7 @@ impl Defragmenter {
     /// The capture has ended: every datagram still waiting is given up, oldest first.
     pub fn finish(&mut self) -> Vec<GivenUp> {
         while !self.by_age.is_empty() {
-            self.give_up_oldest();
+            self.give_up_oldest(GaveUp::Missing);
         }
         self.take_given_up()
     }
@@ -346,7 +469,7 @@ mod tests {
         let marker = given_up[0].marker().expect("the first fragment named the segment");
         assert_eq!(
             (marker.seq, marker.src.port(), marker.dst.port(), marker.lost),
-            (4242, 1000, 2000, true)
+            (4242, 1000, 2000, Some(GaveUp::Missing))
         );
         assert_eq!(given_up[0].fragments, 2);
         // Without its first fragment only the count is known.
@@ -367,6 +490,7 @@ mod tests {
         feed(&mut d, &v4(3, &segment, 104)[..1], MAX_WAIT + 0.5);
         let expired = d.take_given_up();
         assert_eq!(expired.len(), 1, "only the datagram older than the wait");
+        assert_eq!(expired[0].why, GaveUp::Missing);
         assert_eq!(d.open.len(), 2);
         // More datagrams in progress than HELD_DATAGRAMS: the oldest go first.
         let mut d = Defragmenter::default();
@@ -375,7 +499,8 @@ mod tests {
         }
         assert_eq!(d.open.len(), HELD_DATAGRAMS);
         assert!(!d.open.keys().any(|k| k.id == 0), "the first one was given up");
-        assert_eq!(d.take_given_up().len(), 1);
+        let evicted = d.take_given_up();
+        assert_eq!((evicted.len(), evicted[0].why), (1, GaveUp::Bounds));
         // More bytes than HELD_BYTES: the oldest go first, and what is held stays under it.
         let big = tcp(1, &vec![3; 60_000]);
         let mut d = Defragmenter::default();
@@ -384,7 +509,9 @@ mod tests {
             feed(&mut d, &packets[..2], 0.0);
             assert!(d.held <= HELD_BYTES, "{} held", d.held);
         }
-        assert!(d.open.len() < 100 && !d.take_given_up().is_empty());
+        let evicted = d.take_given_up();
+        assert!(d.open.len() < 100 && !evicted.is_empty());
+        assert!(evicted.iter().all(|g| g.why == GaveUp::Bounds));
         // A datagram completed while others wait is still put together.
         let packets = v4(500, &segment, 104);
         assert_eq!(feed(&mut d, &packets, 0.0).len(), 1);
@@ -452,7 +579,31 @@ mod tests {
             let given_up = d.finish();
             assert_eq!(given_up.len(), 1, "round {round}");
             assert_eq!(given_up[0].fragments as usize, rest.len());
+            assert_eq!(given_up[0].why, GaveUp::Missing);
         }
+    }
+
+    #[test]
+    fn datagrams_given_up_are_described_up_to_a_bound_then_counted() {
+        let addr = |port| SocketAddr::new(IpAddr::from([10, 0, 0, 1]), port);
+        let given_up: Vec<GivenUp> = (0..150u16)
+            .map(|i| GivenUp {
+                fragments: 2,
+                why: GaveUp::Cut,
+                lost: Some((addr(40000 + i), addr(if i % 2 == 0 { 7000 } else { 9000 }), 1)),
+                ts: 0.0,
+            })
+            .collect();
+        let mut lines = Vec::new();
+        let mut telling = Telling::default();
+        telling.tell(&given_up, &[7000], |l| lines.push(l));
+        assert_eq!(lines.len(), 75, "those on the port asked for");
+        telling.tell(&given_up, &[], |l| lines.push(l));
+        assert_eq!(lines.len() as u64, DESCRIBED_AT_MOST);
+        assert!(lines[0].starts_with("10.0.0.1:40000 -> 10.0.0.1:7000: the TCP segment at sequence number 1"));
+        assert!(lines[0].ends_with("re-capture with `tcpdump -s 0`"), "{}", lines[0]);
+        telling.close(|l| lines.push(l));
+        assert!(lines[100].starts_with("125 more TCP segment(s)"), "{}", lines[100]);
     }
 
     #[test]
@@ -475,7 +626,15 @@ mod tests {
         let mut d = Defragmenter::default();
         let disagree = [packets[0].clone(), packets[1].clone(), other, packets[2].clone()];
         assert!(feed(&mut d, &disagree, 0.0).is_empty());
-        assert_eq!(d.take_given_up()[0].fragments, 3, "given up at the disagreeing copy");
+        let given_up = d.take_given_up();
+        assert_eq!(given_up[0].fragments, 3, "given up at the disagreeing copy");
+        assert_eq!(given_up[0].why, GaveUp::Disagreeing);
+        // A fragment whose offset puts its end past the datagram's: the fragments do not fit.
+        let mut d = Defragmenter::default();
+        let mut past_end = packets[0].clone();
+        past_end[6..8].copy_from_slice(&0x1ff8u16.to_be_bytes());
+        assert!(feed(&mut d, &[packets[2].clone(), past_end], 0.0).is_empty());
+        assert_eq!(d.take_given_up()[0].why, GaveUp::Malformed);
     }
 
     #[test]
@@ -494,6 +653,7 @@ mod tests {
         let mut d = Defragmenter::default();
         assert!(d.packet(101, &packets[0], 0, 0.0).unwrap().is_none());
         assert!(d.packet(101, &packets[1], 10, 0.0).unwrap().is_none());
-        assert_eq!(d.take_given_up().len(), 1);
+        let given_up = d.take_given_up();
+        assert_eq!((given_up.len(), given_up[0].why), (1, GaveUp::Cut));
     }
 }

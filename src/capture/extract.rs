@@ -118,12 +118,15 @@ pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, Stri
     let mut failed: Option<String> = None;
     // Fragmented segments are put back together, as for `validate`.
     let mut defrag = super::defrag::Defragmenter::default();
+    let mut telling = super::defrag::Telling::default();
     let truncated_at = read_packets(source, true, |lt, data, missing, _| {
         if failed.is_some() {
             return;
         }
-        // A datagram given up shows as a gap in its stream; its record is not kept.
-        defrag.take_given_up();
+        // A datagram given up shows as a gap in its stream, said here with why.
+        telling.tell(&defrag.take_given_up(), ports, |line| {
+            eprintln!("{}: {line}", source.name)
+        });
         let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) else {
             return;
         };
@@ -182,6 +185,9 @@ pub fn extract(source: &Source, ports: &[u16], out: &Path) -> Result<usize, Stri
             source.name
         );
     }
+    // Datagrams still waiting for a fragment when the capture ends.
+    telling.tell(&defrag.finish(), ports, |line| eprintln!("{}: {line}", source.name));
+    telling.close(|line| eprintln!("{}: {line}", source.name));
     let mut written = 0;
     for k in order {
         let Some(mut c) = conns.remove(&k) else { continue };

@@ -59,6 +59,7 @@ fn segments_of(
 fn given_up(stats: &mut Stats, ports: &[u16], given_up: Vec<defrag::GivenUp>, emit: &mut dyn FnMut(&TcpSegment<'_>)) {
     for g in given_up {
         stats.fragments += g.fragments;
+        stats.fragments_by_reason.add(g.why, g.fragments);
         if let Some(m) = g.marker().filter(|m| m.on_ports(ports)) {
             emit(&m);
         }

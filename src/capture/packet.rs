@@ -20,9 +20,9 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the capture's snap length cut off the end of `payload`.
     pub missing: u32,
-    /// The segment was IP-fragmented and could not be put together (a fragment missing, or
-    /// fragments that disagree): only its start is known (`seq`).
-    pub lost: bool,
+    /// The segment was IP-fragmented and could not be put together, for this reason: only its
+    /// start is known (`seq`).
+    pub lost: Option<super::defrag::GaveUp>,
     /// When it was captured: seconds since the capture's first packet.
     pub ts: f64,
 }
@@ -216,7 +216,7 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &etherparse::TcpSlice<'a>) -> TcpS
         rst: tcp.rst(),
         payload: tcp.payload(),
         missing: 0,
-        lost: false,
+        lost: None,
         ts: 0.0,
     }
 }

@@ -31,7 +31,8 @@ struct Queued {
     dst: SocketAddr,
     seq: u32,
     ack_number: u32,
-    flags: [bool; 5],
+    flags: [bool; 4],
+    lost: Option<super::defrag::GaveUp>,
     missing: u32,
     ts: f64,
     at: u64,
@@ -54,7 +55,8 @@ impl Batch {
             dst: seg.dst,
             seq: seg.seq,
             ack_number: seg.ack_number,
-            flags: [seg.syn, seg.ack, seg.fin, seg.rst, seg.lost],
+            flags: [seg.syn, seg.ack, seg.fin, seg.rst],
+            lost: seg.lost,
             missing: seg.missing,
             ts: seg.ts,
             at,
@@ -69,7 +71,7 @@ impl Batch {
 
     fn replay(&self, tracker: &mut Tracker) {
         for q in &self.segments {
-            let [syn, ack, fin, rst, lost] = q.flags;
+            let [syn, ack, fin, rst] = q.flags;
             let seg = TcpSegment {
                 src: q.src,
                 dst: q.dst,
@@ -81,7 +83,7 @@ impl Batch {
                 rst,
                 payload: self.data.get(q.start..q.end).unwrap_or_default(),
                 missing: q.missing,
-                lost,
+                lost: q.lost,
                 ts: q.ts,
             };
             tracker.segment(&seg, q.at);

@@ -198,15 +198,22 @@ pub fn inspect(
     };
     // Fragmented segments are put back together, as for `validate`.
     let mut defrag = crate::capture::defrag::Defragmenter::default();
+    let mut telling = crate::capture::defrag::Telling::default();
     let truncated_at = read_packets(source, true, |lt, data, missing, _| {
         if !d.out.closed {
             if let Ok(Some(seg)) = defrag.packet(lt, data, missing, 0.0) {
                 d.segment(&seg);
             }
-            // A datagram given up shows as a gap in its stream; its record is not kept.
-            defrag.take_given_up();
+            // A datagram given up shows as a gap in its stream, said here with why.
+            let out = &mut *d.out;
+            telling.tell(&defrag.take_given_up(), &d.ports, |line| {
+                out.line(format_args!("{line}"))
+            });
         }
     })?;
+    // Datagrams still waiting for a fragment when the capture ends.
+    telling.tell(&defrag.finish(), &d.ports, |line| d.out.line(format_args!("{line}")));
+    telling.close(|line| d.out.line(format_args!("{line}")));
     while let Some((_, k)) = d.order.pop_first() {
         d.finish(k);
     }
