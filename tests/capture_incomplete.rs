@@ -268,7 +268,11 @@ fn ip_fragments_are_reassembled_or_reported_as_not_checked() {
         why.contains("1 IP fragment(s) could not be put together (1 because a fragment of its datagram never came"),
         "{why}"
     );
-    assert_eq!(why.matches(" because ").count(), 1, "only the reasons that occurred: {why}");
+    assert_eq!(
+        why.matches(" because ").count(),
+        1,
+        "only the reasons that occurred: {why}"
+    );
     assert_eq!(
         r["captures"][0]["fragments_by_reason"],
         serde_json::json!({"missing": 1, "cut": 0, "disagreeing": 0, "malformed": 0, "bounds": 0})

@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 pub use model::{Cluster, Options};
 pub use trace::Trace;
 
-use crate::report::{Order, Ranked};
+use crate::report::{keep_first, Order, Ranked};
 
 /// Most connections the model takes in, in report order; the rest are counted in its notes.
 /// A finished trace costs about half a KiB (a few KiB for a connection with many events), so this
@@ -33,9 +33,7 @@ pub struct Traces {
 impl Traces {
     pub fn push(&mut self, order: Order, mut t: Trace) {
         t.compact();
-        self.kept.push(Ranked(order, t));
-        if self.kept.len() > MAX_TRACES {
-            self.kept.pop();
+        if keep_first(&mut self.kept, Ranked(order, t), MAX_TRACES).is_some() {
             self.dropped += 1;
         }
     }
