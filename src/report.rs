@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::capture::defrag::GaveUp;
 use serde::Serialize;
+
+use crate::capture::defrag::GaveUp;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Default)]
